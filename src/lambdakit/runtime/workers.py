@@ -1,0 +1,151 @@
+"""Lambda Managed Instances: ``AWS_LAMBDA_MAX_CONCURRENCY`` worker processes in one environment.
+
+Each worker is a forked process with its own Runtime API connection, its own handler import
+and its own loop; nothing of one invocation can leak into another worker's (Powertools and
+most libraries assume one invocation per process at a time). The parent only supervises:
+
+- an init error is reported by exactly one worker: the parent puts a single token in a pipe
+  and only the worker that reads it posts to /init/error;
+- SIGTERM is passed on to every worker, so each runs its ``on_shutdown`` hooks;
+- when a worker dies the parent stops the others and exits with that worker's status, so that
+  Lambda replaces the environment rather than running it at reduced concurrency unnoticed.
+
+With ``_LAMBDA_TELEMETRY_LOG_FD_PROVIDER_SOCKET`` set, each worker connects its standard output
+and error to that Unix socket, as awslambdaric does (runtimes-custom.html, managed instances).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+POOL_EVENT = "runtime_worker_pool_initializing"
+
+
+def parse_concurrency(value: str) -> int:
+    if not value.isdigit() or int(value) < 1:
+        raise SystemExit(f"lambdakit runtime: AWS_LAMBDA_MAX_CONCURRENCY={value!r} is not a positive integer")
+    return int(value)
+
+
+def run(spec: str, address: str, concurrency: str, *, user_agent: str) -> int:
+    """Fork the workers, wait for them, return the exit status of the environment."""
+    count = parse_concurrency(concurrency)
+    _log_pool_event(count)
+    token_read, token_write = os.pipe()
+    os.set_blocking(token_read, False)
+    os.write(token_write, b"1")
+    pids = []
+    for _ in range(count):
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - runs in the child; covered by the LMI tests' output
+            os.close(token_write)
+            _exit(_worker(spec, address, user_agent, lambda: _claim(token_read)))
+        pids.append(pid)
+    os.close(token_read)
+    os.close(token_write)
+    return _supervise(pids)
+
+
+def _exit(status: int) -> None:  # pragma: no cover - runs in the child
+    # A forked child must not unwind into the parent's frames; run atexit handlers (user code
+    # registers flushes there) and leave.
+    import atexit
+
+    atexit._run_exitfuncs()
+    os._exit(status)
+
+
+def _claim(token_read: int) -> bool:
+    try:
+        return os.read(token_read, 1) == b"1"
+    except BlockingIOError:
+        return False
+
+
+def _worker(spec: str, address: str, user_agent: str, claim: Callable[[], bool]) -> int:
+    """Body of one worker process; returns its exit status."""
+    from lambdakit.runtime.client import RuntimeClient
+    from lambdakit.runtime.errors import RuntimeAPIError
+    from lambdakit.runtime.loop import start
+
+    try:
+        _redirect_output(os.environ.get("_LAMBDA_TELEMETRY_LOG_FD_PROVIDER_SOCKET"))
+        client = RuntimeClient(address, user_agent=user_agent)
+        runtime = start(spec, client, claim_init_error=claim, export_trace_id=False)
+        if runtime is None:
+            return 1
+        runtime.run(runtime.client.invocations())
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else 1
+    except RuntimeAPIError as exc:
+        sys.stderr.write(f"lambdakit runtime worker {os.getpid()}: {exc}; exiting.\n")
+        return 1
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    return 0
+
+
+def _redirect_output(socket_path: str | None) -> None:
+    if not socket_path:
+        return
+    import _socket
+
+    for fd in (1, 2):
+        sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+        sock.connect(socket_path)
+        os.dup2(sock.fileno(), fd)
+        sock.close()
+
+
+def _supervise(pids: list[int]) -> int:
+    import _signal
+
+    def forward(signum: int, frame: object) -> None:
+        _signal_all(pids, signum)
+
+    _signal.signal(_signal.SIGTERM, forward)
+    status = 0
+    remaining = set(pids)
+    while remaining:
+        try:
+            pid, wait_status = os.wait()
+        except ChildProcessError:
+            break
+        remaining.discard(pid)
+        code = os.waitstatus_to_exitcode(wait_status)
+        if code != 0 and status == 0:
+            status = code if code > 0 else 128 - code
+            _signal_all(sorted(remaining), _signal.SIGTERM)
+    return status
+
+
+def _signal_all(pids: list[int] | set[int], signum: int) -> None:
+    for pid in pids:
+        try:
+            os.kill(pid, signum)
+        except ProcessLookupError:
+            pass
+
+
+def _log_pool_event(count: int) -> None:
+    """The DEBUG event awslambdaric emits once, before forking (PR #219)."""
+    from lambdakit.runtime.logs import LogSettings
+
+    settings = LogSettings(os.environ)
+    if settings.enabled(10):
+        from lambdakit.runtime.logs import json_record, timestamp
+        import time
+
+        event = {"event": POOL_EVENT, "workerCount": count, "executionEnvironmentMaxConcurrency": count}
+        if settings.json:
+            fields = {"timestamp": timestamp(time.time()), "level": "DEBUG", "message": event, "logger": "root", "requestId": ""}
+            sys.stdout.write(json_record(fields))
+        else:
+            sys.stdout.write(f"[DEBUG]\t{timestamp(time.time())}\t\t{event}\n")
+        sys.stdout.flush()
