@@ -66,6 +66,9 @@ class StubRuntimeAPI:
         # path suffix ("/response", "/error", "/init/error") -> (status, JSON body)
         self.answers: dict[str, tuple[int, dict[str, str]]] = {}
         self.on_request: Callable[[RecordedRequest], None] | None = None
+        # Close each connection right after answering a /response or /error (as a proxy or a
+        # restarted Runtime API would), to exercise the runtime's reconnect.
+        self.drop_after_answer = False
         threading.Thread(target=self._accept, daemon=True).start()
 
     # --- test API -------------------------------------------------------------------------
@@ -89,7 +92,10 @@ class StubRuntimeAPI:
         pairs = [
             ("Lambda-Runtime-Aws-Request-Id", request_id),
             ("Lambda-Runtime-Deadline-Ms", str(deadline)),
-            ("Lambda-Runtime-Invoked-Function-Arn", "arn:aws:lambda:us-east-1:123456789012:function:stub"),
+            (
+                "Lambda-Runtime-Invoked-Function-Arn",
+                "arn:aws:lambda:us-east-1:123456789012:function:stub",
+            ),
         ]
         if content_type is not None:
             pairs.append(("Content-Type", content_type))
@@ -170,6 +176,8 @@ class StubRuntimeAPI:
                 sock.sendall(conn.send(h11.Response(status_code=status, headers=headers)))
                 sock.sendall(conn.send(h11.Data(data=payload)) + conn.send(h11.EndOfMessage()))
                 if conn.our_state is h11.MUST_CLOSE:
+                    return
+                if self.drop_after_answer and request.path != NEXT:
                     return
                 conn.start_next_cycle()
         except (OSError, h11.ProtocolError):

@@ -45,9 +45,7 @@ def split_address(address: str) -> tuple[str, int]:
     """``"127.0.0.1:9001"``, ``"localhost:9001"`` or ``"[::1]:9001"`` -> (host, port)."""
     host, colon, port = address.rpartition(":")
     if not colon or not port.isdigit() or not host:
-        raise RuntimeAPIError(
-            f"AWS_LAMBDA_RUNTIME_API={address!r} is not a host:port address"
-        )
+        raise RuntimeAPIError(f"AWS_LAMBDA_RUNTIME_API={address!r} is not a host:port address")
     return host.strip("[]"), int(port)
 
 
@@ -85,7 +83,9 @@ class RuntimeClient:
         while True:
             yield self.next_invocation()
 
-    def post_response(self, invocation: _wire.Invocation, body: bytes, content_type: str) -> Response:
+    def post_response(
+        self, invocation: _wire.Invocation, body: bytes, content_type: str
+    ) -> Response:
         """``POST /runtime/invocation/{id}/response`` with a buffered body."""
         headers = [*self._headers, ("Content-Type", content_type)]
         headers += _wire.invocation_headers(invocation)
@@ -106,7 +106,11 @@ class RuntimeClient:
 
     def post_init_error(self, body: bytes, error_type: str) -> Response:
         """``POST /runtime/init/error``: the function could not start."""
-        headers = [*self._headers, ("Content-Type", "application/json"), (_wire.ERROR_TYPE, error_type)]
+        headers = [
+            *self._headers,
+            ("Content-Type", "application/json"),
+            (_wire.ERROR_TYPE, error_type),
+        ]
         head = _wire.post_head(_wire.INIT_ERROR_PATH, self.address, headers, len(body))
         return self._exchange(head, body)
 

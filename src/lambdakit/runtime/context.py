@@ -57,24 +57,25 @@ class FunctionConfig:
 class _Record:
     """Base of the small awslambdaric value classes: fields from a dict, missing ones None."""
 
-    __slots__ = ()
+    __slots__: tuple[str, ...] = ()
+    _fields: tuple[str, ...] = ()  # in awslambdaric's order, which its repr() shows
 
     def __init__(self, values: Mapping[str, object] | None = None) -> None:
         values = values or {}
-        for name in self.__slots__:
+        for name in self._fields:
             setattr(self, name, values.get(name))
 
     def __repr__(self) -> str:
-        fields = ",".join(f"{name}={getattr(self, name)}" for name in self.__slots__)
+        fields = ",".join(f"{name}={getattr(self, name)}" for name in self._fields)
         return f"{type(self).__name__}([{fields}])"
 
 
 class CognitoIdentity(_Record):
-    __slots__ = ("cognito_identity_id", "cognito_identity_pool_id")
+    _fields = __slots__ = ("cognito_identity_id", "cognito_identity_pool_id")
 
 
 class Client(_Record):
-    __slots__ = (
+    _fields = __slots__ = (
         "installation_id",
         "app_title",
         "app_version_name",
@@ -84,7 +85,7 @@ class Client(_Record):
 
 
 class ClientContext(_Record):
-    __slots__ = ("custom", "env", "client")
+    _fields = __slots__ = ("custom", "env", "client")
 
 
 class LambdaContext:

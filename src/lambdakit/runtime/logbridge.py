@@ -21,10 +21,11 @@ TEXT_DATE_FORMAT = "%Y-%m-%dT%H:%M:%S"
 # Python 3.12 added and awslambdaric leaks into every record logged inside an asyncio task).
 RESERVED = frozenset(
     (
-        "name msg args levelname levelno pathname filename module exc_info exc_text stack_info "
-        "lineno funcName created msecs relativeCreated thread threadName processName process "
-        "taskName aws_request_id tenant_id _frame_type"
-    ).split()
+        *("name", "msg", "args", "levelname", "levelno", "pathname", "filename", "module"),
+        *("exc_info", "exc_text", "stack_info", "lineno", "funcName", "created", "msecs"),
+        *("relativeCreated", "thread", "threadName", "processName", "process", "taskName"),
+        *("aws_request_id", "tenant_id", "_frame_type"),
+    )
 )
 
 
@@ -40,7 +41,7 @@ class LambdaLoggerFilter(logging.Filter):
 class TextFormatter(logging.Formatter):
     """awslambdaric's TEXT format, with UTC timestamps (on this formatter only)."""
 
-    converter = time.gmtime
+    converter = time.gmtime  # type: ignore[assignment]
 
     def __init__(self) -> None:
         super().__init__(TEXT_FORMAT, TEXT_DATE_FORMAT)
@@ -51,7 +52,9 @@ class JsonFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         bucket = min(50, max(0, record.levelno)) // 10 * 10
-        message = record.msg if isinstance(record.msg, dict) and not record.args else record.getMessage()
+        message = (
+            record.msg if isinstance(record.msg, dict) and not record.args else record.getMessage()
+        )
         fields: dict[str, object] = {
             "timestamp": timestamp(record.created),
             "level": LEVEL_NAMES[bucket],

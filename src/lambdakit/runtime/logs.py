@@ -27,12 +27,20 @@ from lambdakit.runtime.context import REQUEST_ID, TENANT_ID
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
+    from importlib.machinery import ModuleSpec
     from types import ModuleType
 
 # Frame types by level bucket (0, 10, ..., 50), TEXT and JSON (lambda_runtime_log_utils.py).
-TEXT_FRAMES = {0: 0xA55A0003, 10: 0xA55A000B, 20: 0xA55A000F, 30: 0xA55A0013, 40: 0xA55A0017, 50: 0xA55A001B}  # fmt: skip
-JSON_FRAMES = {0: 0xA55A0002, 10: 0xA55A000A, 20: 0xA55A000E, 30: 0xA55A0012, 40: 0xA55A0016, 50: 0xA55A001A}  # fmt: skip
-LEVELS = {"CRITICAL": 50, "FATAL": 50, "ERROR": 40, "WARN": 30, "WARNING": 30, "INFO": 20, "DEBUG": 10, "TRACE": 10, "NOTSET": 0}  # fmt: skip
+TEXT_FRAMES = {
+    0: 0xA55A0003, 10: 0xA55A000B, 20: 0xA55A000F, 30: 0xA55A0013, 40: 0xA55A0017, 50: 0xA55A001B,
+}  # fmt: skip
+JSON_FRAMES = {
+    0: 0xA55A0002, 10: 0xA55A000A, 20: 0xA55A000E, 30: 0xA55A0012, 40: 0xA55A0016, 50: 0xA55A001A,
+}  # fmt: skip
+LEVELS = {
+    "CRITICAL": 50, "FATAL": 50, "ERROR": 40, "WARN": 30, "WARNING": 30,
+    "INFO": 20, "DEBUG": 10, "TRACE": 10, "NOTSET": 0,
+}  # fmt: skip
 LEVEL_NAMES = {50: "CRITICAL", 40: "ERROR", 30: "WARNING", 20: "INFO", 10: "DEBUG", 0: "NOTSET"}
 WARNING = 30
 
@@ -128,7 +136,9 @@ def json_record(fields: dict[str, object]) -> str:
     """A JSON record: ``None`` values dropped, unknown types written with ``str()``."""
     from lambdakit.runtime.marshal import dumps
 
-    return dumps({k: v for k, v in fields.items() if v is not None}, compact=False, default=str) + "\n"
+    return (
+        dumps({k: v for k, v in fields.items() if v is not None}, compact=False, default=str) + "\n"
+    )
 
 
 class Logs:
@@ -196,13 +206,15 @@ class _LoggingImportHook:
     def __init__(self, logs: Logs) -> None:
         self.logs = logs
 
-    def find_spec(self, name: str, path: object = None, target: object = None) -> object:
+    def find_spec(
+        self, name: str, path: Sequence[str] | None = None, target: ModuleType | None = None
+    ) -> ModuleSpec | None:
         if name != "logging":
             return None
         sys.meta_path.remove(self)
         from importlib.machinery import PathFinder
 
-        spec = PathFinder.find_spec(name, path)  # type: ignore[arg-type]
+        spec = PathFinder.find_spec(name, path)
         loader = getattr(spec, "loader", None)
         if spec is None or loader is None or not hasattr(loader, "exec_module"):
             return spec
@@ -222,7 +234,7 @@ def install_logging(logs: Logs) -> None:
     if "logging" in sys.modules:
         _install_handler(logs)
     else:
-        sys.meta_path.insert(0, _LoggingImportHook(logs))  # type: ignore[arg-type]
+        sys.meta_path.insert(0, _LoggingImportHook(logs))
 
 
 def _install_handler(logs: Logs) -> None:

@@ -16,7 +16,7 @@ import sys
 from lambdakit import _hooks
 from lambdakit.runtime import logs as logs_module
 from lambdakit.runtime.context import REQUEST_ID, TENANT_ID, TRACE_ID, FunctionConfig, LambdaContext
-from lambdakit.runtime.errors import FaultError, RuntimeAPIError
+from lambdakit.runtime.errors import RuntimeAPIError
 from lambdakit.runtime.handler import is_coroutine_function, load_handler
 from lambdakit.runtime.marshal import marshal_result, unmarshal_event
 from lambdakit.runtime.report import ErrorReport
@@ -25,6 +25,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from asyncio import AbstractEventLoop
     from collections.abc import Callable, Iterable
+    from contextvars import Token
 
     from lambdakit._wire import Invocation
     from lambdakit.runtime.client import Response, RuntimeClient
@@ -133,7 +134,9 @@ class Runtime:
         )
         sys.stderr.flush()
 
-    def _enter(self, invocation: Invocation) -> tuple[object, object, object]:
+    def _enter(
+        self, invocation: Invocation
+    ) -> tuple[Token[str], Token[str | None], Token[str | None]]:
         trace_id = invocation.trace_id
         if self.export_trace_id:
             # Set, or removed when absent, so that a trace id never outlives its invocation.
@@ -147,9 +150,11 @@ class Runtime:
             TRACE_ID.set(trace_id),
         )
 
-    def _leave(self, tokens: tuple[object, object, object]) -> None:
-        for variable, token in zip((REQUEST_ID, TENANT_ID, TRACE_ID), tokens):
-            variable.reset(token)  # type: ignore[attr-defined]
+    def _leave(self, tokens: tuple[Token[str], Token[str | None], Token[str | None]]) -> None:
+        request_id, tenant_id, trace_id = tokens
+        REQUEST_ID.reset(request_id)
+        TENANT_ID.reset(tenant_id)
+        TRACE_ID.reset(trace_id)
 
 
 def start(
@@ -197,7 +202,9 @@ def report_init_error(client: RuntimeClient, logs: Logs, report: ErrorReport) ->
         sys.stderr.write(f"lambdakit: the init error report was refused ({response.status})\n")
 
 
-def run_hooks(hooks: list[Callable[[], object]], runner: AsyncRunner, *, stop_on_error: bool) -> None:
+def run_hooks(
+    hooks: list[Callable[[], object]], runner: AsyncRunner, *, stop_on_error: bool
+) -> None:
     """Call each hook; awaitables they return run on the runtime's event loop."""
     for hook in hooks:
         try:
@@ -219,7 +226,10 @@ def install_sigterm_handler(runner: AsyncRunner) -> None:
     call, issue #105), so the handler runs as soon as the signal arrives. SystemExit unwinds
     normally: atexit handlers and ``finally`` blocks run too.
     """
-    import _signal
+    if TYPE_CHECKING:
+        import signal as _signal
+    else:
+        import _signal  # signal.py imports enum: several ms of cold start for nothing
 
     def on_sigterm(signum: int, frame: object) -> None:
         _signal.signal(_signal.SIGTERM, _signal.SIG_DFL)  # a second SIGTERM kills at once

@@ -40,7 +40,7 @@ class _ScanContext:
     memo: dict[str, str] = {}  # noqa: RUF012 - read by the scanner, never mutated here
 
 
-_scan_once = _json.make_scanner(_ScanContext())
+_scan_once = _json.make_scanner(_ScanContext())  # type: ignore[arg-type]
 
 
 def loads(data: bytes | str) -> object:
@@ -51,7 +51,7 @@ def loads(data: bytes | str) -> object:
         value, end = _scan_once(text, start)
         if _skip_whitespace(text, end) == len(text):
             return value
-    except Exception:  # noqa: S110 - any failure is re-diagnosed by json.loads below
+    except Exception:
         pass
     import json  # the slow path: only json.loads words its errors the way users expect
 
@@ -65,7 +65,9 @@ def _skip_whitespace(text: str, index: int) -> int:
     return index
 
 
-def dumps(value: object, *, compact: bool = True, default: Callable[[object], object] | None = None) -> str:
+def dumps(
+    value: object, *, compact: bool = True, default: Callable[[object], object] | None = None
+) -> str:
     """Encode ``value`` as JSON, keeping non-ASCII text and writing ``Decimal`` exactly.
 
     ``compact`` uses ``,``/``:`` separators (responses); otherwise ``", "``/``": "`` (error

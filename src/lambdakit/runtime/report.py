@@ -35,7 +35,9 @@ class ErrorReport:
         """A report for ``exc``: a ``FaultError`` keeps its type and trace, anything else is
         reported under its class name with the user's frames."""
         if isinstance(exc, FaultError):
-            document = _wire.error_document(exc.message, exc.error_type, exc.stack_trace, request_id)
+            document = _wire.error_document(
+                exc.message, exc.error_type, exc.stack_trace, request_id
+            )
             return cls(document, xray_document("LambdaValidationError", exc.message, []))
         import traceback
 
@@ -69,7 +71,9 @@ def xray_document(
             {
                 "message": message,
                 "type": error_type,
-                "stack": [{"label": label, "path": path, "line": line} for path, line, label in stack],
+                "stack": [
+                    {"label": label, "path": path, "line": line} for path, line, label in stack
+                ],
             }
         ],
         "paths": paths,

@@ -24,11 +24,16 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
 POOL_EVENT = "runtime_worker_pool_initializing"
+# A worker's exit status for "my init failed": the parent lets the other workers fail (or
+# report) on their own instead of stopping them, since one of them may be posting the error.
+_INIT_FAILED = 78
 
 
 def parse_concurrency(value: str) -> int:
     if not value.isdigit() or int(value) < 1:
-        raise SystemExit(f"lambdakit runtime: AWS_LAMBDA_MAX_CONCURRENCY={value!r} is not a positive integer")
+        raise SystemExit(
+            f"lambdakit runtime: AWS_LAMBDA_MAX_CONCURRENCY={value!r} is not a positive integer"
+        )
     return int(value)
 
 
@@ -78,7 +83,7 @@ def _worker(spec: str, address: str, user_agent: str, claim: Callable[[], bool])
         client = RuntimeClient(address, user_agent=user_agent)
         runtime = start(spec, client, claim_init_error=claim, export_trace_id=False)
         if runtime is None:
-            return 1
+            return _INIT_FAILED
         runtime.run(runtime.client.invocations())
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else 1
@@ -104,7 +109,10 @@ def _redirect_output(socket_path: str | None) -> None:
 
 
 def _supervise(pids: list[int]) -> int:
-    import _signal
+    if TYPE_CHECKING:
+        import signal as _signal
+    else:
+        import _signal  # signal.py imports enum: several ms of cold start for nothing
 
     def forward(signum: int, frame: object) -> None:
         _signal_all(pids, signum)
@@ -119,7 +127,9 @@ def _supervise(pids: list[int]) -> int:
             break
         remaining.discard(pid)
         code = os.waitstatus_to_exitcode(wait_status)
-        if code != 0 and status == 0:
+        if code == _INIT_FAILED:
+            status = status or 1
+        elif code != 0 and status == 0:
             status = code if code > 0 else 128 - code
             _signal_all(sorted(remaining), _signal.SIGTERM)
     return status
@@ -135,17 +145,22 @@ def _signal_all(pids: list[int] | set[int], signum: int) -> None:
 
 def _log_pool_event(count: int) -> None:
     """The DEBUG event awslambdaric emits once, before forking (PR #219)."""
-    from lambdakit.runtime.logs import LogSettings
+    import time
+
+    from lambdakit.runtime.logs import LogSettings, json_record, timestamp
 
     settings = LogSettings(os.environ)
-    if settings.enabled(10):
-        from lambdakit.runtime.logs import json_record, timestamp
-        import time
-
-        event = {"event": POOL_EVENT, "workerCount": count, "executionEnvironmentMaxConcurrency": count}
-        if settings.json:
-            fields = {"timestamp": timestamp(time.time()), "level": "DEBUG", "message": event, "logger": "root", "requestId": ""}
-            sys.stdout.write(json_record(fields))
-        else:
-            sys.stdout.write(f"[DEBUG]\t{timestamp(time.time())}\t\t{event}\n")
-        sys.stdout.flush()
+    if not settings.enabled(10):
+        return
+    event = {
+        "event": POOL_EVENT,
+        "workerCount": count,
+        "executionEnvironmentMaxConcurrency": count,
+    }
+    now = timestamp(time.time())
+    if settings.json:
+        fields: dict[str, object] = {"timestamp": now, "level": "DEBUG", "message": event}
+        sys.stdout.write(json_record({**fields, "logger": "root", "requestId": ""}))
+    else:
+        sys.stdout.write(f"[DEBUG]\t{now}\t\t{event}\n")
+    sys.stdout.flush()

@@ -31,7 +31,11 @@ def returns_bytes(event, context):
 def returns_decimal(event, context):
     from decimal import Decimal
 
-    return {"price": Decimal("1.10"), "big": Decimal("12345678901234567890.000001"), "nan": Decimal("NaN")}
+    return {
+        "price": Decimal("1.10"),
+        "big": Decimal("12345678901234567890.000001"),
+        "nan": Decimal("NaN"),
+    }
 
 
 def unicode(event, context):
@@ -65,7 +69,10 @@ def context_dump(event, context):
         "invoked_function_arn": context.invoked_function_arn,
         "tenant_id": context.tenant_id,
         "remaining": context.get_remaining_time_in_millis(),
-        "identity": [context.identity.cognito_identity_id, context.identity.cognito_identity_pool_id],
+        "identity": [
+            context.identity.cognito_identity_id,
+            context.identity.cognito_identity_pool_id,
+        ],
         "client_context": repr(context.client_context),
         "custom": context.client_context.custom if context.client_context else None,
         "w3c": context.w3c(),
@@ -77,8 +84,11 @@ def context_dump(event, context):
 def trace_ids(event, context):
     import lambdakit
 
-    return {"env": os.environ.get("_X_AMZN_TRACE_ID"), "var": lambdakit.current_trace_id(),
-            "request": lambdakit.current_request_id()}
+    return {
+        "env": os.environ.get("_X_AMZN_TRACE_ID"),
+        "var": lambdakit.current_trace_id(),
+        "request": lambdakit.current_request_id(),
+    }
 
 
 def prints(event, context):
