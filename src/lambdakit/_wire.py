@@ -165,10 +165,14 @@ class ProtocolError(Exception):
 def request_head(
     method: str, path: str, host: str, headers: Iterable[tuple[str, str]] = ()
 ) -> bytes:
-    """The request line and header block, ending with the blank line (RFC 9112 §3)."""
+    """The request line and header block, ending with the blank line (RFC 9112 §3).
+
+    Header values are sent as ASCII; anything else is escaped (``\\xe9``) rather than
+    allowed to break the request.
+    """
     lines = [method + " " + path + " HTTP/1.1", "Host: " + host]
     lines.extend(name + ": " + value for name, value in headers)
-    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("ascii", "backslashreplace")
 
 
 def post_head(path: str, host: str, headers: list[tuple[str, str]], length: int) -> bytes:

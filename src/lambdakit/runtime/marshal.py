@@ -44,7 +44,10 @@ _scan_once = _json.make_scanner(_ScanContext())  # type: ignore[arg-type]
 
 
 def loads(data: bytes | str) -> object:
-    """Parse a JSON document; errors are those of ``json.loads`` (same types, same messages)."""
+    """Parse a JSON document (UTF-8 when given bytes).
+
+    Errors are those of ``json.loads``: same types, same messages.
+    """
     try:
         text = data.decode("utf-8") if isinstance(data, (bytes, bytearray)) else data
         start = _skip_whitespace(text, 0)
@@ -55,7 +58,8 @@ def loads(data: bytes | str) -> object:
         pass
     import json  # the slow path: only json.loads words its errors the way users expect
 
-    return json.loads(data)
+    # Events are UTF-8 (json.loads would guess UTF-16 for some invalid bytes and say so).
+    return json.loads(data.decode("utf-8") if isinstance(data, (bytes, bytearray)) else data)
 
 
 def _skip_whitespace(text: str, index: int) -> int:
@@ -66,18 +70,24 @@ def _skip_whitespace(text: str, index: int) -> int:
 
 
 def dumps(
-    value: object, *, compact: bool = True, default: Callable[[object], object] | None = None
+    value: object,
+    *,
+    compact: bool = True,
+    ascii: bool = False,
+    default: Callable[[object], object] | None = None,
 ) -> str:
-    """Encode ``value`` as JSON, keeping non-ASCII text and writing ``Decimal`` exactly.
+    """Encode ``value`` as JSON, writing ``Decimal`` exactly and ``bytes`` as UTF-8 text.
 
     ``compact`` uses ``,``/``:`` separators (responses); otherwise ``", "``/``": "`` (error
-    bodies and JSON log records, as awslambdaric writes them). ``default`` converts what JSON
-    cannot represent; without it such values raise ``TypeError``.
+    bodies and JSON log records, as awslambdaric writes them). Non-ASCII text is kept unless
+    ``ascii`` (for HTTP header values). ``default`` converts what JSON cannot represent;
+    without it such values raise ``TypeError``.
     """
     decimals = _Decimals(default)
     item_separator, key_separator = (",", ":") if compact else (", ", ": ")
+    strings = _json.encode_basestring_ascii if ascii else _json.encode_basestring
     encode = _json.make_encoder(
-        {}, decimals.default, _json.encode_basestring, None,
+        {}, decimals.default, strings, None,
         key_separator, item_separator, False, False, True,
     )  # fmt: skip
     text = "".join(encode(value, 0))
@@ -101,6 +111,9 @@ class _Decimals:
             # NaN Decimals (including -NaN and sNaN) become NaN, as in awslambdaric.
             self._values.append("NaN" if value.is_nan() else str(value))
             return self._TAG % (id(self), len(self._values) - 1)
+        if isinstance(value, bytes):
+            # simplejson (awslambdaric's encoder) writes bytes as their UTF-8 text.
+            return value.decode("utf-8")
         if self._fallback is not None:
             return self._fallback(value)
         raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
@@ -134,6 +147,10 @@ def marshal_result(result: object) -> tuple[bytes, str]:
     if isinstance(result, (bytes, bytearray)):
         return bytes(result), BINARY
     try:
-        return dumps(result).encode("utf-8"), JSON
+        text = dumps(result)
+        try:
+            return text.encode("utf-8"), JSON
+        except UnicodeEncodeError:  # a lone surrogate: only the escaped form is valid JSON
+            return dumps(result, ascii=True).encode("ascii"), JSON
     except Exception as exc:
         raise FaultError(MARSHAL_ERROR, f"Unable to marshal response: {exc}") from exc

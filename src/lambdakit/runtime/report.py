@@ -41,10 +41,17 @@ class ErrorReport:
             return cls(document, xray_document("LambdaValidationError", exc.message, []))
         import traceback
 
-        frames = [f for f in traceback.extract_tb(exc.__traceback__) if not _hidden(f.filename)]
+        frames = [
+            (f.filename, f.lineno, f.name, f.line)
+            for f in traceback.extract_tb(exc.__traceback__)
+            if not _hidden(f.filename)
+        ]
         name = type(exc).__name__
-        document = _wire.error_document(str(exc), name, traceback.format_list(frames), request_id)
-        stack = [(f.filename, f.lineno, f.name) for f in frames]
+        # Plain tuples, not FrameSummary objects: format_list then leaves out the ^^^ lines
+        # of Python 3.11+, as awslambdaric's traces do.
+        trace = traceback.format_list(frames)  # type: ignore[arg-type]
+        document = _wire.error_document(str(exc), name, trace, request_id)
+        stack = [(path, line, label) for path, line, label, _ in frames]
         return cls(document, xray_document(name, str(exc), stack))
 
     def body(self) -> bytes:
@@ -52,8 +59,8 @@ class ErrorReport:
 
     def xray_cause(self) -> str | None:
         """The X-Ray cause header, or None when it would exceed what Lambda keeps (64 KiB)."""
-        cause = dumps(self.xray, compact=False)
-        return cause if len(cause.encode("utf-8")) <= _wire.XRAY_CAUSE_LIMIT else None
+        cause = dumps(self.xray, compact=False, ascii=True)  # a header value: ASCII only
+        return cause if len(cause) <= _wire.XRAY_CAUSE_LIMIT else None
 
 
 def _hidden(filename: str) -> bool:
