@@ -22,7 +22,8 @@ FUNCTION_ENV = {
 
 
 class RuntimeProcess:
-    """``python -m lambdakit.runtime HANDLER`` (or another runtime module) as a child process."""
+    """``python -m lambdakit.runtime HANDLER`` (or another runtime module, or ``command``) as a
+    child process in its own session, with a function's environment."""
 
     def __init__(
         self,
@@ -34,6 +35,7 @@ class RuntimeProcess:
         module: str = "lambdakit.runtime",
         pass_fds: tuple[int, ...] = (),
         measured: bool = True,
+        command: list[str] | None = None,
     ) -> None:
         # measured=False keeps coverage out of the child (it imports modules of its own).
         unwanted = ("AWS_", "_X_AMZN") if measured else ("AWS_", "_X_AMZN", "COVERAGE_")
@@ -42,7 +44,7 @@ class RuntimeProcess:
         environ["AWS_LAMBDA_RUNTIME_API"] = address
         environ.update(env or {})
         self.process = subprocess.Popen(
-            [sys.executable, "-m", module, handler],
+            command or [sys.executable, "-m", module, handler],
             cwd=cwd,
             env=environ,
             stdout=subprocess.PIPE,

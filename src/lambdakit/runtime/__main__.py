@@ -20,7 +20,8 @@ def extend_path(environ: dict[str, str] | os._Environ[str]) -> None:
     """Put the function's code first on ``sys.path``, then the layer directories.
 
     Lambda's managed Python runtimes search ``LAMBDA_TASK_ROOT`` and then ``/opt/python`` and
-    ``/opt/python/lib/pythonX.Y/site-packages`` (where layers put packages).
+    ``/opt/python/lib/pythonX.Y/site-packages`` (where layers put packages). Started with
+    ``-S`` (as the bootstrap does), the interpreter's own site-packages come last.
     """
     task_root = environ.get("LAMBDA_TASK_ROOT") or os.getcwd()
     version = "python%d.%d" % sys.version_info[:2]
@@ -29,6 +30,11 @@ def extend_path(environ: dict[str, str] | os._Environ[str]) -> None:
         if path in sys.path:
             sys.path.remove(path)
         sys.path.insert(index, path)
+    if sys.flags.no_site:
+        for prefix in dict.fromkeys((sys.prefix, sys.exec_prefix)):
+            site_packages = f"{prefix}/lib/{version}/site-packages"
+            if os.path.isdir(site_packages) and site_packages not in sys.path:
+                sys.path.append(site_packages)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,38 @@
+"""The ``lambdakit`` command: one module per subcommand, no logic of its own.
+
+Each subcommand translates its flags into one call to the library and maps lambdakit's errors
+to exit codes here, in one place: 0 success, 1 failure, 2 usage error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import click
+
+from lambdakit._version import __version__
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="lambdakit")
+def cli() -> None:
+    """Python on AWS Lambda custom runtimes.
+
+    The runtime itself is not a subcommand: Lambda starts it through the `bootstrap` script,
+    or run it as `python -m lambdakit.runtime module.handler`.
+    """
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI with ``argv`` (default: the process arguments); return the exit status."""
+    try:
+        cli.main(args=list(argv) if argv is not None else None, standalone_mode=False)
+    except click.exceptions.Exit as exit_:
+        return exit_.exit_code
+    except click.ClickException as error:
+        error.show()
+        return error.exit_code
+    except click.Abort:
+        click.echo("Aborted.", err=True)
+        return 1
+    return 0
