@@ -3,6 +3,7 @@ import sys
 
 def handler(event, context):
     heavy = ["asyncio", "logging", "json", "http.client", "ssl", "email", "traceback", "typing"]
+    heavy += ["re", "enum", "encodings.idna", "unicodedata", "dataclasses", "inspect"]
     return {name: name in sys.modules for name in heavy}
 
 
