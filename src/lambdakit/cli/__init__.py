@@ -23,6 +23,17 @@ def cli() -> None:
     """
 
 
+def _register() -> None:
+    from lambdakit.cli.invoke import invoke
+    from lambdakit.cli.serve import serve
+
+    cli.add_command(serve)
+    cli.add_command(invoke)
+
+
+_register()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI with ``argv`` (default: the process arguments); return the exit status."""
     try:

@@ -1,0 +1,92 @@
+"""``lambdakit serve``: a local Lambda serving a project's functions until Ctrl-C."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from pathlib import Path
+
+import click
+
+from lambdakit.cli._common import function_options, select_functions
+from lambdakit.emulator.errors import EmulatorError
+from lambdakit.emulator.scheduler import DEFAULT_CONCURRENCY
+
+
+@click.command()
+@function_options
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=9000, show_default=True, type=click.IntRange(0, 65535))
+@click.option(
+    "--concurrency",
+    default=DEFAULT_CONCURRENCY,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Execution environments per function.",
+)
+@click.option(
+    "--watch", is_flag=True, help="Restart a function's environments when its code changes."
+)
+@click.option(
+    "--event-retry-delays",
+    default="1,2",
+    show_default=True,
+    metavar="S,S",
+    help="Seconds between the attempts of a failed Event invocation (Lambda: about 60,120).",
+)
+def serve(
+    path: Path,
+    function_name: str | None,
+    handler: str | None,
+    timeout: float | None,
+    memory: int | None,
+    env: Sequence[str],
+    env_file: Path | None,
+    host: str,
+    port: int,
+    concurrency: int,
+    watch: bool,
+    event_retry_delays: str,
+) -> None:
+    """Serve the Invoke API for the functions in PATH.
+
+    PATH is a project directory with a template.yaml (all its functions), a template file, or
+    a function directory (a `bootstrap`, or Python code with --handler, default app.handler).
+    boto3, the AWS CLI and curl work against the printed URL:
+
+        aws lambda invoke --endpoint-url http://127.0.0.1:9000 --function-name NAME out.json
+    """
+    from lambdakit.emulator import serve as run_server
+
+    functions = select_functions(
+        path, function_name=function_name, handler=handler, timeout=timeout, memory=memory,
+        env=env, env_file=env_file, warn=lambda text: click.echo(f"warning: {text}", err=True),
+    )  # fmt: skip
+    try:
+        asyncio.run(
+            run_server(
+                functions, host=host, port=port, concurrency=concurrency, watch=watch,
+                state_dir=_state_dir(path), retry_delays=_delays(event_retry_delays),
+            )
+        )  # fmt: skip
+    except EmulatorError as error:
+        raise click.ClickException(str(error)) from error
+    except OSError as error:
+        raise click.ClickException(f"cannot listen on {host}:{port}: {error.strerror}") from error
+
+
+def _delays(text: str) -> tuple[float, ...]:
+    try:
+        delays = tuple(float(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        delays = ()
+    if len(delays) != 2 or min(delays) < 0:
+        raise click.BadParameter(
+            f"{text!r}: give two delays in seconds, e.g. 1,2", param_hint="--event-retry-delays"
+        )
+    return delays
+
+
+def _state_dir(path: Path) -> Path:
+    base = path if path.is_dir() else path.parent
+    return base / ".lambdakit"

@@ -1,0 +1,63 @@
+"""The lambdakit emulator: a local Lambda that runs real ``bootstrap`` processes.
+
+``serve()`` runs the Invoke API until interrupted; ``invoke_once()`` runs one invocation
+without a listener (what ``lambdakit invoke`` does). ``Emulator`` is the object behind both.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from lambdakit.emulator.environments import Settings
+from lambdakit.emulator.functions import FunctionSpec
+from lambdakit.emulator.invocations import InvocationResult
+from lambdakit.emulator.server import Emulator, EmulatorConfig
+
+__all__ = ["Emulator", "EmulatorConfig", "invoke_once", "serve"]
+
+
+async def serve(
+    functions: Sequence[FunctionSpec],
+    *,
+    host: str = "127.0.0.1",
+    port: int = 9000,
+    concurrency: int = 4,
+    watch: bool = False,
+    state_dir: Path = Path(".lambdakit"),
+    retry_delays: tuple[float, ...] = (1.0, 2.0),
+) -> None:
+    """Serve ``functions`` until SIGINT or SIGTERM."""
+    from lambdakit.emulator import reports
+    from lambdakit.emulator.limits import describe
+
+    config = EmulatorConfig(
+        host=host, port=port, concurrency=concurrency, state_dir=state_dir,
+        retry_delays=retry_delays, settings=Settings.from_env(),
+    )  # fmt: skip
+    emulator = Emulator(functions, config, printer=reports.LogPrinter(stream=sys.stdout))
+    await emulator.start()
+    names = ", ".join(spec.name for spec in functions)
+    print(f"lambdakit: Invoke API at {emulator.url} - functions: {names}", flush=True)
+    print(f"lambdakit: {describe(emulator.limiter)}", file=sys.stderr, flush=True)
+    if watch:
+        from lambdakit.emulator.watch import watch_functions
+
+        await watch_functions(emulator)
+    await emulator.serve_forever()
+
+
+async def invoke_once(spec: FunctionSpec, payload: bytes) -> InvocationResult:
+    """Start ``spec``'s environment, invoke it once with ``payload``, shut it down."""
+    from lambdakit.emulator import reports
+
+    config = EmulatorConfig(
+        port=0, state_dir=Path(spec.code_dir) / ".lambdakit", settings=Settings.from_env()
+    )
+    emulator = Emulator([spec], config, printer=reports.LogPrinter(stream=sys.stderr))
+    try:
+        result, _ = await emulator.invoke(spec.name, payload)
+    finally:
+        await emulator.close()
+    return result

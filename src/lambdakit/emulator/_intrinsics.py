@@ -1,0 +1,586 @@
+"""CloudFormation templates as Python values: the reader and a local intrinsic-function resolver.
+
+Reading turns YAML (with CloudFormation's short-form tags) or JSON into plain dicts and lists;
+``!Sub x`` becomes ``{"Fn::Sub": "x"}``, the long form CloudFormation itself works on
+(https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/intrinsic-function-reference.html).
+
+Resolving evaluates intrinsics the way CloudFormation would at deploy time, as far as that is
+possible on a laptop: parameters, pseudo parameters, conditions and mappings are known; other
+stacks, SSM and the physical ids of resources are not. What cannot be known becomes a
+``${Name}`` placeholder and a warning naming the property, never an exception: a template that
+deploys must also load.
+"""
+
+from __future__ import annotations
+
+import base64
+import enum
+import ipaddress
+import itertools
+import json
+import os
+import re
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml  # type: ignore[import-untyped,unused-ignore]
+
+from lambdakit.emulator.errors import FunctionConfigError
+
+FUNCTION_TYPES = ("AWS::Serverless::Function", "AWS::Lambda::Function")
+LAYER_TYPES = ("AWS::Serverless::LayerVersion", "AWS::Lambda::LayerVersion")
+
+
+class _Sentinel(enum.Enum):
+    NO_VALUE = "AWS::NoValue"
+    """``!Ref AWS::NoValue``: the enclosing key or list item is removed."""
+
+
+NO_VALUE = _Sentinel.NO_VALUE
+
+# ---------------------------------------------------------------------------------------------
+# Reading
+
+
+class _Int(int):
+    """An integer that remembers how the template wrote it, for environment values."""
+
+    source: str
+
+
+class _Float(float):
+    """A float that remembers how the template wrote it (``1.50`` stays ``1.50``)."""
+
+    source: str
+
+
+def _sourced(cls: type[_Int] | type[_Float], value: Any, text: str) -> _Int | _Float:
+    number = cls(value)
+    number.source = text
+    return number
+
+
+# CloudFormation's short forms: !Ref and !Condition keep their names, the rest get "Fn::".
+_TAGS = {"Ref": "Ref", "Condition": "Condition"} | {
+    name: f"Fn::{name}"
+    for name in [
+        *("And", "Base64", "Cidr", "Equals", "FindInMap", "GetAtt", "GetAZs", "If", "ImportValue"),
+        *("Join", "Length", "Not", "Or", "Select", "Split", "Sub", "ToJsonString", "Transform"),
+    ]
+}
+
+
+class TemplateLoader(yaml.SafeLoader):  # type: ignore[misc,unused-ignore]
+    """PyYAML's SafeLoader plus CloudFormation's tags; never constructs Python objects."""
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+        # CloudFormation rejects duplicate keys; PyYAML would silently keep the last one.
+        seen: set[object] = set()
+        for key_node, _ in node.value:
+            key = getattr(key_node, "value", None)
+            if isinstance(key, str) and key in seen:
+                raise yaml.constructor.ConstructorError(
+                    "while constructing a mapping",
+                    node.start_mark,
+                    f"found duplicate key {key!r}",
+                    key_node.start_mark,
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def _construct_tag(loader: TemplateLoader, suffix: str, node: Any) -> dict[str, Any]:
+    name = _TAGS.get(suffix)
+    if name is None:
+        known = ", ".join(f"!{tag}" for tag in _TAGS)
+        raise yaml.constructor.ConstructorError(
+            None, None, f"unknown tag !{suffix} (CloudFormation's are {known})", node.start_mark
+        )
+    value: Any
+    if isinstance(node, yaml.ScalarNode):
+        value = loader.construct_scalar(node)
+        if name == "Fn::GetAtt":  # "!GetAtt Res.Attr.Sub" is ["Res", "Attr.Sub"]
+            value = value.split(".", 1)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)
+    return {name: value}
+
+
+def _construct_int(loader: TemplateLoader, node: Any) -> _Int | _Float:
+    return _sourced(_Int, loader.construct_yaml_int(node), node.value)
+
+
+def _construct_float(loader: TemplateLoader, node: Any) -> _Int | _Float:
+    return _sourced(_Float, loader.construct_yaml_float(node), node.value)
+
+
+def _construct_str(loader: TemplateLoader, node: Any) -> str:
+    # Dates stay text: `DATE: 2024-01-01` is the string CloudFormation passes on.
+    return str(loader.construct_scalar(node))
+
+
+TemplateLoader.add_multi_constructor("!", _construct_tag)
+TemplateLoader.add_constructor("tag:yaml.org,2002:int", _construct_int)
+TemplateLoader.add_constructor("tag:yaml.org,2002:float", _construct_float)
+TemplateLoader.add_constructor("tag:yaml.org,2002:timestamp", _construct_str)
+
+
+def read_template(path: Path) -> dict[str, Any]:
+    """The template at PATH as dicts and lists (JSON if it ends in ``.json``, else YAML)."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise FunctionConfigError(f"cannot read the template {path}: {exc}") from exc
+    data = _parse_json(text, path) if path.suffix == ".json" else _parse_yaml(text, path)
+    if not isinstance(data, dict):
+        raise FunctionConfigError(
+            f"{path}: not a CloudFormation template (expected a mapping with a Resources "
+            f"section, found {type(data).__name__})"
+        )
+    return data
+
+
+_SYNTAX_HINT = "; check the indentation and quoting there and on the lines above"
+
+
+def _parse_yaml(text: str, path: Path) -> Any:
+    try:
+        return yaml.load(text, Loader=TemplateLoader)  # a SafeLoader subclass: no Python objects
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+        context = ""
+        if exc.context and exc.context_mark:
+            context = f" ({exc.context} at line {exc.context_mark.line + 1})"
+        # A constructor error (unknown tag, duplicate key) explains itself; a syntax error
+        # is most often an indentation or quoting slip on that line or the ones above.
+        hint = "" if isinstance(exc, yaml.constructor.ConstructorError) else _SYNTAX_HINT
+        raise FunctionConfigError(f"{where}: YAML error: {exc.problem}{context}{hint}") from exc
+    except yaml.YAMLError as exc:
+        raise FunctionConfigError(f"{path}: YAML error: {exc}") from exc
+
+
+def _parse_json(text: str, path: Path) -> Any:
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        keys = [key for key, _ in items]
+        duplicates = sorted({key for key in keys if keys.count(key) > 1})
+        if duplicates:
+            raise FunctionConfigError(f"{path}: duplicate key {duplicates[0]!r} in an object")
+        return dict(items)
+
+    try:
+        return json.loads(
+            text,
+            object_pairs_hook=pairs,
+            parse_int=lambda s: _sourced(_Int, int(s), s),
+            parse_float=lambda s: _sourced(_Float, float(s), s),
+        )
+    except json.JSONDecodeError as exc:
+        raise FunctionConfigError(
+            f"{path}:{exc.lineno}:{exc.colno}: JSON error: {exc.msg}"
+        ) from exc
+
+
+# ---------------------------------------------------------------------------------------------
+# Resolving
+
+
+def to_string(value: Any) -> str | None:
+    """VALUE as CloudFormation passes it where a string is needed, or None for lists and maps.
+
+    Booleans become ``true``/``false``; numbers keep the text they were written with.
+    """
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return getattr(value, "source", None) or str(value)
+    if isinstance(value, str):
+        return value
+    if value is None or value is NO_VALUE:
+        return ""
+    return None
+
+
+def is_intrinsic(value: Any) -> bool:
+    """Whether VALUE is an intrinsic function call (``{"Ref": ...}``, ``{"Fn::Sub": ...}``)."""
+    if not isinstance(value, dict) or len(value) != 1:
+        return False
+    key = next(iter(value))
+    return key in _FUNCTIONS or str(key).startswith("Fn::")
+
+
+def pseudo_parameters(
+    overrides: Mapping[str, str], stack_name: str, environ: Mapping[str, str]
+) -> dict[str, Any]:
+    """AWS::Region, AWS::AccountId... with local stand-ins; parameter overrides win.
+
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/pseudo-parameter-reference.html
+    """
+    region = (
+        overrides.get("AWS::Region")
+        or environ.get("AWS_REGION")
+        or environ.get("AWS_DEFAULT_REGION")
+        or "us-east-1"
+    )
+    partition = "aws-cn" if region.startswith("cn-") else "aws"
+    partition = "aws-us-gov" if region.startswith("us-gov-") else partition
+    account = overrides.get("AWS::AccountId", "123456789012")
+    stack = overrides.get("AWS::StackName", stack_name)
+    values: dict[str, Any] = {
+        "AWS::AccountId": account,
+        "AWS::NotificationARNs": [],
+        "AWS::Partition": partition,
+        "AWS::Region": region,
+        "AWS::StackId": f"arn:{partition}:cloudformation:{region}:{account}:stack/{stack}/"
+        "00000000-0000-0000-0000-000000000000",
+        "AWS::StackName": stack,
+        "AWS::URLSuffix": "amazonaws.com.cn" if partition == "aws-cn" else "amazonaws.com",
+    }
+    return values | {key: value for key, value in overrides.items() if key in values}
+
+
+def _section(template: Mapping[str, Any], name: str, source: str) -> dict[str, Any]:
+    section = template.get(name) or {}
+    if not isinstance(section, dict):
+        raise FunctionConfigError(f"{source}: the template's {name} section must be a mapping")
+    return section
+
+
+class Resolver:
+    """Evaluates intrinsic functions of one template; collects warnings as it goes.
+
+    WHERE arguments name the property being resolved (``HelloFunction.Timeout``); warnings
+    read ``SOURCE: WHERE: what happened``.
+    """
+
+    def __init__(
+        self,
+        template: Mapping[str, Any],
+        *,
+        source: str,
+        stack_name: str,
+        overrides: Mapping[str, str],
+        environ: Mapping[str, str] = os.environ,
+    ) -> None:
+        self.source = source
+        self.resources = _section(template, "Resources", source)
+        self.mappings = _section(template, "Mappings", source)
+        self.declared = _section(template, "Parameters", source)
+        self.warnings: list[str] = []
+        self.pseudo = pseudo_parameters(overrides, stack_name, environ)
+        self._conditions = _section(template, "Conditions", source)
+        self._condition_values: dict[str, bool] = {}
+        self._evaluating: set[str] = set()
+        self._parameters = {name: self._parameter_value(name, overrides) for name in self.declared}
+        for name in sorted(overrides.keys() - self.declared.keys() - self.pseudo.keys()):
+            self.warn("Parameters", f"parameter override {name!r} matches no parameter")
+
+    def warn(self, where: str, message: str) -> None:
+        self.warnings.append(f"{self.source}: {where}: {message}")
+
+    # -- parameters ---------------------------------------------------------------------------
+
+    def _parameter_value(self, name: str, overrides: Mapping[str, str]) -> str | list[str] | None:
+        declaration = self.declared[name] if isinstance(self.declared[name], dict) else {}
+        kind = str(declaration.get("Type", "String"))
+        if name not in overrides and kind.startswith("AWS::SSM::Parameter::Value<"):
+            return None  # the Default names an SSM parameter; its value lives in the cloud
+        text = to_string(overrides.get(name, declaration.get("Default")))
+        if text is None or (name not in overrides and "Default" not in declaration):
+            return None
+        is_list = kind == "CommaDelimitedList" or kind.startswith("List<")
+        # "Each member string is space trimmed" (CloudFormation Parameters, Type).
+        values = [item.strip() for item in text.split(",")] if is_list else [text]
+        allowed = declaration.get("AllowedValues")
+        if isinstance(allowed, list):
+            self._check_allowed(name, values, [to_string(option) for option in allowed])
+        return values if is_list else text
+
+    def _check_allowed(self, name: str, values: list[str], allowed: list[str | None]) -> None:
+        for value in values:
+            if value not in allowed:
+                raise FunctionConfigError(
+                    f"{self.source}: Parameters.{name}: {value!r} is not one of its "
+                    f"AllowedValues {allowed}; give an allowed value as a parameter override"
+                )
+
+    def _parameter(self, name: str, where: str) -> Any:
+        value = self._parameters[name]
+        if value is not None:
+            return value
+        declaration = self.declared[name] if isinstance(self.declared[name], dict) else {}
+        if str(declaration.get("Type", "")).startswith("AWS::SSM::Parameter::Value<"):
+            why = "is read from SSM Parameter Store at deploy time"
+        else:
+            why = "has no Default and no value was given"
+        self.warn(where, f"parameter {name} {why}; pass a parameter override {name}=VALUE")
+        return "${" + name + "}"
+
+    # -- the resolver -------------------------------------------------------------------------
+
+    def resolve(self, value: Any, where: str) -> Any:
+        """VALUE with every intrinsic function evaluated; ``AWS::NoValue`` keys dropped."""
+        if isinstance(value, dict):
+            if len(value) == 1:
+                ((key, argument),) = value.items()
+                function = _FUNCTIONS.get(key)
+                if function is not None:
+                    return function(self, argument, where)
+                if key.startswith("Fn::"):
+                    self.warn(where, f"{key} cannot be evaluated locally; left empty")
+                    return ""
+            pairs = ((k, self.resolve(v, f"{where}.{k}")) for k, v in value.items())
+            return {k: v for k, v in pairs if v is not NO_VALUE}
+        if isinstance(value, list):
+            items = (self.resolve(v, f"{where}[{i}]") for i, v in enumerate(value))
+            return [v for v in items if v is not NO_VALUE]
+        return value
+
+    def string(self, value: Any, where: str) -> str:
+        """VALUE resolved and converted to a string; a list or map there gives a warning."""
+        resolved = self.resolve(value, where)
+        text = to_string(resolved)
+        if text is None:
+            self.warn(where, f"expected a string, found a {type(resolved).__name__}")
+            return ""
+        return text
+
+    def function_name(self, logical_id: str) -> str:
+        """The local name of a function resource: its FunctionName if literal, else its id."""
+        properties = self.resources[logical_id].get("Properties") or {}
+        name = properties.get("FunctionName") if isinstance(properties, dict) else None
+        return name if isinstance(name, str) and name else logical_id
+
+    def arn(self, service: str, resource: str) -> str:
+        """An ARN in this stack's partition, region and account."""
+        pseudo = self.pseudo
+        return (
+            f"arn:{pseudo['AWS::Partition']}:{service}:{pseudo['AWS::Region']}:"
+            f"{pseudo['AWS::AccountId']}:{resource}"
+        )
+
+    def function_arn(self, name: str) -> str:
+        return self.arn("lambda", f"function:{name}")
+
+    def layer_arn(self, logical_id: str) -> str:
+        """A stand-in ARN for a layer of this template; the reader maps it back to its directory."""
+        return self.arn("lambda", f"layer:{logical_id}:1")
+
+    def condition(self, name: str, where: str) -> bool:
+        """The value of the named condition (evaluated once, cycles rejected)."""
+        if name in self._condition_values:
+            return self._condition_values[name]
+        if name not in self._conditions:
+            raise FunctionConfigError(
+                f"{self.source}: {where}: condition {name!r} is not defined in the Conditions "
+                "section"
+            )
+        if name in self._evaluating:
+            raise FunctionConfigError(f"{self.source}: Conditions.{name}: refers to itself")
+        self._evaluating.add(name)
+        try:
+            value = self._truth(self._conditions[name], f"Conditions.{name}")
+        finally:
+            self._evaluating.discard(name)
+        self._condition_values[name] = value
+        return value
+
+    def _truth(self, value: Any, where: str) -> bool:
+        resolved = self.resolve(value, where)
+        if isinstance(resolved, bool) or to_string(resolved) in ("true", "false"):
+            return resolved is True or resolved == "true"
+        self.warn(where, f"expected a condition, found {resolved!r}; taken as false")
+        return False
+
+    def _arguments(
+        self, argument: Any, where: str, name: str, counts: tuple[int, ...]
+    ) -> list[Any]:
+        if isinstance(argument, list) and len(argument) in counts:
+            return argument
+        self.warn(where, f"{name} takes a list of {' or '.join(map(str, counts))} items")
+        return [""] * counts[-1]
+
+    # -- one method per intrinsic function, in the order of the CloudFormation reference -----
+
+    def _base64(self, argument: Any, where: str) -> str:
+        return base64.b64encode(self.string(argument, where).encode()).decode("ascii")
+
+    def _cidr(self, argument: Any, where: str) -> list[str]:
+        block, count, bits = (
+            self.string(a, where) for a in self._arguments(argument, where, "Fn::Cidr", (3,))
+        )
+        try:
+            network = ipaddress.ip_network(block, strict=False)
+            subnets = network.subnets(new_prefix=network.max_prefixlen - int(bits))
+            return [str(subnet) for subnet in itertools.islice(subnets, int(count))]
+        except ValueError as exc:
+            self.warn(where, f"Fn::Cidr: {exc}")
+            return []
+
+    def _find_in_map(self, argument: Any, where: str) -> Any:
+        arguments = self._arguments(argument, where, "Fn::FindInMap", (3, 4))
+        keys = [self.string(key, where) for key in arguments[:3]]
+        value: Any = self.mappings
+        for key in keys:
+            value = value.get(key) if isinstance(value, dict) else None
+        if value is not None:
+            return self.resolve(value, where)
+        default = arguments[3] if len(arguments) == 4 else None
+        if isinstance(default, dict) and "DefaultValue" in default:
+            return self.resolve(default["DefaultValue"], where)
+        self.warn(where, f"Fn::FindInMap: Mappings has no {'.'.join(keys)}")
+        return "${" + ".".join(keys) + "}"
+
+    def _get_att(self, argument: Any, where: str) -> Any:
+        if isinstance(argument, str):
+            argument = argument.split(".", 1)
+        logical_id, attribute = (
+            self.string(a, where) for a in self._arguments(argument, where, "Fn::GetAtt", (2,))
+        )
+        placeholder = "${" + f"{logical_id}.{attribute}" + "}"
+        resource = self.resources.get(logical_id)
+        kind = resource.get("Type") if isinstance(resource, dict) else None
+        if kind in FUNCTION_TYPES and attribute == "Arn":
+            return self.function_arn(self.function_name(logical_id))
+        if kind is None:
+            self.warn(where, f"!GetAtt {logical_id}.{attribute}: no resource {logical_id}")
+            return placeholder
+        if attribute == "Arn":
+            service = str(kind).split("::")[1].lower() if str(kind).count("::") == 2 else "aws"
+            arn = self.arn(service, logical_id)
+            self.warn(where, f"!GetAtt {logical_id}.Arn: no {kind} locally; using {arn}")
+            return arn
+        self.warn(where, f"!GetAtt {logical_id}.{attribute} is known only after deployment")
+        return placeholder
+
+    def _get_azs(self, argument: Any, where: str) -> list[str]:
+        region = self.string(argument, where) or self.pseudo["AWS::Region"]
+        return [f"{region}{zone}" for zone in "abc"]
+
+    def _if(self, argument: Any, where: str) -> Any:
+        name, when_true, when_false = self._arguments(argument, where, "Fn::If", (3,))
+        return self.resolve(when_true if self.condition(str(name), where) else when_false, where)
+
+    def _import_value(self, argument: Any, where: str) -> str:
+        name = self.string(argument, where)
+        self.warn(where, f"!ImportValue {name}: exported by another stack, unknown locally")
+        return "${ImportValue:" + name + "}"
+
+    def _join(self, argument: Any, where: str) -> str:
+        delimiter, items = self._arguments(argument, where, "Fn::Join", (2,))
+        items = self.resolve(items, where)
+        if not isinstance(items, list):
+            self.warn(where, "Fn::Join: the second item must be a list")
+            return ""
+        return str(delimiter).join(self.string(item, where) for item in items)
+
+    def _length(self, argument: Any, where: str) -> int:
+        items = self.resolve(argument, where)
+        return len(items) if isinstance(items, list) else 0
+
+    def _select(self, argument: Any, where: str) -> Any:
+        index, items = self._arguments(argument, where, "Fn::Select", (2,))
+        position, items = self.string(index, where), self.resolve(items, where)
+        if isinstance(items, list) and position.isdigit() and int(position) < len(items):
+            return items[int(position)]
+        self.warn(where, f"Fn::Select: no item {position} in {items!r}")
+        return ""
+
+    def _split(self, argument: Any, where: str) -> list[str]:
+        delimiter, source = self._arguments(argument, where, "Fn::Split", (2,))
+        return self.string(source, where).split(str(delimiter))
+
+    def _sub(self, argument: Any, where: str) -> str:
+        if isinstance(argument, list):
+            text, variables = self._arguments(argument, where, "Fn::Sub", (2,))
+        else:
+            text, variables = argument, {}
+        variables = self.resolve(variables, where)
+        if not isinstance(text, str) or not isinstance(variables, dict):
+            self.warn(where, "Fn::Sub takes a string, or a string and a map of variables")
+            return ""
+        return _SUB_VARIABLE.sub(lambda m: self._sub_variable(m[1].strip(), variables, where), text)
+
+    def _sub_variable(self, name: str, variables: Mapping[str, Any], where: str) -> str:
+        if name.startswith("!"):  # "${!Literal}" writes "${Literal}"
+            return "${" + name[1:] + "}"
+        if name in variables:
+            return self.string(variables[name], where)
+        if "." in name and name not in self._parameters:
+            return self.string(self._get_att(name, where), where)
+        return self.string(self._ref(name, where), where)
+
+    def _to_json_string(self, argument: Any, where: str) -> str:
+        return json.dumps(self.resolve(argument, where), separators=(",", ":"))
+
+    def _equals(self, argument: Any, where: str) -> bool:
+        left, right = self._arguments(argument, where, "Fn::Equals", (2,))
+        return self.string(left, where) == self.string(right, where)
+
+    def _and(self, argument: Any, where: str) -> bool:
+        items = argument if isinstance(argument, list) else [argument]
+        return all([self._truth(item, where) for item in items])
+
+    def _or(self, argument: Any, where: str) -> bool:
+        items = argument if isinstance(argument, list) else [argument]
+        return any([self._truth(item, where) for item in items])
+
+    def _not(self, argument: Any, where: str) -> bool:
+        (item,) = self._arguments(argument, where, "Fn::Not", (1,))
+        return not self._truth(item, where)
+
+    def _condition(self, argument: Any, where: str) -> bool:
+        return self.condition(str(argument), where)
+
+    def _ref(self, argument: Any, where: str) -> Any:
+        name = self.string(argument, where)
+        if name == "AWS::NoValue":
+            return NO_VALUE
+        if name in self.pseudo:
+            return self.pseudo[name]
+        if name in self._parameters:
+            return self._parameter(name, where)
+        resource = self.resources.get(name)
+        if isinstance(resource, dict) and resource.get("Type") in FUNCTION_TYPES:
+            return self.function_name(name)  # Ref of a function is its name
+        if isinstance(resource, dict) and resource.get("Type") in LAYER_TYPES:
+            return self.layer_arn(name)  # Ref of a layer version is its ARN
+        if resource is not None:
+            kind = resource.get("Type") if isinstance(resource, dict) else None
+            self.warn(where, f"!Ref {name}: {kind} does not exist locally; using its logical id")
+            return name
+        self.warn(where, f"!Ref {name}: no parameter or resource of that name")
+        return "${" + name + "}"
+
+    def _transform(self, argument: Any, where: str) -> str:
+        self.warn(where, "Fn::Transform runs a macro at deploy time; left empty")
+        return ""
+
+
+_SUB_VARIABLE = re.compile(r"\$\{([^}]*)\}")
+
+_FUNCTIONS: dict[str, Callable[[Resolver, Any, str], Any]] = {
+    "Fn::And": Resolver._and,
+    "Fn::Base64": Resolver._base64,
+    "Fn::Cidr": Resolver._cidr,
+    "Fn::Equals": Resolver._equals,
+    "Fn::FindInMap": Resolver._find_in_map,
+    "Fn::GetAtt": Resolver._get_att,
+    "Fn::GetAZs": Resolver._get_azs,
+    "Fn::If": Resolver._if,
+    "Fn::ImportValue": Resolver._import_value,
+    "Fn::Join": Resolver._join,
+    "Fn::Length": Resolver._length,
+    "Fn::Not": Resolver._not,
+    "Fn::Or": Resolver._or,
+    "Fn::Select": Resolver._select,
+    "Fn::Split": Resolver._split,
+    "Fn::Sub": Resolver._sub,
+    "Fn::ToJsonString": Resolver._to_json_string,
+    "Fn::Transform": Resolver._transform,
+    "Condition": Resolver._condition,
+    "Ref": Resolver._ref,
+}

@@ -1,0 +1,507 @@
+"""Execution environments: one child process each, with its own Runtime API listener.
+
+An environment's life (``EnvState``) is the one Lambda gives it: it starts and runs the
+runtime's init until the runtime first asks for work; then it alternates between idle (blocked
+in ``GET /next``) and busy; it dies when its runtime exits, when an invocation times out, or
+when it is shut down. Every transition happens in ``_enter``, which checks it is allowed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import os
+import signal
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from enum import Enum
+from typing import TYPE_CHECKING, Literal
+
+from lambdakit.emulator import reports
+from lambdakit.emulator._http import bound_port, start_server
+from lambdakit.emulator.invocations import (
+    InvocationResult,
+    Outcome,
+    PendingInvocation,
+    exit_reason,
+    exit_result,
+    timeout_result,
+)
+from lambdakit.emulator.runtime_api import RuntimeAPI
+
+if TYPE_CHECKING:
+    from lambdakit.emulator.functions import FunctionSpec
+    from lambdakit.emulator.limits import MemoryGuard, MemoryLimiter
+
+ACCOUNT_ID = "123456789012"
+_ids = itertools.count(1)
+
+
+class EnvState(Enum):
+    """Where an execution environment is in its life."""
+
+    STARTING = "starting"
+    """The process runs its init; it has not asked for an invocation yet."""
+    IDLE = "idle"
+    """The runtime waits in GET /next; the environment can take an invocation."""
+    BUSY = "busy"
+    """An invocation was handed out and the runtime has not asked for the next one yet."""
+    DEAD = "dead"
+    """The process is gone (exited, killed after a timeout, or shut down)."""
+
+
+_ALLOWED = {
+    EnvState.STARTING: {EnvState.IDLE, EnvState.BUSY, EnvState.DEAD},
+    EnvState.IDLE: {EnvState.BUSY, EnvState.DEAD},
+    EnvState.BUSY: {EnvState.IDLE, EnvState.BUSY, EnvState.DEAD},
+    EnvState.DEAD: set(),
+}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    """How environments run; the emulator's configuration passes these down."""
+
+    region: str = "us-east-1"
+    init_timeout: float = 10.0  # Lambda's Init phase limit
+    shutdown_grace: float = 2.0  # SIGTERM, then SIGKILL after this (Lambda's Shutdown phase)
+    python: str = ""  # interpreter for python3.x functions; "" = the emulator's own
+    passthrough: tuple[str, ...] = (
+        "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
+        "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE", "AWS_ENDPOINT_URL",
+        "HOME", "LANG", "PATH", "SYSTEMROOT", "TMPDIR",
+    )  # fmt: skip
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        """Defaults, with the region from AWS_REGION / AWS_DEFAULT_REGION and the init limit
+        from LAMBDAKIT_INIT_TIMEOUT (seconds; Lambda's is 10)."""
+        region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+        init_timeout = float(os.environ.get("LAMBDAKIT_INIT_TIMEOUT") or 10.0)
+        return cls(region=region, init_timeout=init_timeout)
+
+
+class Events:
+    """What an environment tells its pool (set by the pool)."""
+
+    def __init__(
+        self,
+        ready: Callable[[ExecutionEnvironment], None],
+        dead: Callable[[ExecutionEnvironment, PendingInvocation | None], None],
+    ) -> None:
+        self.ready = ready
+        self.dead = dead
+
+
+class ExecutionEnvironment:
+    """One running copy of a function: its process, listener, state and current invocation."""
+
+    def __init__(
+        self,
+        spec: FunctionSpec,
+        *,
+        settings: Settings,
+        limiter: MemoryLimiter,
+        printer: reports.LogPrinter,
+        events: Events,
+        init_limit: float | None = None,
+        first: PendingInvocation | None = None,
+    ) -> None:
+        self.spec = spec
+        self.id = f"{next(_ids):04d}"
+        self.settings = settings
+        self.printer = printer
+        self.events = events
+        self.state = EnvState.STARTING
+        self.guard: MemoryGuard = limiter.prepare(f"{spec.name}-{self.id}", spec.memory_size)
+        self.init_error_body: tuple[bytes, str | None] | None = None
+        self.init_limit = settings.init_timeout if init_limit is None else init_limit
+        # A suppressed init (after an init timeout) runs inside the first invocation's time.
+        self.suppressed_for = first
+        self.log_stream = _log_stream_name()
+        self._current: PendingInvocation | None = None
+        # The invocation whose log the output belongs to: it outlives _current until END.
+        self._log_target: PendingInvocation | None = None
+        self._work: asyncio.Future[PendingInvocation] | None = None
+        self._started = time.monotonic()
+        self._init_ms: float | None = None
+        self._invoke_started = 0.0
+        self._deadline = 0.0
+        self._timer: asyncio.TimerHandle | None = None
+        self._process: asyncio.subprocess.Process | None = None
+        self._server: asyncio.Server | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._death_reason: str | None = None
+        self._died_starting = False
+        self.init_exit_code = 1
+        self.retire = False  # replace when next idle (the code changed under --watch)
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Open the Runtime API listener and spawn the runtime process."""
+        self._server = await start_server(RuntimeAPI(self).handle, "127.0.0.1", 0)
+        port = bound_port(self._server)
+        command = self.spec.command(self.settings.python or _default_python())
+        self._process = await asyncio.create_subprocess_exec(
+            *command,
+            cwd=self.spec.code_dir,
+            env=self._environment(f"127.0.0.1:{port}"),
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            start_new_session=True,  # its own process group: a timeout kills the whole tree
+            preexec_fn=self.guard.preexec,
+        )
+        self.guard.attach(self._process.pid)
+        self._tasks = [
+            asyncio.create_task(self._pump(self._process.stdout, "stdout")),
+            asyncio.create_task(self._pump(self._process.stderr, "stderr")),
+            asyncio.create_task(self._watch_exit()),
+        ]
+        loop = asyncio.get_running_loop()
+        self._timer = loop.call_later(self.init_limit, self._init_timed_out)
+
+    def _enter(self, state: EnvState) -> None:
+        if state not in _ALLOWED[self.state]:
+            raise RuntimeError(f"environment {self.id}: {self.state.name} -> {state.name}")
+        self.state = state
+
+    async def shutdown(self) -> None:
+        """Lambda's Shutdown phase: SIGTERM, a grace period, then SIGKILL."""
+        if self.state is EnvState.DEAD or self._process is None:
+            await self._close()
+            return
+        self._death_reason = "shutdown"
+        self._signal(signal.SIGTERM)
+        try:
+            await asyncio.wait_for(self._process.wait(), self.settings.shutdown_grace)
+        except asyncio.TimeoutError:
+            self._signal(signal.SIGKILL)
+        await self._finished()
+
+    async def kill(self, reason: str) -> None:
+        self._death_reason = reason
+        self._signal(signal.SIGKILL)
+        await self._finished()
+
+    async def _finished(self) -> None:
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    def _signal(self, signum: int) -> None:
+        if self._process is not None and self._process.returncode is None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self._process.pid, signum)
+
+    async def _close(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        if self._server is not None:
+            self._server.close()
+            self._server = None
+        if self._work is not None and not self._work.done():
+            self._work.cancel()
+        self.guard.close()
+
+    # --- the Runtime API side ----------------------------------------------------------------
+
+    async def next_invocation(self) -> PendingInvocation:
+        """The runtime asks for work: init is over (first time); wait for an invocation."""
+        if self.state is EnvState.STARTING:
+            self._init_done()
+        if self.state is EnvState.BUSY:
+            self._enter(EnvState.IDLE)
+        self._work = asyncio.get_running_loop().create_future()
+        if self.retire:
+            asyncio.get_running_loop().create_task(self.shutdown())
+        else:
+            self.events.ready(self)
+        invocation = await self._work
+        self._work = None
+        return invocation
+
+    def deliver(self, invocation: PendingInvocation) -> None:
+        """Give an idle environment an invocation (called by the pool)."""
+        assert self._work is not None and not self._work.done(), "environment not waiting"
+        self._enter(EnvState.BUSY)
+        self._current = invocation
+        self._log_target = invocation
+        self._invoke_started = time.monotonic()
+        timeout = self.spec.timeout
+        if invocation is self.suppressed_for:  # its init already used part of its time
+            timeout = max(0.0, timeout - (self._invoke_started - self._started))
+        self._deadline = self._invoke_started + timeout
+        self._timer = asyncio.get_running_loop().call_later(timeout, self._invocation_timed_out)
+        # No guard.reset_peak(): Max Memory Used is the environment's high-water mark, as on
+        # Lambda, where a warm invocation reports the peak of the environment so far.
+        self._platform(invocation, reports.start_line(invocation.request_id))
+        self._work.set_result(invocation)
+
+    def current(self) -> PendingInvocation | None:
+        return self._current
+
+    def deadline_ms(self) -> int:
+        return int((time.time() + (self._deadline - time.monotonic())) * 1000)
+
+    def function_arn(self) -> str:
+        return f"arn:aws:lambda:{self.settings.region}:{ACCOUNT_ID}:function:{self.spec.name}"
+
+    def answer(self, invocation: PendingInvocation, result: InvocationResult) -> None:
+        """The runtime answered: END and REPORT, then resolve the invocation."""
+        if self._timer is not None:
+            self._timer.cancel()
+        self._current = None
+        asyncio.get_running_loop().create_task(self._finish(invocation, result))
+
+    async def _finish(self, invocation: PendingInvocation, result: InvocationResult) -> None:
+        await self._settle_logs()
+        # A function error (the runtime reported it) leaves REPORT without a status, as on
+        # Lambda; timeouts and runtime exits have theirs.
+        self._end(invocation, status=None, error_type=None)
+        invocation.resolve(result)
+
+    def init_error(self, body: bytes, error_type: str | None) -> None:
+        self.init_error_body = (body, error_type)
+
+    def _init_done(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._init_ms = (time.monotonic() - self._started) * 1000
+        self._enter(EnvState.IDLE)
+
+    # --- endings -----------------------------------------------------------------------------
+
+    def _init_timed_out(self) -> None:
+        if self.state is not EnvState.STARTING:
+            return
+        phase: Literal["init", "invoke"] = "invoke" if self.suppressed_for else "init"
+        line = reports.init_report_line(
+            init_duration_ms=self.init_limit * 1000, phase=phase, status="timeout"
+        )
+        self._platform(None, line)
+        asyncio.get_running_loop().create_task(self.kill("init timeout"))
+
+    def _invocation_timed_out(self) -> None:
+        invocation = self._current
+        if invocation is None:
+            return
+        self._current = None
+        self._platform(invocation, reports.timeout_line(invocation.request_id, self.spec.timeout))
+        result = timeout_result(invocation.request_id, self.spec.timeout)
+        self._end(invocation, status="timeout", error_type=None)
+        invocation.resolve(result)
+        asyncio.get_running_loop().create_task(self.kill("timeout"))
+
+    async def _watch_exit(self) -> None:
+        assert self._process is not None
+        returncode = await self._process.wait()
+        await self._settle_logs()
+        previous = self.state
+        self._died_starting = previous is EnvState.STARTING
+        self._enter(EnvState.DEAD)
+        invocation = self._current
+        self._current = None
+        if invocation is not None:
+            self._crashed(invocation, returncode)
+        elif previous is EnvState.STARTING and self._death_reason is None:
+            self._init_failed(returncode)
+        await self._close()
+        self.events.dead(self, invocation)
+
+    def _crashed(self, invocation: PendingInvocation, returncode: int) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        oom = self.guard.oom_killed()
+        reason = exit_reason(returncode)
+        self._platform(
+            invocation,
+            f"RequestId: {invocation.request_id} Error: Runtime exited with error: {reason}",
+        )
+        result = exit_result(invocation.request_id, reason, out_of_memory=oom)
+        self._end(invocation, status="error", error_type=result.error_type)
+        invocation.resolve(result)
+
+    def _init_failed(self, returncode: int) -> None:
+        """The runtime exited during init: report it as Lambda does (INIT_REPORT)."""
+        error_type = "Runtime.ExitError"
+        if self.init_error_body is not None and self.init_error_body[1]:
+            error_type = self.init_error_body[1]
+        self._platform(None, reports.init_report_line(
+            init_duration_ms=(time.monotonic() - self._started) * 1000,
+            phase="invoke" if self.suppressed_for else "init", status="error",
+            error_type=error_type,
+        ))  # fmt: skip
+        self.init_exit_code = returncode
+
+    def died_in_init(self) -> bool:
+        """The process ended before its runtime first asked for work (and not on request)."""
+        return self._died_starting and self._death_reason != "shutdown"
+
+    def init_timed_out(self) -> bool:
+        return self._death_reason == "init timeout"
+
+    def init_failure(self, invocation: PendingInvocation) -> InvocationResult:
+        """What the invocation that waited for this environment's init receives."""
+        if self.init_error_body is not None:
+            body, error_type = self.init_error_body
+            return InvocationResult(
+                outcome=Outcome.ERROR, body=body, error_type=error_type or "Runtime.Unknown"
+            )
+        return exit_result(invocation.request_id, exit_reason(self.init_exit_code))
+
+    def _end(
+        self, invocation: PendingInvocation, *, status: str | None, error_type: str | None
+    ) -> None:
+        duration = (time.monotonic() - self._invoke_started) * 1000
+        init_ms, self._init_ms = self._init_ms, None
+        peak = self.guard.peak_bytes()
+        used = reports.bytes_to_mb(peak) if peak is not None else self.spec.memory_size
+        self._log_target = None
+        self._platform(invocation, reports.end_line(invocation.request_id))
+        self._platform(invocation, reports.report_line(
+            invocation.request_id, duration_ms=duration, memory_size_mb=self.spec.memory_size,
+            max_memory_used_mb=used, init_duration_ms=init_ms, status=status,
+            error_type=error_type,
+        ))  # fmt: skip
+
+    # --- logs --------------------------------------------------------------------------------
+
+    def _platform(self, invocation: PendingInvocation | None, text: str) -> None:
+        if invocation is not None:
+            invocation.tail.append(text.encode() + b"\n")
+        self.printer.print(self._line("platform", text))
+
+    def _line(self, stream: reports.Stream, text: str) -> reports.LogLine:
+        return reports.LogLine(
+            function=self.spec.name,
+            env_id=self.id,
+            stream=stream,
+            text=text,
+            time=time.time(),
+        )
+
+    async def _pump(self, pipe: asyncio.StreamReader | None, stream: reports.Stream) -> None:
+        """Copy the process's output to the printer and to the current invocation's tail."""
+        if pipe is None:
+            return
+        self._pending_output = 0
+        while True:
+            line = await pipe.readline()
+            if not line:
+                return
+            if self._log_target is not None:
+                self._log_target.tail.append(line)
+            self.printer.print(self._line(stream, line.decode("utf-8", "replace").rstrip("\n")))
+
+    async def _settle_logs(self) -> None:
+        """Let the output pumps catch up before END is written: a runtime writes its logs and
+        then answers, but the answer can be read before the pipes are. Waits (50 ms at most)
+        until no complete line is left unread in the pipes or the stream buffers."""
+        for _ in range(50):
+            if not self._unread_lines():
+                return
+            await asyncio.sleep(0.001)
+
+    def _unread_lines(self) -> bool:
+        if self._process is None or self._process.returncode is not None:
+            return False
+        for fd, reader in ((1, self._process.stdout), (2, self._process.stderr)):
+            if reader is None:
+                continue
+            buffered = getattr(reader, "_buffer", b"")  # StreamReader's unconsumed bytes
+            if b"\n" in buffered or _pipe_pending(self._process, fd):
+                return True
+        return False
+
+    # --- the process's environment -----------------------------------------------------------
+
+    def _environment(self, api_address: str) -> dict[str, str]:
+        """The variables Lambda documents for a runtime, then the function's own."""
+        spec = self.spec
+        environ = {k: os.environ[k] for k in self.settings.passthrough if k in os.environ}
+        environ.update({k: v for k, v in os.environ.items() if k.startswith("COVERAGE_")})
+        environ.update(
+            AWS_LAMBDA_RUNTIME_API=api_address,
+            _HANDLER=spec.handler or "",
+            LAMBDA_TASK_ROOT=str(spec.code_dir),
+            LAMBDA_RUNTIME_DIR=_runtime_dir(),
+            AWS_LAMBDA_FUNCTION_NAME=spec.name,
+            AWS_LAMBDA_FUNCTION_VERSION="$LATEST",
+            AWS_LAMBDA_FUNCTION_MEMORY_SIZE=str(spec.memory_size),
+            AWS_LAMBDA_LOG_GROUP_NAME=f"/aws/lambda/{spec.name}",
+            AWS_LAMBDA_LOG_STREAM_NAME=self.log_stream,
+            AWS_LAMBDA_INITIALIZATION_TYPE="on-demand",
+            AWS_REGION=self.settings.region,
+            AWS_DEFAULT_REGION=self.settings.region,
+            TZ=":UTC",
+        )
+        if spec.is_python:
+            environ["AWS_EXECUTION_ENV"] = f"AWS_Lambda_{spec.runtime}"
+        environ.update(_layer_paths(spec, environ))
+        environ.update(spec.environment)
+        return environ
+
+
+def _layer_paths(spec: FunctionSpec, environ: Mapping[str, str]) -> dict[str, str]:
+    """Layers are extracted to /opt on Lambda; here each layer directory stands in for /opt, and
+    the variables that point into /opt point into each of them."""
+    if not spec.layers:
+        return {}
+    import sys
+
+    version = "python%d.%d" % sys.version_info[:2]
+    python = [
+        p
+        for layer in spec.layers
+        for p in (layer / "python", layer / "python" / "lib" / version / "site-packages")
+    ]
+    result = {
+        "PATH": os.pathsep.join(
+            [*(str(layer / "bin") for layer in spec.layers), environ.get("PATH", "")]
+        ),
+        "LD_LIBRARY_PATH": os.pathsep.join(str(layer / "lib") for layer in spec.layers),
+        "PYTHONPATH": os.pathsep.join(str(p) for p in python),
+        "LAMBDAKIT_LAYERS": os.pathsep.join(str(layer) for layer in spec.layers),
+    }
+    return result
+
+
+def _pipe_pending(process: asyncio.subprocess.Process, fd: int) -> bool:
+    """True if the kernel holds bytes of the child's ``fd`` pipe that asyncio has not read."""
+    import fcntl
+    import struct
+    import termios
+
+    transport = getattr(process, "_transport", None)
+    pipe = transport.get_pipe_transport(fd) if transport is not None else None
+    source = pipe.get_extra_info("pipe") if pipe is not None else None
+    if source is None:
+        return False
+    try:
+        raw = fcntl.ioctl(source.fileno(), termios.FIONREAD, b"\0\0\0\0")
+    except (OSError, ValueError):
+        return False
+    return bool(struct.unpack("i", raw)[0])
+
+
+def _log_stream_name() -> str:
+    import uuid
+
+    return time.strftime("%Y/%m/%d/[$LATEST]", time.gmtime()) + uuid.uuid4().hex
+
+
+def _runtime_dir() -> str:
+    """The directory that holds the ``lambdakit`` package: a bootstrap that looks for the runtime
+    in LAMBDA_RUNTIME_DIR (as the shipped one does) finds this installation's."""
+    import lambdakit
+
+    return os.path.dirname(os.path.dirname(os.path.abspath(lambdakit.__file__)))
+
+
+def _default_python() -> str:
+    import sys
+
+    return sys.executable

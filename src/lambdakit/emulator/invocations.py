@@ -1,0 +1,120 @@
+"""Invocations in flight: the rendezvous between the Invoke API and an execution environment.
+
+The Invoke API creates a ``PendingInvocation`` and awaits its ``future``; the function's pool
+hands it to an environment, whose Runtime API serves it to ``GET /next`` and resolves the future
+when the runtime answers (or when the environment times out, crashes or runs out of memory).
+The bodies of the platform's own errors follow what Lambda returns (reference §6.1).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from dataclasses import dataclass, field
+from enum import Enum
+
+from lambdakit.emulator.reports import LogTail
+
+# Lambda's limits (lambda-wire-protocol.md §1.5).
+SYNC_PAYLOAD_LIMIT = 6_291_456  # what the Invoke API accepts for RequestResponse
+EVENT_PAYLOAD_LIMIT = 1_048_576  # Event invocations, since October 2025
+RESPONSE_LIMIT = 6_291_556  # what the Runtime API accepts from the runtime (RAPID's MaxPayloadSize)
+
+
+class Outcome(Enum):
+    """How an invocation ended."""
+
+    SUCCESS = "success"
+    """The runtime posted a response."""
+    ERROR = "error"
+    """The runtime posted an error, or its init failed: a function error (``Unhandled``)."""
+    TIMEOUT = "timeout"
+    """The function ran past its timeout; the environment was killed."""
+    CRASH = "crash"
+    """The runtime exited or was killed (also out of memory) before answering."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class InvocationResult:
+    outcome: Outcome
+    body: bytes
+    content_type: str = "application/json"
+    error_type: str | None = None
+
+    @property
+    def function_error(self) -> bool:
+        return self.outcome is not Outcome.SUCCESS
+
+
+@dataclass(eq=False, kw_only=True)
+class PendingInvocation:
+    """One invocation from the moment it is accepted until it has a result."""
+
+    payload: bytes
+    request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    client_context: str | None = None
+    cognito_identity: str | None = None
+    tenant_id: str | None = None
+    trace_id: str = field(default_factory=lambda: new_trace_id())
+    invocation_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    tail: LogTail = field(default_factory=LogTail)
+    future: asyncio.Future[InvocationResult] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
+    accepted_at: float = field(default_factory=time.monotonic)
+
+    def resolve(self, result: InvocationResult) -> bool:
+        """Set the result once; later attempts (a late answer) are ignored and return False."""
+        if self.future.done():
+            return False
+        self.future.set_result(result)
+        return True
+
+
+def new_trace_id() -> str:
+    """An X-Ray trace header as Lambda passes it (``Root=1-<epoch hex>-<24 hex>;...``)."""
+    root = f"1-{int(time.time()):08x}-{uuid.uuid4().hex[:24]}"
+    return f"Root={root};Parent={uuid.uuid4().hex[:16]};Sampled=0"
+
+
+def _error(document: dict[str, str], error_type: str, outcome: Outcome) -> InvocationResult:
+    body = json.dumps(document, separators=(",", ":")).encode()
+    return InvocationResult(outcome=outcome, body=body, error_type=error_type)
+
+
+def timeout_result(request_id: str, timeout: float) -> InvocationResult:
+    # Key order as in the payload Lambda returns (reference §6.1).
+    message = f"RequestId: {request_id} Error: Task timed out after {timeout:.2f} seconds"
+    document = {"errorMessage": message, "errorType": "Sandbox.Timedout"}
+    return _error(document, "Sandbox.Timedout", Outcome.TIMEOUT)
+
+
+def exit_result(request_id: str, reason: str, *, out_of_memory: bool = False) -> InvocationResult:
+    """The runtime ended before answering. ``reason`` is Go's wording: ``exit status 1``,
+    ``signal: killed``. Key order is interop.FunctionError's (errorType first)."""
+    error_type = "Runtime.OutOfMemory" if out_of_memory else "Runtime.ExitError"
+    if reason == "exit status 0":
+        message = f"RequestId: {request_id} Error: Runtime exited without providing a reason"
+    else:
+        message = f"RequestId: {request_id} Error: Runtime exited with error: {reason}"
+    return _error({"errorType": error_type, "errorMessage": message}, error_type, Outcome.CRASH)
+
+
+def too_large_result(size: int) -> InvocationResult:
+    message = (
+        f"Response payload size ({size} bytes) exceeded maximum allowed payload size "
+        f"({RESPONSE_LIMIT} bytes)."
+    )
+    document = {"errorType": "Function.ResponseSizeTooLarge", "errorMessage": message}
+    return _error(document, "Function.ResponseSizeTooLarge", Outcome.ERROR)
+
+
+def exit_reason(returncode: int) -> str:
+    """``exit status N`` or ``signal: NAME`` as Go's os/exec words it (Lambda's messages)."""
+    if returncode >= 0:
+        return f"exit status {returncode}"
+    names = {9: "killed", 15: "terminated", 11: "segmentation fault", 6: "aborted", 2: "interrupt"}
+    number = -returncode
+    return f"signal: {names.get(number, f'signal {number}')}"

@@ -1,0 +1,205 @@
+"""The Invoke API (2015-03-31) as boto3 and the AWS CLI speak it.
+
+``POST /2015-03-31/functions/{FunctionName}/invocations`` with the function given as a name,
+``name:qualifier``, a full or partial ARN, or ``?Qualifier=``; ``X-Amz-Invocation-Type``
+(RequestResponse, Event, DryRun), ``X-Amz-Log-Type: Tail``, ``X-Amz-Client-Context`` (base64
+JSON) and ``X-Amz-Tenant-Id``. Service errors are rest-json errors with ``x-amzn-ErrorType``
+and the member names of botocore's Lambda model, so botocore raises the modelled exceptions.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+import uuid
+from typing import TYPE_CHECKING, Protocol
+from urllib.parse import unquote
+
+from lambdakit.emulator._http import Request, Response, json_response
+from lambdakit.emulator.errors import EmulatorError
+from lambdakit.emulator.invocations import (
+    EVENT_PAYLOAD_LIMIT,
+    SYNC_PAYLOAD_LIMIT,
+    InvocationResult,
+    PendingInvocation,
+)
+from lambdakit.emulator.scheduler import Throttled
+
+if TYPE_CHECKING:
+    from lambdakit.emulator.scheduler import FunctionPool
+
+INVOKE = re.compile(r"/2015-03-31/functions/([^/]+)/invocations")
+CLIENT_CONTEXT_LIMIT = 3583  # bytes of base64 (botocore's Invoke documentation)
+
+
+class Functions(Protocol):
+    """What the Invoke API needs from the emulator."""
+
+    def pool(self, name: str) -> FunctionPool | None: ...
+    def submit_event(self, pool: FunctionPool, invocation: PendingInvocation) -> None: ...
+    def arn(self, name: str, qualifier: str | None = None) -> str: ...
+
+
+class ServiceError(Exception):
+    """An Invoke API error: HTTP status, botocore error code and its JSON members."""
+
+    def __init__(self, status: int, code: str, message: str, **members: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.members = members
+
+    def response(self, request_id: str) -> Response:
+        # botocore's models spell the message member "Message" for some errors, "message" for
+        # most; both parse, the modelled spelling keeps e.response['Error'] identical to AWS.
+        key = (
+            "Message"
+            if self.code in ("ResourceNotFoundException", "ServiceException")
+            else "message"
+        )
+        document = {"Type": "User" if self.status < 500 else "Service", key: self.message}
+        document.update(self.members)
+        headers = [("x-amzn-ErrorType", self.code), ("x-amzn-RequestId", request_id)]
+        if self.code == "TooManyRequestsException":
+            headers.append(("Retry-After", "1"))
+        return json_response(self.status, document, headers)
+
+
+class InvokeAPI:
+    """HTTP handler for the Invoke API."""
+
+    def __init__(self, functions: Functions) -> None:
+        self.functions = functions
+
+    async def handle(self, request: Request) -> Response:
+        request_id = str(uuid.uuid4())
+        try:
+            return await self._route(request, request_id)
+        except ServiceError as error:
+            return error.response(request_id)
+
+    async def _route(self, request: Request, request_id: str) -> Response:
+        match = INVOKE.fullmatch(request.path)
+        if match is None:
+            raise ServiceError(404, "UnknownOperationException", f"no operation at {request.path}")
+        if request.method != "POST":
+            raise ServiceError(405, "MethodNotAllowedException", f"{request.method} not allowed")
+        pool = self._resolve(unquote(match.group(1)), request.query.get("Qualifier"))
+        return await self._invoke(request, pool, request_id)
+
+    def _resolve(self, given: str, qualifier: str | None) -> FunctionPool:
+        """Find the function named by a name, ARN or partial ARN, with an optional qualifier."""
+        name, qualified = parse_function_name(given)
+        qualifier = qualifier or qualified
+        pool = self.functions.pool(name)
+        if pool is None or qualifier not in (None, "$LATEST"):
+            arn = self.functions.arn(name, qualifier)
+            raise ServiceError(404, "ResourceNotFoundException", f"Function not found: {arn}")
+        return pool
+
+    async def _invoke(self, request: Request, pool: FunctionPool, request_id: str) -> Response:
+        kind = request.header("x-amz-invocation-type", "RequestResponse")
+        if kind not in ("RequestResponse", "Event", "DryRun"):
+            raise ServiceError(
+                400, "InvalidParameterValueException", f"Unsupported invocation type {kind}"
+            )
+        limit = EVENT_PAYLOAD_LIMIT if kind == "Event" else SYNC_PAYLOAD_LIMIT
+        payload = await _read_payload(request, limit, kind)
+        invocation = PendingInvocation(
+            payload=payload,
+            request_id=request_id,
+            client_context=_client_context(request.header("x-amz-client-context")),
+            tenant_id=request.header("x-amz-tenant-id"),
+        )
+        trace = request.header("x-amzn-trace-id")
+        if trace:
+            invocation.trace_id = trace
+        headers = [("x-amzn-RequestId", request_id), ("X-Amz-Executed-Version", "$LATEST")]
+        if kind == "DryRun":
+            return Response(204, headers)
+        if kind == "Event":
+            self.functions.submit_event(pool, invocation)
+            return Response(202, headers)
+        try:
+            result = await pool.invoke(invocation)
+        except Throttled as error:
+            raise ServiceError(
+                429, "TooManyRequestsException", str(error), Reason=error.reason
+            ) from error
+        except EmulatorError as error:
+            raise ServiceError(500, "ServiceException", str(error)) from error
+        return _result_response(result, invocation, headers, request.header("x-amz-log-type"))
+
+
+def _result_response(
+    result: InvocationResult,
+    invocation: PendingInvocation,
+    headers: list[tuple[str, str]],
+    log_type: str | None,
+) -> Response:
+    headers = [*headers, ("Content-Type", result.content_type)]
+    if result.function_error:
+        headers.append(("X-Amz-Function-Error", "Unhandled"))
+    if log_type == "Tail":
+        headers.append(("X-Amz-Log-Result", invocation.tail.base64()))
+    return Response(200, headers, result.body)
+
+
+_ARN = re.compile(r"(?:arn:[^:]+:lambda:[^:]*:)?(?:\d{12}:)?function:([^:]+)(?::([^:]+))?")
+
+
+def parse_function_name(given: str) -> tuple[str, str | None]:
+    """``name``, ``name:qualifier``, ``123456789012:function:name[:q]`` or a full ARN ->
+    (name, qualifier)."""
+    match = _ARN.fullmatch(given)
+    if match:
+        return match.group(1), match.group(2)
+    name, _, qualifier = given.partition(":")
+    return name, qualifier or None
+
+
+async def _read_payload(request: Request, limit: int, kind: str) -> bytes:
+    from lambdakit.emulator._http import BodyTooLarge
+
+    try:
+        payload = await request.body(limit=limit)
+    except BodyTooLarge as error:
+        raise ServiceError(
+            413,
+            "RequestEntityTooLargeException",
+            f"{error.size} byte payload is too large for the {kind} invocation type "
+            f"(limit {limit} bytes)",
+        ) from error
+    if not payload.strip():
+        return b"{}"  # Lambda passes an empty payload as an empty JSON object
+    try:
+        json.loads(payload)
+    except ValueError as error:
+        raise ServiceError(
+            400,
+            "InvalidRequestContentException",
+            f"Could not parse request body into json: {error}",
+        ) from error
+    return payload
+
+
+def _client_context(value: str | None) -> str | None:
+    """X-Amz-Client-Context is base64 of a JSON object; the runtime gets the decoded JSON."""
+    if not value:
+        return None
+    problem = "Client context must be a valid Base64-encoded JSON object."
+    if len(value) > CLIENT_CONTEXT_LIMIT:
+        raise ServiceError(
+            400, "InvalidParameterValueException",
+            f"Client context is {len(value)} bytes; the limit is {CLIENT_CONTEXT_LIMIT}.",
+        )  # fmt: skip
+    try:
+        text = base64.b64decode(value, validate=True).decode("utf-8")
+        if not isinstance(json.loads(text), dict):
+            raise ValueError("not an object")
+    except (binascii.Error, ValueError) as error:
+        raise ServiceError(400, "InvalidRequestContentException", problem) from error
+    return text

@@ -1,0 +1,153 @@
+"""The Runtime API (2018-06-01) one execution environment's runtime talks to.
+
+Each environment has its own listener, so the socket identifies the environment and any runtime
+client works unchanged. One coroutine per endpoint, in ``ROUTES``; status codes and bodies are
+those of Lambda's RAPID (reference §1.4).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Protocol
+
+from lambdakit import _wire
+from lambdakit.emulator._http import BodyTooLarge, Request, Response, json_response
+from lambdakit.emulator.invocations import RESPONSE_LIMIT, PendingInvocation
+
+if TYPE_CHECKING:
+    from lambdakit.emulator.invocations import InvocationResult
+
+
+class Runtime(Protocol):
+    """What the Runtime API needs from its execution environment."""
+
+    async def next_invocation(self) -> PendingInvocation: ...
+    def current(self) -> PendingInvocation | None: ...
+    def answer(self, invocation: PendingInvocation, result: InvocationResult) -> None: ...
+    def init_error(self, body: bytes, error_type: str | None) -> None: ...
+    def deadline_ms(self) -> int: ...
+    def function_arn(self) -> str: ...
+
+
+OK = {"status": "OK"}
+
+
+def _error(status: int, error_type: str, message: str) -> Response:
+    return json_response(status, {"errorMessage": message, "errorType": error_type})
+
+
+INVALID_REQUEST_ID = (400, "InvalidRequestID", "Invalid request ID")
+
+
+def _transition_error(target: str) -> Response:
+    return _error(
+        403,
+        "InvalidStateTransition",
+        f"State transition from RuntimeResponseSentState to {target} failed for runtime. "
+        "Error: State transition is not allowed",
+    )
+
+
+class RuntimeAPI:
+    """HTTP handler for one environment's Runtime API."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+
+    async def handle(self, request: Request) -> Response:
+        for method, pattern, endpoint in ROUTES:
+            match = pattern.fullmatch(request.path)
+            if match:
+                if request.method != method:
+                    return _error(405, "MethodNotAllowed", f"{request.method} not allowed")
+                return await endpoint(self, request, *match.groups())
+        return _error(404, "NotFound", f"no Runtime API endpoint at {request.path}")
+
+    async def next(self, request: Request) -> Response:
+        """``GET /runtime/invocation/next``: long poll until the environment is given work."""
+        if self.runtime.current() is not None:
+            return _transition_error("InvocationNext")
+        invocation = await self.runtime.next_invocation()
+        return Response(200, self._invocation_headers(invocation), invocation.payload)
+
+    def _invocation_headers(self, invocation: PendingInvocation) -> list[tuple[str, str]]:
+        value = _wire.Invocation(
+            request_id=invocation.request_id,
+            deadline_ms=self.runtime.deadline_ms(),
+            function_arn=self.runtime.function_arn(),
+            trace_id=invocation.trace_id,
+            client_context=invocation.client_context,
+            cognito_identity=invocation.cognito_identity,
+            tenant_id=invocation.tenant_id,
+            invocation_id=invocation.invocation_id,
+        )
+        return value.headers()
+
+    async def response(self, request: Request, request_id: str) -> Response:
+        """``POST /runtime/invocation/{id}/response``: the function's result."""
+        from lambdakit.emulator.invocations import InvocationResult, Outcome, too_large_result
+
+        invocation, refusal = self._addressed(request, request_id, "InvocationResponse")
+        if invocation is None:
+            return refusal
+        mode = request.header(_wire.RESPONSE_MODE.lower())
+        if mode is not None and mode != _wire.STREAMING:
+            return _error(400, "InvalidFunctionResponseMode", "Invalid function response mode")
+        try:
+            body = await request.body(limit=RESPONSE_LIMIT)
+        except BodyTooLarge as error:
+            self.runtime.answer(invocation, too_large_result(error.size))
+            return _error(
+                413,
+                "RequestEntityTooLarge",
+                f"Exceeded maximum allowed payload size ({RESPONSE_LIMIT} bytes).",
+            )
+        content_type = request.header("content-type") or "application/json"
+        result = InvocationResult(outcome=Outcome.SUCCESS, body=body, content_type=content_type)
+        self.runtime.answer(invocation, result)
+        return json_response(202, OK)
+
+    async def error(self, request: Request, request_id: str) -> Response:
+        """``POST /runtime/invocation/{id}/error``: the function failed."""
+        from lambdakit.emulator.invocations import InvocationResult, Outcome
+
+        invocation, refusal = self._addressed(request, request_id, "InvocationErrorResponse")
+        if invocation is None:
+            return refusal
+        body = await request.body(limit=RESPONSE_LIMIT)
+        error_type = request.header(_wire.ERROR_TYPE.lower())
+        result = InvocationResult(outcome=Outcome.ERROR, body=body, error_type=error_type)
+        self.runtime.answer(invocation, result)
+        return json_response(202, OK)
+
+    async def init_error(self, request: Request) -> Response:
+        """``POST /runtime/init/error``: the runtime could not start; it should exit now."""
+        body = await request.body(limit=RESPONSE_LIMIT)
+        self.runtime.init_error(body, request.header(_wire.ERROR_TYPE.lower()))
+        return json_response(202, OK)
+
+    def _addressed(
+        self, request: Request, request_id: str, target: str
+    ) -> tuple[PendingInvocation | None, Response]:
+        """The invocation an answer is for, or the refusal RAPID would send."""
+        current = self.runtime.current()
+        if current is None:
+            return None, _transition_error(target)
+        if request_id != current.request_id:
+            return None, _error(*INVALID_REQUEST_ID)
+        echoed = request.header(_wire.INVOCATION_ID.lower())
+        if echoed is not None and echoed != current.invocation_id:
+            # An answer to an earlier, timed-out invocation (the 2026 cross-wiring protection).
+            return None, _error(410, "InvokeTimeout", "Invoke timeout")
+        return current, Response(202)
+
+
+Endpoint = Callable[..., Awaitable[Response]]
+_BASE = "/" + _wire.API_VERSION + "/runtime"
+ROUTES: list[tuple[str, re.Pattern[str], Endpoint]] = [
+    ("GET", re.compile(re.escape(_wire.NEXT_PATH)), RuntimeAPI.next),
+    ("POST", re.compile(_BASE + r"/invocation/([^/]+)/response"), RuntimeAPI.response),
+    ("POST", re.compile(_BASE + r"/invocation/([^/]+)/error"), RuntimeAPI.error),
+    ("POST", re.compile(re.escape(_wire.INIT_ERROR_PATH)), RuntimeAPI.init_error),
+]

@@ -1,0 +1,155 @@
+"""The emulator: its functions, its Invoke API listener, and its lifecycle.
+
+``Emulator(functions, config)`` owns one ``FunctionPool`` per function and the Invoke API
+server; ``start()``, ``serve_forever()`` and ``close()`` are its whole lifecycle, and
+``invoke()`` runs one invocation in-process (what ``lambdakit invoke`` does without a server).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import sys
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lambdakit.emulator import reports
+from lambdakit.emulator._http import bound_port, start_server
+from lambdakit.emulator.environments import ACCOUNT_ID, Settings
+from lambdakit.emulator.errors import EmulatorError
+from lambdakit.emulator.event_queue import EventQueue
+from lambdakit.emulator.functions import FunctionSpec
+from lambdakit.emulator.invocations import InvocationResult, PendingInvocation
+from lambdakit.emulator.invoke_api import InvokeAPI
+from lambdakit.emulator.limits import MemoryLimiter, choose_limiter
+from lambdakit.emulator.scheduler import DEFAULT_CONCURRENCY, FunctionPool
+
+HANDLED_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+@dataclass(frozen=True, kw_only=True)
+class EmulatorConfig:
+    host: str = "127.0.0.1"
+    port: int = 9000
+    concurrency: int = DEFAULT_CONCURRENCY
+    idle_timeout: float = 300.0
+    settings: Settings = field(default_factory=Settings)
+    state_dir: Path = Path(".lambdakit")
+    retry_delays: tuple[float, ...] = (1.0, 2.0)
+    memory_limits: str | None = None  # force a limiter ("cgroup", "rlimit", "none")
+
+
+class Emulator:
+    """A local Lambda serving ``functions``."""
+
+    def __init__(
+        self,
+        functions: Sequence[FunctionSpec],
+        config: EmulatorConfig | None = None,
+        *,
+        printer: reports.LogPrinter | None = None,
+        limiter: MemoryLimiter | None = None,
+    ) -> None:
+        self.config = config or EmulatorConfig()
+        self.printer = printer or reports.LogPrinter()
+        self.limiter = limiter or choose_limiter(prefer=self.config.memory_limits)
+        names = [spec.name for spec in functions]
+        if len(set(names)) != len(names):
+            raise EmulatorError(f"function names must be unique: {names}")
+        self.functions = {spec.name: spec for spec in functions}
+        self.pools = {spec.name: self._make_pool(spec) for spec in functions}
+        self.events = EventQueue(
+            self.config.state_dir, self.pool,
+            retry_delays=self.config.retry_delays, warn=self._warn,
+        )  # fmt: skip
+        self._server: asyncio.Server | None = None
+        self._stopped = asyncio.Event()
+        self.background: list[asyncio.Task[None]] = []  # cancelled by close()
+
+    def _make_pool(self, spec: FunctionSpec) -> FunctionPool:
+        return FunctionPool(
+            spec, settings=self.config.settings, limiter=self.limiter, printer=self.printer,
+            concurrency=self.config.concurrency, idle_timeout=self.config.idle_timeout,
+        )  # fmt: skip
+
+    # --- what the Invoke API needs -------------------------------------------------------------
+
+    def pool(self, name: str) -> FunctionPool | None:
+        return self.pools.get(name)
+
+    def submit_event(self, pool: FunctionPool, invocation: PendingInvocation) -> None:
+        self.events.submit(pool, invocation)
+
+    def arn(self, name: str, qualifier: str | None = None) -> str:
+        region = self.config.settings.region
+        arn = f"arn:aws:lambda:{region}:{ACCOUNT_ID}:function:{name}"
+        return f"{arn}:{qualifier}" if qualifier else arn
+
+    # --- lifecycle -----------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Listen for the Invoke API and resume the events a previous run left pending."""
+        api = InvokeAPI(self)
+        self._server = await start_server(api.handle, self.config.host, self.config.port)
+        resumed = self.events.resume()
+        if resumed:
+            self._warn(f"resumed {resumed} pending event(s) from {self.config.state_dir}")
+
+    @property
+    def url(self) -> str:
+        if self._server is None:
+            raise EmulatorError("the emulator is not started")
+        host = self.config.host
+        host = f"[{host}]" if ":" in host else host
+        return f"http://{host}:{bound_port(self._server)}"
+
+    async def invoke(
+        self, name: str, payload: bytes, **fields: str | None
+    ) -> tuple[InvocationResult, PendingInvocation]:
+        """Run one invocation of ``name`` in-process; returns the result and the invocation
+        (its ``tail`` holds the log)."""
+        pool = self.pool(name)
+        if pool is None:
+            raise EmulatorError(f"no function named {name!r}; functions: {', '.join(self.pools)}")
+        invocation = PendingInvocation(payload=payload, **fields)  # type: ignore[arg-type]
+        return await pool.invoke(invocation), invocation
+
+    async def serve_forever(self) -> None:
+        """Serve until SIGINT or SIGTERM (or ``stop()``), then close everything."""
+        with self.capture_signals():
+            await self._stopped.wait()
+        await self.close()
+
+    def stop(self) -> None:
+        self._stopped.set()
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        loop = asyncio.get_running_loop()
+        for signum in HANDLED_SIGNALS:
+            loop.add_signal_handler(signum, self.stop)
+        try:
+            yield
+        finally:
+            for signum in HANDLED_SIGNALS:
+                loop.remove_signal_handler(signum)
+
+    async def close(self) -> None:
+        """Stop listening, keep unfinished events, and shut every environment down."""
+        if self._server is not None:
+            self._server.close()
+        for task in self.background:
+            task.cancel()
+        pending = await self.events.close()
+        if pending:
+            self._warn(
+                f"{pending} event(s) not yet run were saved to "
+                f"{self.config.state_dir / 'pending-events.jsonl'}; they run at the next start"
+            )
+        await asyncio.gather(*(pool.close() for pool in self.pools.values()))
+        self._server = None
+
+    def _warn(self, text: str) -> None:
+        sys.stderr.write(f"lambdakit: {text}\n")

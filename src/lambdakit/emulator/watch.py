@@ -1,0 +1,50 @@
+"""``serve --watch``: replace a function's environments when its code changes.
+
+Idle environments are shut down at once; busy ones finish their invocation first, so no
+invocation is cut short by an edit. The next invocation starts a fresh environment (a cold
+start, with the new code).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from lambdakit.emulator.server import Emulator
+
+IGNORED_PARTS = {".lambdakit", "__pycache__", ".git", ".venv", "node_modules", ".pytest_cache"}
+
+
+async def watch_functions(emulator: Emulator) -> asyncio.Task[None]:
+    """Start watching every function's code and layers; returns the watching task."""
+    task = asyncio.get_running_loop().create_task(_watch(emulator))
+    emulator.background.append(task)
+    return task
+
+
+def _relevant(path: str) -> bool:
+    return not IGNORED_PARTS.intersection(Path(path).parts) and not path.endswith((".pyc", "~"))
+
+
+async def _watch(emulator: Emulator) -> None:
+    from watchfiles import awatch
+
+    roots = {name: [spec.code_dir, *spec.layers] for name, spec in emulator.functions.items()}
+    paths = sorted({str(p) for dirs in roots.values() for p in dirs})
+    async for changes in awatch(*paths, watch_filter=lambda _, path: _relevant(path)):
+        changed = [Path(path) for _, path in changes]
+        for name, dirs in roots.items():
+            if any(_inside(path, root) for path in changed for root in dirs):
+                sys.stderr.write(f"lambdakit: {name}: code changed, restarting its environments\n")
+                await emulator.pools[name].restart()
+
+
+def _inside(path: Path, root: Path) -> bool:
+    try:
+        path.resolve().relative_to(root.resolve())
+    except ValueError:
+        return False
+    return True

@@ -1,0 +1,104 @@
+"""A real `lambdakit serve` process on a free port, shared by the emulator's tests."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+PROJECT = Path(__file__).parent.parent / "functions" / "emulator"
+
+
+class Server:
+    """``python -m lambdakit serve PATH --port 0 ...`` with its output collected."""
+
+    def __init__(self, path: Path, *args: str, env: dict[str, str] | None = None) -> None:
+        environ = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+        environ.update({"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"})
+        environ.update(env or {})
+        command = [sys.executable, "-m", "lambdakit", "serve", str(path), "--port", "0"]
+        command += ["--env", f"TEST_PYTHON={sys.executable}", *args]
+        self.process = subprocess.Popen(
+            command, env=environ, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        self.lines: list[str] = []
+        self.errors: list[str] = []
+        self._banner = threading.Event()
+        self.url = ""
+        self._readers = [
+            threading.Thread(target=self._read, args=(stream, into), daemon=True)
+            for stream, into in (
+                (self.process.stdout, self.lines),
+                (self.process.stderr, self.errors),
+            )
+        ]
+        for reader in self._readers:
+            reader.start()
+        if not self._banner.wait(30):
+            self.stop()
+            raise AssertionError(f"no banner from lambdakit serve: {self.errors}")
+
+    def _read(self, stream: object, into: list[str]) -> None:
+        for line in stream:  # type: ignore[attr-defined]
+            into.append(line)
+            match = re.search(r"Invoke API at (http://\S+)", line)
+            if match:
+                self.url = match.group(1)
+                self._banner.set()
+
+    def output(self) -> str:
+        return "".join(self.lines)
+
+    def wait_for_output(self, text: str, timeout: float = 10) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if text in self.output():
+                return self.output()
+            time.sleep(0.02)
+        raise AssertionError(f"{text!r} not in output:\n{self.output()}")
+
+    def stop(self) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        for reader in self._readers:
+            reader.join(5)
+        for stream in (self.process.stdout, self.process.stderr):
+            if stream is not None:
+                stream.close()
+        return self.process.returncode
+
+
+@pytest.fixture(scope="session")
+def server() -> Iterator[Server]:
+    srv = Server(PROJECT, "--concurrency", "3")
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture
+def lambda_client(server: Server):  # type: ignore[no-untyped-def]
+    import boto3
+    from botocore.config import Config
+
+    config = Config(retries={"max_attempts": 0}, read_timeout=60, connect_timeout=5)
+    return boto3.client(
+        "lambda",
+        endpoint_url=server.url,
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+        config=config,
+    )

@@ -1,0 +1,1 @@
+import lambdakit_no_such_module_for_tests
