@@ -42,9 +42,11 @@ class Server:
         ]
         for reader in self._readers:
             reader.start()
-        if not self._banner.wait(30):
-            self.stop()
-            raise AssertionError(f"no banner from lambdakit serve: {self.errors}")
+        deadline = time.monotonic() + 30
+        while not self._banner.wait(0.05):
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise AssertionError(f"no banner from lambdakit serve: {''.join(self.errors)}")
 
     def _read(self, stream: object, into: list[str]) -> None:
         for line in stream:  # type: ignore[attr-defined]
