@@ -17,7 +17,11 @@ from lambdakit.emulator.invocations import Outcome
 from lambdakit.emulator.reports import LogPrinter
 from tests.emulator.conftest import Server
 
-APP = "import os\n\ndef handler(event, context):\n    return {'version': VERSION, 'pid': os.getpid()}\n"
+APP = (
+    "import os\n\n"
+    "def handler(event, context):\n"
+    "    return {'version': VERSION, 'pid': os.getpid()}\n"
+)
 
 
 def python_function(directory: Path, version: int = 1) -> FunctionSpec:
