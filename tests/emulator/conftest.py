@@ -85,7 +85,7 @@ class Server:
 
 @pytest.fixture(scope="session")
 def server() -> Iterator[Server]:
-    srv = Server(PROJECT, "--concurrency", "3")
+    srv = Server(PROJECT, "--concurrency", "3", env={"LAMBDAKIT_INIT_TIMEOUT": "2"})
     yield srv
     srv.stop()
 
