@@ -6,14 +6,24 @@ cold start (it imports nothing but the hook registry).
 - ``on_init``: run a function once before the first event.
 - ``on_shutdown``: run a function when Lambda shuts the environment down.
 - ``current_request_id()`` / ``current_trace_id()``: ids of the invocation in progress.
+- ``Stream`` / ``StreamingResponse``: return these (or a generator) to stream the answer.
 """
 
 from __future__ import annotations
 
 from lambdakit._hooks import on_init, on_shutdown
 from lambdakit._version import __version__
+from lambdakit.runtime.streaming import Stream, StreamingResponse
 
-__all__ = ["__version__", "current_request_id", "current_trace_id", "on_init", "on_shutdown"]
+__all__ = [
+    "Stream",
+    "StreamingResponse",
+    "__version__",
+    "current_request_id",
+    "current_trace_id",
+    "on_init",
+    "on_shutdown",
+]
 
 
 def current_request_id() -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -28,6 +29,12 @@ from lambdakit.emulator.scheduler import DEFAULT_CONCURRENCY
     "--watch", is_flag=True, help="Restart a function's environments when its code changes."
 )
 @click.option(
+    "--url",
+    "urls",
+    is_flag=True,
+    help="Give every function without FunctionUrlConfig a Function URL (BUFFERED).",
+)
+@click.option(
     "--event-retry-delays",
     default="1,2",
     show_default=True,
@@ -46,6 +53,7 @@ def serve(
     port: int,
     concurrency: int,
     watch: bool,
+    urls: bool,
     event_retry_delays: str,
 ) -> None:
     """Serve the Invoke API for the functions in PATH.
@@ -57,11 +65,14 @@ def serve(
         aws lambda invoke --endpoint-url http://127.0.0.1:9000 --function-name NAME out.json
     """
     from lambdakit.emulator import serve as run_server
+    from lambdakit.emulator.functions import UrlConfig
 
     functions = select_functions(
         path, function_name=function_name, handler=handler, timeout=timeout, memory=memory,
         env=env, env_file=env_file, warn=lambda text: click.echo(f"warning: {text}", err=True),
     )  # fmt: skip
+    if urls:
+        functions = [f if f.url else dataclasses.replace(f, url=UrlConfig()) for f in functions]
     try:
         asyncio.run(
             run_server(

@@ -40,6 +40,9 @@ async def serve(
     await emulator.start()
     names = ", ".join(spec.name for spec in functions)
     print(f"lambdakit: Invoke API at {emulator.url} - functions: {names}", flush=True)
+    for name, url in emulator.function_urls().items():
+        mode = emulator.functions[name].url.invoke_mode  # type: ignore[union-attr]
+        print(f"lambdakit: {name} Function URL ({mode}): {url}", flush=True)
     print(f"lambdakit: {describe(emulator.limiter)}", file=sys.stderr, flush=True)
     if watch:
         from lambdakit.emulator.watch import watch_functions

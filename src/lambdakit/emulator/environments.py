@@ -25,6 +25,7 @@ from lambdakit.emulator.invocations import (
     InvocationResult,
     Outcome,
     PendingInvocation,
+    ResponseStream,
     exit_reason,
     exit_result,
     timeout_result,
@@ -124,6 +125,7 @@ class ExecutionEnvironment:
         self._current: PendingInvocation | None = None
         # The invocation whose log the output belongs to: it outlives _current until END.
         self._log_target: PendingInvocation | None = None
+        self._stream: ResponseStream | None = None
         self._work: asyncio.Future[PendingInvocation] | None = None
         self._started = time.monotonic()
         self._init_ms: float | None = None
@@ -263,6 +265,34 @@ class ExecutionEnvironment:
         self._end(invocation, status=None, error_type=None)
         invocation.resolve(result)
 
+    def begin_stream(self, invocation: PendingInvocation, stream: ResponseStream) -> None:
+        """A streamed response started: its readers get it now; the invocation (and its
+        timeout) lasts until the stream ends."""
+        self._stream = stream
+        result = InvocationResult(
+            outcome=Outcome.SUCCESS, body=b"", content_type=stream.content_type, stream=stream
+        )
+        invocation.resolve(result)
+
+    def end_stream(self, invocation: PendingInvocation) -> None:
+        if self._current is not invocation:
+            return  # it timed out or the runtime died first
+        if self._timer is not None:
+            self._timer.cancel()
+        self._current = None
+        self._stream = None
+        asyncio.get_running_loop().create_task(self._finish_stream(invocation))
+
+    async def _finish_stream(self, invocation: PendingInvocation) -> None:
+        await self._settle_logs()
+        self._end(invocation, status=None, error_type=None)
+
+    def _break_stream(self, result: InvocationResult) -> None:
+        """End a stream in progress with the platform's error (timeout, crash)."""
+        if self._stream is not None:
+            self._stream.end(result.error_type, result.body)
+            self._stream = None
+
     def init_error(self, body: bytes, error_type: str | None) -> None:
         self.init_error_body = (body, error_type)
 
@@ -291,6 +321,7 @@ class ExecutionEnvironment:
         self._current = None
         self._platform(invocation, reports.timeout_line(invocation.request_id, self.spec.timeout))
         result = timeout_result(invocation.request_id, self.spec.timeout)
+        self._break_stream(result)
         self._end(invocation, status="timeout", error_type=None)
         invocation.resolve(result)
         asyncio.get_running_loop().create_task(self.kill("timeout"))
@@ -321,6 +352,7 @@ class ExecutionEnvironment:
             f"RequestId: {invocation.request_id} Error: Runtime exited with error: {reason}",
         )
         result = exit_result(invocation.request_id, reason, out_of_memory=oom)
+        self._break_stream(result)
         self._end(invocation, status="error", error_type=result.error_type)
         invocation.resolve(result)
 
@@ -366,6 +398,7 @@ class ExecutionEnvironment:
             max_memory_used_mb=used, init_duration_ms=init_ms, status=status,
             error_type=error_type,
         ))  # fmt: skip
+        invocation.reported.set()
 
     # --- logs --------------------------------------------------------------------------------
 

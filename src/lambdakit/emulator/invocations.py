@@ -12,6 +12,7 @@ import asyncio
 import json
 import time
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from enum import Enum
 
@@ -36,12 +37,59 @@ class Outcome(Enum):
     """The runtime exited or was killed (also out of memory) before answering."""
 
 
+STREAM_LIMIT = 200 * 1024 * 1024  # streamed responses (configuration-response-streaming.html)
+
+
+class ResponseStream:
+    """A streamed response, readable while the runtime is still writing it.
+
+    Chunks go into a queue as they arrive; the end carries the error the runtime reported in
+    its trailers (or the platform's: a timeout, a crash), if any.
+    """
+
+    _END = b""
+
+    def __init__(self, content_type: str) -> None:
+        self.content_type = content_type
+        self.size = 0
+        self.error_type: str | None = None
+        self.error_body: bytes | None = None
+        self._queue: asyncio.Queue[bytes] = asyncio.Queue()
+        self.ended = False
+
+    def put(self, chunk: bytes) -> None:
+        if chunk and not self.ended:
+            self.size += len(chunk)
+            self._queue.put_nowait(chunk)
+
+    def end(self, error_type: str | None = None, error_body: bytes | None = None) -> None:
+        """The last chunk arrived (with an error if the stream failed); idempotent."""
+        if self.ended:
+            return
+        self.ended = True
+        self.error_type = error_type
+        self.error_body = error_body
+        self._queue.put_nowait(self._END)
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        while True:
+            chunk = await self._queue.get()
+            if chunk is self._END:
+                self._queue.put_nowait(self._END)  # a second reader also ends
+                return
+            yield chunk
+
+    async def read_all(self) -> bytes:
+        return b"".join([chunk async for chunk in self.chunks()])
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class InvocationResult:
     outcome: Outcome
     body: bytes
     content_type: str = "application/json"
     error_type: str | None = None
+    stream: ResponseStream | None = None
 
     @property
     def function_error(self) -> bool:
@@ -64,6 +112,8 @@ class PendingInvocation:
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
     accepted_at: float = field(default_factory=time.monotonic)
+    # Set once END and REPORT are written: the log tail is complete.
+    reported: asyncio.Event = field(default_factory=asyncio.Event)
 
     def resolve(self, result: InvocationResult) -> bool:
         """Set the result once; later attempts (a late answer) are ignored and return False."""

@@ -14,6 +14,7 @@ import binascii
 import json
 import re
 import uuid
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Protocol
 from urllib.parse import unquote
 
@@ -31,6 +32,8 @@ if TYPE_CHECKING:
     from lambdakit.emulator.scheduler import FunctionPool
 
 INVOKE = re.compile(r"/2015-03-31/functions/([^/]+)/invocations")
+INVOKE_STREAM = re.compile(r"/2021-11-15/functions/([^/]+)/response-streaming-invocations")
+_EVENT_SLICE = 1024 * 1024
 CLIENT_CONTEXT_LIMIT = 3583  # bytes of base64 (botocore's Invoke documentation)
 
 
@@ -83,11 +86,15 @@ class InvokeAPI:
 
     async def _route(self, request: Request, request_id: str) -> Response:
         match = INVOKE.fullmatch(request.path)
+        streaming = match is None
+        match = match or INVOKE_STREAM.fullmatch(request.path)
         if match is None:
             raise ServiceError(404, "UnknownOperationException", f"no operation at {request.path}")
         if request.method != "POST":
             raise ServiceError(405, "MethodNotAllowedException", f"{request.method} not allowed")
         pool = self._resolve(unquote(match.group(1)), request.query.get("Qualifier"))
+        if streaming:
+            return await self._invoke_stream(request, pool, request_id)
         return await self._invoke(request, pool, request_id)
 
     def _resolve(self, given: str, qualifier: str | None) -> FunctionPool:
@@ -101,37 +108,109 @@ class InvokeAPI:
         return pool
 
     async def _invoke(self, request: Request, pool: FunctionPool, request_id: str) -> Response:
-        kind = request.header("x-amz-invocation-type", "RequestResponse")
-        if kind not in ("RequestResponse", "Event", "DryRun"):
-            raise ServiceError(
-                400, "InvalidParameterValueException", f"Unsupported invocation type {kind}"
-            )
-        limit = EVENT_PAYLOAD_LIMIT if kind == "Event" else SYNC_PAYLOAD_LIMIT
-        payload = await _read_payload(request, limit, kind)
-        invocation = PendingInvocation(
-            payload=payload,
-            request_id=request_id,
-            client_context=_client_context(request.header("x-amz-client-context")),
-            tenant_id=request.header("x-amz-tenant-id"),
-        )
-        trace = request.header("x-amzn-trace-id")
-        if trace:
-            invocation.trace_id = trace
+        kind = _invocation_type(request, ("RequestResponse", "Event", "DryRun"))
+        invocation = await _pending(request, request_id, kind)
         headers = [("x-amzn-RequestId", request_id), ("X-Amz-Executed-Version", "$LATEST")]
         if kind == "DryRun":
             return Response(204, headers)
         if kind == "Event":
             self.functions.submit_event(pool, invocation)
             return Response(202, headers)
-        try:
-            result = await pool.invoke(invocation)
-        except Throttled as error:
-            raise ServiceError(
-                429, "TooManyRequestsException", str(error), Reason=error.reason
-            ) from error
-        except EmulatorError as error:
-            raise ServiceError(500, "ServiceException", str(error)) from error
+        result = await _run(pool, invocation)
+        if result.stream is not None:
+            # A buffered Invoke of a streaming function gets the whole body, as on Lambda.
+            result = await _buffer(result, invocation)
         return _result_response(result, invocation, headers, request.header("x-amz-log-type"))
+
+    async def _invoke_stream(
+        self, request: Request, pool: FunctionPool, request_id: str
+    ) -> Response:
+        """``InvokeWithResponseStream``: an event stream of PayloadChunk events as the function
+        produces them, then InvokeComplete (with the error and the log tail when asked)."""
+        kind = _invocation_type(request, ("RequestResponse", "DryRun"))
+        invocation = await _pending(request, request_id, kind)
+        headers = [("x-amzn-RequestId", request_id), ("X-Amz-Executed-Version", "$LATEST")]
+        if kind == "DryRun":
+            return Response(204, headers)
+        result = await _run(pool, invocation)
+        tail = request.header("x-amz-log-type") == "Tail"
+        # Content-Type is the function's stream's (boto3's ResponseStreamContentType); the
+        # body is an event stream whatever it says.
+        content_type = result.stream.content_type if result.stream else result.content_type
+        headers.append(("Content-Type", content_type))
+        return Response(200, headers, _event_stream(result, invocation, tail=tail))
+
+
+def _invocation_type(request: Request, allowed: tuple[str, ...]) -> str:
+    kind = request.header("x-amz-invocation-type", "RequestResponse") or "RequestResponse"
+    if kind not in allowed:
+        raise ServiceError(
+            400, "InvalidParameterValueException", f"Unsupported invocation type {kind}"
+        )
+    return kind
+
+
+async def _pending(request: Request, request_id: str, kind: str) -> PendingInvocation:
+    limit = EVENT_PAYLOAD_LIMIT if kind == "Event" else SYNC_PAYLOAD_LIMIT
+    payload = await _read_payload(request, limit, kind)
+    invocation = PendingInvocation(
+        payload=payload,
+        request_id=request_id,
+        client_context=_client_context(request.header("x-amz-client-context")),
+        tenant_id=request.header("x-amz-tenant-id"),
+    )
+    trace = request.header("x-amzn-trace-id")
+    if trace:
+        invocation.trace_id = trace
+    return invocation
+
+
+async def _run(pool: FunctionPool, invocation: PendingInvocation) -> InvocationResult:
+    try:
+        return await pool.invoke(invocation)
+    except Throttled as error:
+        raise ServiceError(
+            429, "TooManyRequestsException", str(error), Reason=error.reason
+        ) from error
+    except EmulatorError as error:
+        raise ServiceError(500, "ServiceException", str(error)) from error
+
+
+async def _buffer(result: InvocationResult, invocation: PendingInvocation) -> InvocationResult:
+    """Read a streamed result whole (and wait for its REPORT, so the log tail is complete)."""
+    from lambdakit.emulator.invocations import Outcome
+
+    assert result.stream is not None
+    body = await result.stream.read_all()
+    await invocation.reported.wait()
+    stream = result.stream
+    if stream.error_type is not None:
+        return InvocationResult(
+            outcome=Outcome.ERROR, body=stream.error_body or b"", error_type=stream.error_type
+        )
+    return InvocationResult(outcome=Outcome.SUCCESS, body=body, content_type=stream.content_type)
+
+
+async def _event_stream(
+    result: InvocationResult, invocation: PendingInvocation, *, tail: bool
+) -> AsyncIterator[bytes]:
+    from lambdakit._eventstream import invoke_complete, payload_chunk
+
+    error_type, error_details = None, None
+    if result.stream is not None:
+        async for chunk in result.stream.chunks():
+            for start in range(0, len(chunk), _EVENT_SLICE):  # an event carries 24 MiB at most
+                yield payload_chunk(chunk[start : start + _EVENT_SLICE])
+        error_type = result.stream.error_type
+        error_details = (result.stream.error_body or b"").decode("utf-8", "replace") or None
+        await invocation.reported.wait()
+    elif result.function_error:
+        error_type = result.error_type or "Unhandled"
+        error_details = result.body.decode("utf-8", "replace")
+    elif result.body:
+        yield payload_chunk(result.body)
+    log = invocation.tail.base64() if tail else None
+    yield invoke_complete(error_type, error_details, log)
 
 
 def _result_response(

@@ -13,7 +13,12 @@ from typing import TYPE_CHECKING, Protocol
 
 from lambdakit import _wire
 from lambdakit.emulator._http import BodyTooLarge, Request, Response, json_response
-from lambdakit.emulator.invocations import RESPONSE_LIMIT, PendingInvocation
+from lambdakit.emulator.invocations import (
+    RESPONSE_LIMIT,
+    STREAM_LIMIT,
+    PendingInvocation,
+    ResponseStream,
+)
 
 if TYPE_CHECKING:
     from lambdakit.emulator.invocations import InvocationResult
@@ -23,6 +28,8 @@ class Runtime(Protocol):
     """What the Runtime API needs from its execution environment."""
 
     async def next_invocation(self) -> PendingInvocation: ...
+    def begin_stream(self, invocation: PendingInvocation, stream: ResponseStream) -> None: ...
+    def end_stream(self, invocation: PendingInvocation) -> None: ...
     def current(self) -> PendingInvocation | None: ...
     def answer(self, invocation: PendingInvocation, result: InvocationResult) -> None: ...
     def init_error(self, body: bytes, error_type: str | None) -> None: ...
@@ -94,6 +101,8 @@ class RuntimeAPI:
         mode = request.header(_wire.RESPONSE_MODE.lower())
         if mode is not None and mode != _wire.STREAMING:
             return _error(400, "InvalidFunctionResponseMode", "Invalid function response mode")
+        if mode == _wire.STREAMING:
+            return await self._stream(request, invocation)
         try:
             body = await request.body(limit=RESPONSE_LIMIT)
         except BodyTooLarge as error:
@@ -106,6 +115,27 @@ class RuntimeAPI:
         content_type = request.header("content-type") or "application/json"
         result = InvocationResult(outcome=Outcome.SUCCESS, body=body, content_type=content_type)
         self.runtime.answer(invocation, result)
+        return json_response(202, OK)
+
+    async def _stream(self, request: Request, invocation: PendingInvocation) -> Response:
+        """A streamed response: pass each chunk on as it arrives; the trailers say how it ended."""
+        stream = ResponseStream(request.header("content-type") or "application/octet-stream")
+        self.runtime.begin_stream(invocation, stream)
+        try:
+            async for chunk in request.chunks():
+                if stream.size + len(chunk) > STREAM_LIMIT:
+                    stream.end(
+                        "Function.ResponseSizeTooLarge", _too_large_body(stream.size + len(chunk))
+                    )
+                    continue  # read and drop the rest
+                stream.put(chunk)
+        except ConnectionError:
+            stream.end("Runtime.TruncatedResponse", b'{"errorType":"Runtime.TruncatedResponse"}')
+            self.runtime.end_stream(invocation)
+            raise
+        error_type = request.trailers.get(_wire.ERROR_TYPE.lower())
+        stream.end(error_type, _decode_error_body(request.trailers.get(_wire.ERROR_BODY.lower())))
+        self.runtime.end_stream(invocation)
         return json_response(202, OK)
 
     async def error(self, request: Request, request_id: str) -> Response:
@@ -141,6 +171,30 @@ class RuntimeAPI:
             # An answer to an earlier, timed-out invocation (the 2026 cross-wiring protection).
             return None, _error(410, "InvokeTimeout", "Invoke timeout")
         return current, Response(202)
+
+
+def _decode_error_body(value: str | None) -> bytes | None:
+    if value is None:
+        return None
+    import base64
+    import binascii
+
+    try:
+        return base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        return value.encode()
+
+
+def _too_large_body(size: int) -> bytes:
+    import json
+
+    message = (
+        f"Response payload size ({size} bytes) exceeded maximum allowed payload size "
+        f"({STREAM_LIMIT} bytes)."
+    )
+    return json.dumps(
+        {"errorType": "Function.ResponseSizeTooLarge", "errorMessage": message}
+    ).encode()
 
 
 Endpoint = Callable[..., Awaitable[Response]]

@@ -65,6 +65,7 @@ class Emulator:
             retry_delays=self.config.retry_delays, warn=self._warn,
         )  # fmt: skip
         self._server: asyncio.Server | None = None
+        self._url_servers: dict[str, asyncio.Server] = {}
         self._stopped = asyncio.Event()
         self.background: list[asyncio.Task[None]] = []  # cancelled by close()
 
@@ -93,17 +94,42 @@ class Emulator:
         """Listen for the Invoke API and resume the events a previous run left pending."""
         api = InvokeAPI(self)
         self._server = await start_server(api.handle, self.config.host, self.config.port)
+        await self._start_urls()
         resumed = self.events.resume()
         if resumed:
             self._warn(f"resumed {resumed} pending event(s) from {self.config.state_dir}")
+
+    async def _start_urls(self) -> None:
+        """One listener per function with a Function URL: at the root of its own address, so
+        web frameworks see the paths they expect. Ports follow the Invoke API's (9001, ...)."""
+        from lambdakit.emulator.url_server import FunctionUrl
+
+        with_urls = [spec for spec in self.functions.values() if spec.url is not None]
+        for index, spec in enumerate(with_urls):
+            assert spec.url is not None
+            streaming = spec.url.invoke_mode == "RESPONSE_STREAM"
+            handler = FunctionUrl(
+                self.pools[spec.name], region=self.config.settings.region,
+                streaming=streaming, iam=spec.url.auth_type == "AWS_IAM",
+            )  # fmt: skip
+            port = 0 if self.config.port == 0 else self.config.port + 1 + index
+            server = await start_server(handler.handle, self.config.host, port)
+            self._url_servers[spec.name] = server
 
     @property
     def url(self) -> str:
         if self._server is None:
             raise EmulatorError("the emulator is not started")
+        return self._address(self._server)
+
+    def function_urls(self) -> dict[str, str]:
+        """Function name -> its local Function URL (ending in /)."""
+        return {name: self._address(server) + "/" for name, server in self._url_servers.items()}
+
+    def _address(self, server: asyncio.Server) -> str:
         host = self.config.host
         host = f"[{host}]" if ":" in host else host
-        return f"http://{host}:{bound_port(self._server)}"
+        return f"http://{host}:{bound_port(server)}"
 
     async def invoke(
         self, name: str, payload: bytes, **fields: str | None
@@ -140,6 +166,8 @@ class Emulator:
         """Stop listening, keep unfinished events, and shut every environment down."""
         if self._server is not None:
             self._server.close()
+        for server in self._url_servers.values():
+            server.close()
         for task in self.background:
             task.cancel()
         pending = await self.events.close()

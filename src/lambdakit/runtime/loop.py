@@ -13,13 +13,14 @@ from __future__ import annotations
 import os
 import sys
 
-from lambdakit import _hooks
+from lambdakit import _hooks, _wire
 from lambdakit.runtime import logs as logs_module
 from lambdakit.runtime.context import REQUEST_ID, TENANT_ID, TRACE_ID, FunctionConfig, LambdaContext
 from lambdakit.runtime.errors import RuntimeAPIError
 from lambdakit.runtime.handler import is_coroutine_function, load_handler
 from lambdakit.runtime.marshal import marshal_result, unmarshal_event
 from lambdakit.runtime.report import ErrorReport
+from lambdakit.runtime.streaming import is_stream, open_stream
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -94,25 +95,51 @@ class Runtime:
         tokens = self._enter(invocation)
         try:
             try:
-                body, content_type = self._call(invocation)
+                result = self._call(invocation)
+                streamed = is_stream(result)
+                if streamed:
+                    # The first chunk is produced before anything is sent: a failure up to
+                    # there is an ordinary error, reported to /error.
+                    content_type, chunks = open_stream(result, self.runner)
+                else:
+                    body, content_type = marshal_result(result)
             except Exception as exc:
-                report = ErrorReport.from_exception(exc, invocation.request_id)
-                self.logs.error(report.document)
-                logs_module.flush_stdio()
-                self._check(invocation, self._post_error(invocation, report))
+                self._fail(invocation, exc)
+                return
+            if streamed:
+                response = self.client.post_stream(
+                    invocation, content_type, chunks, lambda exc: self._trailers(invocation, exc)
+                )
             else:
                 logs_module.flush_stdio()
-                self._check(invocation, self.client.post_response(invocation, body, content_type))
+                response = self.client.post_response(invocation, body, content_type)
+            self._check(invocation, response)
         finally:
             self._leave(tokens)
 
-    def _call(self, invocation: Invocation) -> tuple[bytes, str]:
+    def _call(self, invocation: Invocation) -> object:
         context = LambdaContext(invocation, self.config, log=self.logs.context_log)
         event = unmarshal_event(invocation.body, invocation.content_type)
         result = self.handler(event, context)
         if is_awaitable(result):
             result = self.runner.run(result)
-        return marshal_result(result)
+        return result
+
+    def _fail(self, invocation: Invocation, exc: Exception) -> None:
+        report = ErrorReport.from_exception(exc, invocation.request_id)
+        self.logs.error(report.document)
+        logs_module.flush_stdio()
+        self._check(invocation, self._post_error(invocation, report))
+
+    def _trailers(self, invocation: Invocation, exc: Exception) -> list[tuple[str, str]]:
+        """The error trailers that end a stream that failed after its first byte."""
+        import binascii
+
+        report = ErrorReport.from_exception(exc, invocation.request_id)
+        self.logs.error(report.document)
+        logs_module.flush_stdio()
+        body = binascii.b2a_base64(report.body(), newline=False).decode("ascii")
+        return [(_wire.ERROR_TYPE, report.error_type), (_wire.ERROR_BODY, body)]
 
     def _post_error(self, invocation: Invocation, report: ErrorReport) -> Response:
         return self.client.post_error(
@@ -141,7 +168,8 @@ class Runtime:
         if self.export_trace_id:
             # Set, or removed when absent, so that a trace id never outlives its invocation.
             if trace_id is None:
-                os.environ.pop(_TRACE_ENV, None)
+                if _TRACE_ENV in os.environ:  # (pop() would raise and catch a KeyError each time)
+                    del os.environ[_TRACE_ENV]
             else:
                 os.environ[_TRACE_ENV] = trace_id
         return (

@@ -1,0 +1,136 @@
+"""Function URLs: each function with ``FunctionUrlConfig`` served at the root of its own address.
+
+A request becomes a payload-format-2.0 event (``function_urls.request_event``); the answer is
+read as Function URLs read it (``buffered_response``), or, with ``InvokeMode:
+RESPONSE_STREAM``, sent as it arrives: the status and headers from the stream's prelude, then
+the body, chunked.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
+
+from lambdakit.emulator._http import BodyTooLarge, Request, Response, json_response
+from lambdakit.emulator.errors import EmulatorError
+from lambdakit.emulator.function_urls import (
+    BAD_GATEWAY,
+    HTTP_INTEGRATION,
+    HttpResponse,
+    PreludeError,
+    PreludeParser,
+    buffered_response,
+    forbidden,
+    iam_authorizer,
+    prelude_headers,
+    request_event,
+)
+from lambdakit.emulator.invocations import (
+    SYNC_PAYLOAD_LIMIT,
+    InvocationResult,
+    PendingInvocation,
+    ResponseStream,
+)
+from lambdakit.emulator.scheduler import Throttled
+
+if TYPE_CHECKING:
+    from lambdakit.emulator.scheduler import FunctionPool
+
+
+class FunctionUrl:
+    """HTTP handler for one function's URL."""
+
+    def __init__(
+        self, pool: FunctionPool, *, region: str, streaming: bool, iam: bool = False
+    ) -> None:
+        self.pool = pool
+        self.region = region
+        self.streaming = streaming
+        self.iam = iam  # AuthType AWS_IAM: a request must be signed (signatures are not checked)
+        self.url_id = uuid.uuid4().hex  # 32 lower-case characters, like a real URL id
+
+    async def handle(self, request: Request) -> Response:
+        request_id = str(uuid.uuid4())
+        try:
+            body = await request.body(limit=SYNC_PAYLOAD_LIMIT)
+        except BodyTooLarge:
+            message = "Request must be smaller than 6291456 bytes for the InvokeFunction operation"
+            return json_response(413, {"Message": message}, _ids(request_id))
+        authorizer = iam_authorizer(request.headers, request.target) if self.iam else None
+        if self.iam and authorizer is None:
+            return _respond(forbidden(), request_id)
+        event = request_event(
+            method=request.method, target=request.target, headers=request.headers, body=body,
+            source_ip="127.0.0.1", request_id=request_id, url_id=self.url_id,
+            region=self.region, authorizer=authorizer,
+        )  # fmt: skip
+        invocation = PendingInvocation(payload=json.dumps(event).encode(), request_id=request_id)
+        try:
+            result = await self.pool.invoke(invocation)
+        except Throttled:
+            return json_response(429, {"Message": "Rate Exceeded."}, _ids(request_id))
+        except EmulatorError as error:
+            return json_response(500, {"Message": str(error)}, _ids(request_id))
+        if self.streaming:
+            return await self._stream(result, request_id)
+        return await self._buffered(result, request_id)
+
+    async def _buffered(self, result: InvocationResult, request_id: str) -> Response:
+        payload, failed = result.body, result.function_error
+        content_type = None
+        if result.stream is not None:
+            payload = await result.stream.read_all()
+            content_type = result.stream.content_type
+            if result.stream.error_type is not None:
+                payload, failed = result.stream.error_body or b"", True
+        answer = buffered_response(payload, function_error=failed, content_type=content_type)
+        return _respond(answer, request_id)
+
+    async def _stream(self, result: InvocationResult, request_id: str) -> Response:
+        """RESPONSE_STREAM: the prelude's status and headers, then the body as it arrives."""
+        stream = result.stream
+        if stream is None:
+            # A function that answered buffered: its payload goes out as it is.
+            if result.function_error:
+                return _respond(BAD_GATEWAY, request_id)
+            headers = [("Content-Type", result.content_type), *_ids(request_id)]
+            return Response(200, headers, result.body)
+        chunks = stream.chunks()
+        if stream.content_type != HTTP_INTEGRATION:
+            headers = [("Content-Type", stream.content_type), *_ids(request_id)]
+            return Response(200, headers, _body(b"", chunks, stream))
+        parser = PreludeParser()
+        try:
+            async for chunk in chunks:
+                prelude, rest = parser.feed(chunk)
+                if prelude is not None:
+                    headers = [*prelude_headers(prelude), *_ids(request_id)]
+                    return Response(prelude.status_code, headers, _body(rest, chunks, stream))
+        except PreludeError:
+            return _respond(BAD_GATEWAY, request_id)
+        if stream.error_type is not None:  # it failed before its prelude was complete
+            return _respond(BAD_GATEWAY, request_id)
+        return Response(200, _ids(request_id))  # an empty stream
+
+
+async def _body(
+    first: bytes, rest: AsyncIterator[bytes], stream: ResponseStream
+) -> AsyncIterator[bytes]:
+    if first:
+        yield first
+    async for chunk in rest:
+        yield chunk
+    if stream.error_type is not None:
+        # The status line is long gone: cut the response short, so that the client sees a
+        # truncated body rather than a complete one.
+        raise ConnectionAbortedError(f"the function failed mid-stream: {stream.error_type}")
+
+
+def _respond(answer: HttpResponse, request_id: str) -> Response:
+    return Response(answer.status, [*answer.headers, *_ids(request_id)], answer.body)
+
+
+def _ids(request_id: str) -> list[tuple[str, str]]:
+    return [("x-amzn-RequestId", request_id)]
