@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -14,8 +16,31 @@ from lambdakit.emulator.functions import FunctionSpec, apply_env_file, load_func
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+@dataclass(frozen=True)
+class Selection:
+    """PATH and the flags that choose and override functions, as the user gave them."""
+
+    path: Path
+    function_name: str | None
+    handler: str | None
+    timeout: float | None
+    memory: int | None
+    env: Sequence[str]
+    env_file: Path | None
+
+
+_SELECTION_FIELDS = ("path", "function_name", "handler", "timeout", "memory", "env", "env_file")
+
+
 def function_options(command: F) -> F:
-    """PATH and the flags that override what the template or directory says."""
+    """PATH and the flags that override what the template or directory says, handed to the
+    command as one ``selection`` argument."""
+
+    @functools.wraps(command)
+    def collect(**kwargs: Any) -> Any:
+        fields = {name: kwargs.pop(name) for name in _SELECTION_FIELDS}
+        return command(selection=Selection(**fields), **kwargs)
+
     decorators = [
         click.argument("path", type=click.Path(path_type=Path), default=".", required=False),
         click.option("--function", "function_name", metavar="NAME", help="Only this function."),
@@ -29,9 +54,14 @@ def function_options(command: F) -> F:
             help="Variables from a KEY=VALUE file, or SAM's --env-vars JSON.",
         ),
     ]
+    wrapped: Any = collect
     for decorator in reversed(decorators):
-        command = decorator(command)
-    return command
+        wrapped = decorator(wrapped)
+    return wrapped  # type: ignore[no-any-return]
+
+
+def warn(text: str) -> None:
+    click.echo(f"warning: {text}", err=True)
 
 
 def parse_env_pairs(pairs: Sequence[str]) -> dict[str, str]:
@@ -44,18 +74,10 @@ def parse_env_pairs(pairs: Sequence[str]) -> dict[str, str]:
     return variables
 
 
-def select_functions(
-    path: Path,
-    *,
-    function_name: str | None,
-    handler: str | None,
-    timeout: float | None,
-    memory: int | None,
-    env: Sequence[str],
-    env_file: Path | None,
-    warn: Callable[[str], None],
-) -> list[FunctionSpec]:
+def select_functions(selection: Selection, *, warn: Callable[[str], None]) -> list[FunctionSpec]:
     """Load PATH, keep the named function, apply the overrides."""
+    path, function_name, handler = selection.path, selection.function_name, selection.handler
+    env_file = selection.env_file
     try:
         result = load_functions(path, handler=handler if _is_directory_of_code(path) else None)
         if env_file is not None:
@@ -75,10 +97,10 @@ def select_functions(
                 f"no function {function_name!r} in {path} (there are: {names})",
                 param_hint="--function",
             )
-    variables = parse_env_pairs(env)
+    variables = parse_env_pairs(selection.env)
     return [
         spec.with_overrides(
-            handler=handler, timeout=timeout, memory_size=memory,
+            handler=handler, timeout=selection.timeout, memory_size=selection.memory,
             environment=variables or None,
         )
         for spec in functions

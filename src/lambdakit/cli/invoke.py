@@ -6,13 +6,12 @@ import asyncio
 import base64
 import json
 import sys
-from collections.abc import Sequence
 from pathlib import Path
 from typing import BinaryIO
 
 import click
 
-from lambdakit.cli._common import function_options, select_functions
+from lambdakit.cli._common import Selection, function_options, select_functions, warn
 from lambdakit.emulator.errors import EmulatorError
 from lambdakit.emulator.functions import FunctionSpec
 
@@ -29,13 +28,7 @@ from lambdakit.emulator.functions import FunctionSpec
     "--endpoint", metavar="URL", help="Invoke a running `lambdakit serve` (or Lambda) at URL."
 )
 def invoke(
-    path: Path,
-    function_name: str | None,
-    handler: str | None,
-    timeout: float | None,
-    memory: int | None,
-    env: Sequence[str],
-    env_file: Path | None,
+    selection: Selection,
     event_text: str | None,
     event_file: BinaryIO | None,
     endpoint: str | None,
@@ -47,15 +40,12 @@ def invoke(
     """
     payload = _payload(event_text, event_file)
     if endpoint is not None:
-        if function_name is None:
+        if selection.function_name is None:
             raise click.UsageError("--endpoint needs --function NAME")
-        ok = _invoke_remote(endpoint, function_name, payload)
+        ok = _invoke_remote(endpoint, selection.function_name, payload)
     else:
-        functions = select_functions(
-            path, function_name=function_name, handler=handler, timeout=timeout, memory=memory,
-            env=env, env_file=env_file, warn=lambda text: click.echo(f"warning: {text}", err=True),
-        )  # fmt: skip
-        ok = _invoke_local(_single(functions, path), payload)
+        functions = select_functions(selection, warn=warn)
+        ok = _invoke_local(_single(functions, selection.path), payload)
     if not ok:
         sys.exit(1)
 

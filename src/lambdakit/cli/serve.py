@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import Sequence
 from pathlib import Path
 
 import click
 
-from lambdakit.cli._common import function_options, select_functions
+from lambdakit.cli._common import Selection, function_options, select_functions
+from lambdakit.cli._common import warn as _warn
 from lambdakit.emulator.errors import EmulatorError
 from lambdakit.emulator.scheduler import DEFAULT_CONCURRENCY
 
@@ -42,13 +42,7 @@ from lambdakit.emulator.scheduler import DEFAULT_CONCURRENCY
     help="Seconds between the attempts of a failed Event invocation (Lambda: about 60,120).",
 )
 def serve(
-    path: Path,
-    function_name: str | None,
-    handler: str | None,
-    timeout: float | None,
-    memory: int | None,
-    env: Sequence[str],
-    env_file: Path | None,
+    selection: Selection,
     host: str,
     port: int,
     concurrency: int,
@@ -67,17 +61,14 @@ def serve(
     from lambdakit.emulator import serve as run_server
     from lambdakit.emulator.functions import UrlConfig
 
-    functions = select_functions(
-        path, function_name=function_name, handler=handler, timeout=timeout, memory=memory,
-        env=env, env_file=env_file, warn=lambda text: click.echo(f"warning: {text}", err=True),
-    )  # fmt: skip
+    functions = select_functions(selection, warn=_warn)
     if urls:
         functions = [f if f.url else dataclasses.replace(f, url=UrlConfig()) for f in functions]
     try:
         asyncio.run(
             run_server(
                 functions, host=host, port=port, concurrency=concurrency, watch=watch,
-                state_dir=_state_dir(path), retry_delays=_delays(event_retry_delays),
+                state_dir=_state_dir(selection.path), retry_delays=_delays(event_retry_delays),
             )
         )  # fmt: skip
     except EmulatorError as error:
