@@ -14,7 +14,7 @@ import itertools
 import os
 import signal
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 from typing import TYPE_CHECKING, Literal
@@ -30,6 +30,7 @@ from lambdakit.emulator.invocations import (
     exit_result,
     timeout_result,
 )
+from lambdakit.emulator.process_env import log_stream_name, pipe_pending, process_environment
 from lambdakit.emulator.runtime_api import RuntimeAPI
 
 if TYPE_CHECKING:
@@ -121,7 +122,7 @@ class ExecutionEnvironment:
         self.init_limit = settings.init_timeout if init_limit is None else init_limit
         # A suppressed init (after an init timeout) runs inside the first invocation's time.
         self.suppressed_for = first
-        self.log_stream = _log_stream_name()
+        self.log_stream = log_stream_name()
         self._current: PendingInvocation | None = None
         # The invocation whose log the output belongs to: it outlives _current until END.
         self._log_target: PendingInvocation | None = None
@@ -145,12 +146,17 @@ class ExecutionEnvironment:
     async def start(self) -> None:
         """Open the Runtime API listener and spawn the runtime process."""
         self._server = await start_server(RuntimeAPI(self).handle, "127.0.0.1", 0)
-        port = bound_port(self._server)
+        address = f"127.0.0.1:{bound_port(self._server)}"
         command = self.spec.command(self.settings.python or _default_python())
         self._process = await asyncio.create_subprocess_exec(
             *command,
             cwd=self.spec.code_dir,
-            env=self._environment(f"127.0.0.1:{port}"),
+            env=process_environment(
+                self.spec,
+                self.settings,
+                api_address=address,
+                log_stream=self.log_stream,
+            ),
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
@@ -445,93 +451,11 @@ class ExecutionEnvironment:
             if reader is None:
                 continue
             buffered = getattr(reader, "_buffer", b"")  # StreamReader's unconsumed bytes
-            if b"\n" in buffered or _pipe_pending(self._process, fd):
+            if b"\n" in buffered or pipe_pending(self._process, fd):
                 return True
         return False
 
     # --- the process's environment -----------------------------------------------------------
-
-    def _environment(self, api_address: str) -> dict[str, str]:
-        """The variables Lambda documents for a runtime, then the function's own."""
-        spec = self.spec
-        environ = {k: os.environ[k] for k in self.settings.passthrough if k in os.environ}
-        environ.update({k: v for k, v in os.environ.items() if k.startswith("COVERAGE_")})
-        environ.update(
-            AWS_LAMBDA_RUNTIME_API=api_address,
-            _HANDLER=spec.handler or "",
-            LAMBDA_TASK_ROOT=str(spec.code_dir),
-            LAMBDA_RUNTIME_DIR=_runtime_dir(),
-            AWS_LAMBDA_FUNCTION_NAME=spec.name,
-            AWS_LAMBDA_FUNCTION_VERSION="$LATEST",
-            AWS_LAMBDA_FUNCTION_MEMORY_SIZE=str(spec.memory_size),
-            AWS_LAMBDA_LOG_GROUP_NAME=f"/aws/lambda/{spec.name}",
-            AWS_LAMBDA_LOG_STREAM_NAME=self.log_stream,
-            AWS_LAMBDA_INITIALIZATION_TYPE="on-demand",
-            AWS_REGION=self.settings.region,
-            AWS_DEFAULT_REGION=self.settings.region,
-            TZ=":UTC",
-        )
-        if spec.is_python:
-            environ["AWS_EXECUTION_ENV"] = f"AWS_Lambda_{spec.runtime}"
-        environ.update(_layer_paths(spec, environ))
-        environ.update(spec.environment)
-        return environ
-
-
-def _layer_paths(spec: FunctionSpec, environ: Mapping[str, str]) -> dict[str, str]:
-    """Layers are extracted to /opt on Lambda; here each layer directory stands in for /opt, and
-    the variables that point into /opt point into each of them."""
-    if not spec.layers:
-        return {}
-    import sys
-
-    version = "python%d.%d" % sys.version_info[:2]
-    python = [
-        p
-        for layer in spec.layers
-        for p in (layer / "python", layer / "python" / "lib" / version / "site-packages")
-    ]
-    result = {
-        "PATH": os.pathsep.join(
-            [*(str(layer / "bin") for layer in spec.layers), environ.get("PATH", "")]
-        ),
-        "LD_LIBRARY_PATH": os.pathsep.join(str(layer / "lib") for layer in spec.layers),
-        "PYTHONPATH": os.pathsep.join(str(p) for p in python),
-        "LAMBDAKIT_LAYERS": os.pathsep.join(str(layer) for layer in spec.layers),
-    }
-    return result
-
-
-def _pipe_pending(process: asyncio.subprocess.Process, fd: int) -> bool:
-    """True if the kernel holds bytes of the child's ``fd`` pipe that asyncio has not read."""
-    import fcntl
-    import struct
-    import termios
-
-    transport = getattr(process, "_transport", None)
-    pipe = transport.get_pipe_transport(fd) if transport is not None else None
-    source = pipe.get_extra_info("pipe") if pipe is not None else None
-    if source is None:
-        return False
-    try:
-        raw = fcntl.ioctl(source.fileno(), termios.FIONREAD, b"\0\0\0\0")
-    except (OSError, ValueError):
-        return False
-    return bool(struct.unpack("i", raw)[0])
-
-
-def _log_stream_name() -> str:
-    import uuid
-
-    return time.strftime("%Y/%m/%d/[$LATEST]", time.gmtime()) + uuid.uuid4().hex
-
-
-def _runtime_dir() -> str:
-    """The directory that holds the ``lambdakit`` package: a bootstrap that looks for the runtime
-    in LAMBDA_RUNTIME_DIR (as the shipped one does) finds this installation's."""
-    import lambdakit
-
-    return os.path.dirname(os.path.dirname(os.path.abspath(lambdakit.__file__)))
 
 
 def _default_python() -> str:

@@ -1,0 +1,101 @@
+"""What an execution environment's process is given: its variables, and its output pipes.
+
+The variables are the ones Lambda documents for a runtime (runtimes-custom.html, "Defined
+runtime environment variables"), then the function's own; layers, which Lambda extracts to
+``/opt``, are pointed to where they are.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import time
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from lambdakit.emulator.environments import Settings
+    from lambdakit.emulator.functions import FunctionSpec
+
+
+def process_environment(
+    spec: FunctionSpec, settings: Settings, *, api_address: str, log_stream: str
+) -> dict[str, str]:
+    """The variables Lambda documents for a runtime, then the function's own."""
+    environ = {k: os.environ[k] for k in settings.passthrough if k in os.environ}
+    environ.update({k: v for k, v in os.environ.items() if k.startswith("COVERAGE_")})
+    environ.update(
+        AWS_LAMBDA_RUNTIME_API=api_address,
+        _HANDLER=spec.handler or "",
+        LAMBDA_TASK_ROOT=str(spec.code_dir),
+        LAMBDA_RUNTIME_DIR=runtime_dir(),
+        AWS_LAMBDA_FUNCTION_NAME=spec.name,
+        AWS_LAMBDA_FUNCTION_VERSION="$LATEST",
+        AWS_LAMBDA_FUNCTION_MEMORY_SIZE=str(spec.memory_size),
+        AWS_LAMBDA_LOG_GROUP_NAME=f"/aws/lambda/{spec.name}",
+        AWS_LAMBDA_LOG_STREAM_NAME=log_stream,
+        AWS_LAMBDA_INITIALIZATION_TYPE="on-demand",
+        AWS_REGION=settings.region,
+        AWS_DEFAULT_REGION=settings.region,
+        TZ=":UTC",
+    )
+    if spec.is_python:
+        environ["AWS_EXECUTION_ENV"] = f"AWS_Lambda_{spec.runtime}"
+    environ.update(layer_paths(spec, environ))
+    environ.update(spec.environment)
+    return environ
+
+
+def layer_paths(spec: FunctionSpec, environ: Mapping[str, str]) -> dict[str, str]:
+    """Layers are extracted to /opt on Lambda; here each layer directory stands in for /opt, and
+    the variables that point into /opt point into each of them."""
+    if not spec.layers:
+        return {}
+    version = "python%d.%d" % sys.version_info[:2]
+    python = [
+        p
+        for layer in spec.layers
+        for p in (layer / "python", layer / "python" / "lib" / version / "site-packages")
+    ]
+    result = {
+        "PATH": os.pathsep.join(
+            [*(str(layer / "bin") for layer in spec.layers), environ.get("PATH", "")]
+        ),
+        "LD_LIBRARY_PATH": os.pathsep.join(str(layer / "lib") for layer in spec.layers),
+        "PYTHONPATH": os.pathsep.join(str(p) for p in python),
+        "LAMBDAKIT_LAYERS": os.pathsep.join(str(layer) for layer in spec.layers),
+    }
+    return result
+
+
+def pipe_pending(process: asyncio.subprocess.Process, fd: int) -> bool:
+    """True if the kernel holds bytes of the child's ``fd`` pipe that asyncio has not read."""
+    import fcntl
+    import struct
+    import termios
+
+    transport = getattr(process, "_transport", None)
+    pipe = transport.get_pipe_transport(fd) if transport is not None else None
+    source = pipe.get_extra_info("pipe") if pipe is not None else None
+    if source is None:
+        return False
+    try:
+        raw = fcntl.ioctl(source.fileno(), termios.FIONREAD, b"\0\0\0\0")
+    except (OSError, ValueError):
+        return False
+    return bool(struct.unpack("i", raw)[0])
+
+
+def log_stream_name() -> str:
+    import uuid
+
+    return time.strftime("%Y/%m/%d/[$LATEST]", time.gmtime()) + uuid.uuid4().hex
+
+
+def runtime_dir() -> str:
+    """The directory that holds the ``lambdakit`` package: a bootstrap that looks for the runtime
+    in LAMBDA_RUNTIME_DIR (as the shipped one does) finds this installation's."""
+    import lambdakit
+
+    return os.path.dirname(os.path.dirname(os.path.abspath(lambdakit.__file__)))
