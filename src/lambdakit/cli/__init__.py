@@ -24,11 +24,17 @@ def cli() -> None:
 
 
 def _register() -> None:
+    from lambdakit.cli.build import build
+    from lambdakit.cli.deploy import deploy
+    from lambdakit.cli.events import events
     from lambdakit.cli.invoke import invoke
     from lambdakit.cli.serve import serve
 
     cli.add_command(serve)
     cli.add_command(invoke)
+    cli.add_command(build)
+    cli.add_command(deploy)
+    cli.add_command(events)
 
 
 _register()

@@ -1,0 +1,79 @@
+"""``lambdakit deploy``: create or update a project's functions on AWS Lambda."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from lambdakit.project.deploy import Step
+from lambdakit.project.deploy import deploy as deploy_project
+from lambdakit.project.errors import ProjectError
+
+
+@click.command()
+@click.argument("path", type=click.Path(path_type=Path), default=".", required=False)
+@click.option("--function", "function_name", metavar="NAME", help="Only this function.")
+@click.option("--region", metavar="R", help="AWS region (default: AWS_REGION, the profile's).")
+@click.option("--profile", metavar="P", help="AWS profile in ~/.aws (default: AWS_PROFILE).")
+@click.option(
+    "--role", metavar="ARN", help="Execution role of new functions (default: the template's)."
+)
+@click.option("--endpoint-url", metavar="URL", help="Another Lambda API endpoint (LocalStack).")
+@click.option(
+    "--zip",
+    "zip_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Deploy this zip instead of running `lambdakit build`.",
+)
+@click.option("--image-uri", metavar="URI", help="Deploy this container image (ECR) instead.")
+@click.option(
+    "--target",
+    metavar="RUNTIME",
+    help="Build for provided.al2023 or python3.X (default: the function's Runtime).",
+)
+@click.option(
+    "--python-layer",
+    type=click.Path(exists=True, path_type=Path),
+    metavar="DIR_OR_TARBALL",
+    help="A relocatable CPython to ship as a layer (provided.* targets), as for build.",
+)
+@click.option("--publish", is_flag=True, help="Publish a version when the function changed.")
+@click.option("--dry-run", is_flag=True, help="Print what would change; change nothing.")
+def deploy(
+    path: Path,
+    function_name: str | None,
+    region: str | None,
+    profile: str | None,
+    role: str | None,
+    endpoint_url: str | None,
+    zip_file: Path | None,
+    image_uri: str | None,
+    target: str | None,
+    python_layer: Path | None,
+    publish: bool,
+    dry_run: bool,
+) -> None:
+    """Create or update the functions of PATH on AWS Lambda.
+
+    PATH is a project directory with a template.yaml (all its functions), a template file, or
+    a function directory. The code is built with `lambdakit build` (--target, --python-layer)
+    unless --zip or --image-uri gives it. Each step prints what it did to stdout; a second
+    deploy without changes changes nothing. Build progress and warnings go to stderr.
+    """
+
+    def report(step: Step) -> None:
+        click.echo(step.describe(dry_run))
+
+    try:
+        deploy_project(
+            path, function_name=function_name, region=region, profile=profile,
+            endpoint_url=endpoint_url, role=role, zip_file=zip_file, image_uri=image_uri,
+            target=target, python_layer=python_layer, publish=publish, dry_run=dry_run,
+            report=report, warn=lambda text: click.echo(f"warning: {text}", err=True),
+            progress=lambda text: click.echo(text, err=True),
+        )  # fmt: skip
+    except ProjectError as error:
+        raise click.ClickException(str(error)) from error
+    if dry_run:
+        click.echo("dry run: nothing was changed")
