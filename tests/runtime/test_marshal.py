@@ -97,3 +97,34 @@ def test_marshal_result_content_types() -> None:
 )  # fmt: skip
 def test_is_json(content_type: str | None, expected: bool) -> None:
     assert marshal.is_json(content_type) is expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["x" * 5000, 'a"b' * 2000, "a\\b" * 2000, "a\nb" * 2000, "\x7f" * 5000, "a\x1fb" * 3000],
+)
+def test_large_text_results_are_the_bytes_json_writes(text: str) -> None:
+    assert marshal.marshal_result(text) == (json.dumps(text).encode(), "application/json")
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        b'"' + b"x" * 5000 + b'"',
+        b'"' + "é".encode() * 3000 + b'"',
+        b'"' + b"\x7f" * 5000 + b'"',
+        b'"a\\nb' + b"x" * 5000 + b'"',
+        b'"' + b"x" * 5000 + b'\x01"',
+        b'"' + b"x" * 5000 + b'" ',
+        b'"' + b"\xff" * 5000 + b'"',
+        b'"x' + b"x" * 5000 + b'"x"',
+    ],
+)
+def test_large_string_documents_parse_as_json_parses_them(document: bytes) -> None:
+    def outcome(parse: object) -> tuple[str, object]:
+        try:
+            return "value", parse(document)  # type: ignore[operator]
+        except Exception as error:
+            return "error", type(error).__name__
+
+    assert outcome(marshal.loads) == outcome(lambda d: json.loads(d.decode("utf-8")))
