@@ -27,14 +27,18 @@ def _register() -> None:
     from lambdakit.cli.build import build
     from lambdakit.cli.deploy import deploy
     from lambdakit.cli.events import events
+    from lambdakit.cli.image import image
+    from lambdakit.cli.init import init
     from lambdakit.cli.invoke import invoke
     from lambdakit.cli.serve import serve
 
+    cli.add_command(init)
     cli.add_command(serve)
     cli.add_command(invoke)
     cli.add_command(build)
     cli.add_command(deploy)
     cli.add_command(events)
+    cli.add_command(image)
 
 
 _register()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -27,9 +28,12 @@ class Selection:
     memory: int | None
     env: Sequence[str]
     env_file: Path | None
+    image: str | None = None
 
 
-_SELECTION_FIELDS = ("path", "function_name", "handler", "timeout", "memory", "env", "env_file")
+_SELECTION_FIELDS = (
+    "path", "function_name", "handler", "timeout", "memory", "env", "env_file", "image",
+)  # fmt: skip
 
 
 def function_options(command: F) -> F:
@@ -52,6 +56,11 @@ def function_options(command: F) -> F:
             "--env-file",
             type=click.Path(exists=True, dir_okay=False, path_type=Path),
             help="Variables from a KEY=VALUE file, or SAM's --env-vars JSON.",
+        ),
+        click.option(
+            "--image",
+            metavar="TAG",
+            help="Run this OCI image (`lambdakit image` builds it) with docker or podman.",
         ),
     ]
     wrapped: Any = collect
@@ -98,13 +107,29 @@ def select_functions(selection: Selection, *, warn: Callable[[str], None]) -> li
                 param_hint="--function",
             )
     variables = parse_env_pairs(selection.env)
-    return [
+    functions = [
         spec.with_overrides(
             handler=handler, timeout=selection.timeout, memory_size=selection.memory,
             environment=variables or None,
         )
         for spec in functions
     ]  # fmt: skip
+    return _with_image(functions, selection.image) if selection.image else functions
+
+
+def _with_image(functions: list[FunctionSpec], image: str) -> list[FunctionSpec]:
+    """The one selected function, run from IMAGE; fails now if no engine can run images."""
+    from lambdakit.emulator.containers import detect_engine
+    from lambdakit.project.errors import ImageError
+
+    if len(functions) != 1:
+        names = ", ".join(f.name for f in functions)
+        raise click.UsageError(f"--image runs one function; choose one of {names} with --function")
+    try:
+        detect_engine(purpose="run")
+    except ImageError as error:
+        raise click.ClickException(str(error)) from error
+    return [dataclasses.replace(functions[0], image=image)]
 
 
 def _is_directory_of_code(path: Path) -> bool:

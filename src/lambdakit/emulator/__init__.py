@@ -60,7 +60,11 @@ async def invoke_once(spec: FunctionSpec, payload: bytes) -> InvocationResult:
     )
     emulator = Emulator([spec], config, printer=reports.LogPrinter(stream=sys.stderr))
     try:
-        result, _ = await emulator.invoke(spec.name, payload)
+        result, invocation = await emulator.invoke(spec.name, payload)
+        if result.stream is not None:  # a streaming function: its whole body
+            from lambdakit.emulator.invoke_api import buffer_result
+
+            result = await buffer_result(result, invocation)
     finally:
         await emulator.close()
     return result

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Literal
 
 from lambdakit.emulator import reports
 from lambdakit.emulator._http import bound_port, start_server
+from lambdakit.emulator.errors import FunctionConfigError
 from lambdakit.emulator.invocations import (
     InvocationResult,
     Outcome,
@@ -117,6 +118,10 @@ class ExecutionEnvironment:
         self.printer = printer
         self.events = events
         self.state = EnvState.STARTING
+        if spec.image is not None:  # the engine limits the container itself (run -m)
+            from lambdakit.emulator.limits import NoLimiter
+
+            limiter = NoLimiter()
         self.guard: MemoryGuard = limiter.prepare(f"{spec.name}-{self.id}", spec.memory_size)
         self.init_error_body: tuple[bytes, str | None] | None = None
         self.init_limit = settings.init_timeout if init_limit is None else init_limit
@@ -147,16 +152,14 @@ class ExecutionEnvironment:
         """Open the Runtime API listener and spawn the runtime process."""
         self._server = await start_server(RuntimeAPI(self).handle, "127.0.0.1", 0)
         address = f"127.0.0.1:{bound_port(self._server)}"
-        command = self.spec.command(self.settings.python or _default_python())
+        environ = process_environment(
+            self.spec, self.settings, api_address=address, log_stream=self.log_stream
+        )
+        command = self._command(environ)
         self._process = await asyncio.create_subprocess_exec(
             *command,
             cwd=self.spec.code_dir,
-            env=process_environment(
-                self.spec,
-                self.settings,
-                api_address=address,
-                log_stream=self.log_stream,
-            ),
+            env=environ,
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
@@ -171,6 +174,20 @@ class ExecutionEnvironment:
         ]
         loop = asyncio.get_running_loop()
         self._timer = loop.call_later(self.init_limit, self._init_timed_out)
+
+    def _command(self, environ: dict[str, str]) -> list[str]:
+        """The spec's bootstrap, or its image run by a container engine: the engine's process
+        takes the variables from ENVIRON by name, and ends its container when killed."""
+        if self.spec.image is None:
+            return self.spec.command(self.settings.python or _default_python())
+        from lambdakit.emulator import containers
+        from lambdakit.project.errors import ImageError
+
+        name = containers.container_name(self.spec.name, self.id)
+        try:
+            return containers.run_command(self.spec.image, environ, name=name)
+        except ImageError as error:
+            raise FunctionConfigError(f"function {self.spec.name!r}: {error}") from error
 
     def _enter(self, state: EnvState) -> None:
         if state not in _ALLOWED[self.state]:

@@ -91,6 +91,9 @@ class FunctionSpec:
     url: UrlConfig | None = None
     reserved_concurrency: int | None = None
     logical_id: str | None = None
+    image: str | None = None
+    """An OCI image to run instead of the code (``lambdakit image`` builds one): its ENTRYPOINT
+    and CMD are the bootstrap and the handler. CODE_DIR and the runtime then only name it."""
 
     def __post_init__(self) -> None:
         if not 0 < self.timeout <= MAX_TIMEOUT:

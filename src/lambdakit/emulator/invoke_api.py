@@ -119,7 +119,7 @@ class InvokeAPI:
         result = await _run(pool, invocation)
         if result.stream is not None:
             # A buffered Invoke of a streaming function gets the whole body, as on Lambda.
-            result = await _buffer(result, invocation)
+            result = await buffer_result(result, invocation)
         return _result_response(result, invocation, headers, request.header("x-amz-log-type"))
 
     async def _invoke_stream(
@@ -176,7 +176,9 @@ async def _run(pool: FunctionPool, invocation: PendingInvocation) -> InvocationR
         raise ServiceError(500, "ServiceException", str(error)) from error
 
 
-async def _buffer(result: InvocationResult, invocation: PendingInvocation) -> InvocationResult:
+async def buffer_result(
+    result: InvocationResult, invocation: PendingInvocation
+) -> InvocationResult:
     """Read a streamed result whole (and wait for its REPORT, so the log tail is complete)."""
     from lambdakit.emulator.invocations import Outcome
 

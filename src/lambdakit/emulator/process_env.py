@@ -44,8 +44,10 @@ def process_environment(
         environ["AWS_EXECUTION_ENV"] = f"AWS_Lambda_{spec.runtime}"
     # The shipped bootstrap runs $LAMBDAKIT_PYTHON, else python3 from PATH (which on a developer
     # machine may be a version manager's shim, slow to start, or another Python): default to the
-    # interpreter the emulator runs on. A function's own LAMBDAKIT_PYTHON still wins.
-    environ["LAMBDAKIT_PYTHON"] = settings.python or sys.executable
+    # interpreter the emulator runs on, unless a layer brings its own python3 (as it would on
+    # Lambda, first on PATH). A function's own LAMBDAKIT_PYTHON still wins.
+    if not any((layer / "bin" / "python3").exists() for layer in spec.layers):
+        environ["LAMBDAKIT_PYTHON"] = settings.python or sys.executable
     environ.update(layer_paths(spec, environ))
     environ.update(spec.environment)
     return environ

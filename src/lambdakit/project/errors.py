@@ -1,10 +1,10 @@
 """The project commands' exceptions.
 
-    ProjectError         a project, a flag or the machine cannot do what was asked; the message
-    │                    says what was wrong and what to do
-    ├── BuildError       a deployment package could not be built (dependencies, limits)
-    ├── ImageError       no container engine, or the engine failed
-    └── DeployError      AWS refused or could not be reached (credentials, role, limits)
+ProjectError         a project, a flag or the machine cannot do what was asked; the message
+│                    says what was wrong and what to do
+├── BuildError       a deployment package could not be built (dependencies, limits)
+├── ImageError       no container engine, or the engine failed
+└── DeployError      AWS refused or could not be reached (credentials, role, limits)
 """
 
 from __future__ import annotations
