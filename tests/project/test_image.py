@@ -547,12 +547,12 @@ def test_a_killed_environment_takes_its_container_with_it(
 @pytest.mark.slow
 @pytest.mark.timeout(600)
 def test_the_emulator_runs_the_image(hello_image: str, tmp_path: Path) -> None:
-    """Active once FunctionSpec has the ``image`` field (docs/project-image.md)."""
+    """Active once FunctionSpec has the ``image`` field (docs/project.md)."""
     from lambdakit.emulator import invoke_once
     from lambdakit.emulator.functions import FunctionSpec, function_from_directory
 
     if "image" not in FunctionSpec.__dataclass_fields__:
-        pytest.skip("FunctionSpec has no image field yet: see docs/project-image.md")
+        pytest.skip("FunctionSpec has no image field yet: see docs/project.md")
     project = tmp_path / "hello"
     shutil.copytree(HELLO, project, ignore=shutil.ignore_patterns("__pycache__", ".lambdakit"))
     spec = replace(function_from_directory(project), image=hello_image)

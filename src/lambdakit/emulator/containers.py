@@ -4,7 +4,7 @@
   builds images but cannot run them. A machine with none raises ``ImageError``.
 - ``HostFacts`` and ``adjustments``: podman and buildah need settings on some machines that
   users should not have to type, so they are derived here from facts read from /proc and
-  /sys, and applied only where a fact calls for them (docs/project-image.md has the table):
+  /sys, and applied only where a fact calls for them (docs/project.md has the table):
 
   ==============================================  =========================================
   fact                                            adjustment

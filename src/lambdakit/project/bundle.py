@@ -573,7 +573,7 @@ def _mb(size: int) -> str:
 
 
 def next_steps(spec: FunctionSpec, results: list[BuildResult], target: str, arch: str) -> list[str]:
-    """What the user must set on AWS for the zips in RESULTS to run (docs/project-build.md)."""
+    """What the user must set on AWS for the zips in RESULTS to run (docs/project.md)."""
     layers = {result.kind: result.path for result in results}
     if "runtime-layer" in layers:
         return [
@@ -594,7 +594,7 @@ def next_steps(spec: FunctionSpec, results: list[BuildResult], target: str, arch
     if target.startswith("provided"):
         return [
             f"{spec.name}: {target} has no Python of its own: give the function an interpreter "
-            "layer (--python-layer, see docs/project-build.md), or build a container image "
+            "layer (--python-layer, see docs/project.md), or build a container image "
             "(`lambdakit image`)",
         ]
     return []

@@ -395,7 +395,7 @@ def lambdakit_builder(
             warn(
                 f"{spec.name}: {runtime} has no Python of its own; unless one of the function's "
                 "layers brings one to /opt/bin, give --python-layer (see "
-                "docs/project-build.md) or deploy an image (`lambdakit image`, --image-uri)"
+                "docs/project.md) or deploy an image (`lambdakit image`, --image-uri)"
             )
         return Package(
             zips.pop("function"),

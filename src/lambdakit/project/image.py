@@ -93,7 +93,7 @@ def find_dockerfile(project: Path) -> Path:
         if (project / name).is_file():
             return project / name
     raise ImageError(
-        f"{project} has no Dockerfile; `lambdakit init` writes one, or see docs/project-image.md"
+        f"{project} has no Dockerfile; `lambdakit init` writes one, or see docs/project.md"
     )
 
 
