@@ -216,12 +216,34 @@ class LogPrinter:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.stream = stream if stream is not None else sys.stdout
+        self._flush_pending = False
         self.color = _wants_color(self.stream) if color is None else color
         self._clock = clock
 
     def print(self, line: LogLine) -> None:
         self.stream.write(self.render(line) + "\n")
-        self.stream.flush()
+        self._flush_soon()
+
+    def _flush_soon(self) -> None:
+        """Flush once per turn of the event loop rather than once per line (the lines of one
+        invocation go out together), or at once outside a loop."""
+        import asyncio
+
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self.stream.flush()
+            return
+        if not self._flush_pending:
+            self._flush_pending = True
+            loop.call_soon(self._flush)
+
+    def _flush(self) -> None:
+        self._flush_pending = False
+        try:
+            self.stream.flush()
+        except (OSError, ValueError):
+            pass  # the terminal or pipe went away: logs are best effort
 
     def emit(self, function: str, env_id: str, stream: Stream, text: str) -> LogLine:
         """Print a line stamped with the printer's clock; returns it."""

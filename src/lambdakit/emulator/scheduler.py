@@ -78,10 +78,15 @@ class FunctionPool:
         self, *, first: PendingInvocation | None = None, init_limit: float | None = None
     ) -> None:
         while self.queue and self.idle:
-            environment = self.idle.popleft()
+            environment = self.idle.pop()  # the most recently used: its caches are warm
             self._idle_since.pop(environment, None)
             environment.deliver(self.queue.popleft())
-        starting = sum(e.state is EnvState.STARTING for e in self.environments)
+        # Environments still starting, and busy ones that have answered and will ask for work
+        # again in a moment, take queued invocations before a new one could be started.
+        starting = sum(
+            e.state is EnvState.STARTING or (e.state is EnvState.BUSY and e.current() is None)
+            for e in self.environments
+        )
         while (
             len(self.queue) > starting
             and len(self.environments) < self.concurrency
