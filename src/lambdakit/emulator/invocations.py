@@ -49,17 +49,28 @@ class ResponseStream:
 
     _END = b""
 
+    # How much may wait for the reader before the runtime is made to wait too: a slow client
+    # slows the function down, as on Lambda, instead of the emulator holding the whole stream.
+    BUFFER_LIMIT = 1024 * 1024
+
     def __init__(self, content_type: str) -> None:
         self.content_type = content_type
         self.size = 0
         self.error_type: str | None = None
         self.error_body: bytes | None = None
         self._queue: asyncio.Queue[bytes] = asyncio.Queue()
+        self._buffered = 0
+        self._drained = asyncio.Event()
         self.ended = False
 
-    def put(self, chunk: bytes) -> None:
+    async def put(self, chunk: bytes) -> None:
+        """Queue a chunk; waits while the reader is more than BUFFER_LIMIT behind."""
+        while self._buffered >= self.BUFFER_LIMIT and not self.ended:
+            self._drained.clear()
+            await self._drained.wait()
         if chunk and not self.ended:
             self.size += len(chunk)
+            self._buffered += len(chunk)
             self._queue.put_nowait(chunk)
 
     def end(self, error_type: str | None = None, error_body: bytes | None = None) -> None:
@@ -70,6 +81,7 @@ class ResponseStream:
         self.error_type = error_type
         self.error_body = error_body
         self._queue.put_nowait(self._END)
+        self._drained.set()
 
     async def chunks(self) -> AsyncIterator[bytes]:
         while True:
@@ -77,6 +89,9 @@ class ResponseStream:
             if chunk is self._END:
                 self._queue.put_nowait(self._END)  # a second reader also ends
                 return
+            self._buffered -= len(chunk)
+            if self._buffered < self.BUFFER_LIMIT:
+                self._drained.set()
             yield chunk
 
     async def read_all(self) -> bytes:

@@ -128,7 +128,7 @@ class RuntimeAPI:
                         "Function.ResponseSizeTooLarge", _too_large_body(stream.size + len(chunk))
                     )
                     continue  # read and drop the rest
-                stream.put(chunk)
+                await stream.put(chunk)
         except ConnectionError:
             stream.end("Runtime.TruncatedResponse", b'{"errorType":"Runtime.TruncatedResponse"}')
             self.runtime.end_stream(invocation)
