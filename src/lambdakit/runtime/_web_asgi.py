@@ -21,14 +21,9 @@ from lambdakit.runtime._web_responses import Response
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
-    from typing import Any
+    from collections.abc import AsyncIterator
 
-    Message = MutableMapping[str, Any]
-    Scope = MutableMapping[str, Any]
-    Receive = Callable[[], Awaitable[Message]]
-    Send = Callable[[Message], Awaitable[None]]
-    ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+    from lambdakit.runtime._web_types import ASGIApp, Message, Scope
 
 # Chunks a streaming app may get ahead of the reader before ``send`` waits (back-pressure).
 STREAM_QUEUE_SIZE = 16

@@ -25,14 +25,10 @@ from lambdakit.runtime.web import LifespanError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable, MutableMapping
     from typing import Any, Literal
 
-    Message = MutableMapping[str, Any]
-    Scope = MutableMapping[str, Any]
-    Receive = Callable[[], Awaitable[Message]]
-    Send = Callable[[Message], Awaitable[None]]
-    ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+    from lambdakit.runtime._web_types import ASGIApp, Message, Scope
+
     Mode = Literal["auto", "on", "off"]
 
 # Lambda gives all shutdown hooks together about 500 ms (2 s with extensions registered).

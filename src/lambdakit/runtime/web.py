@@ -54,7 +54,7 @@ if TYPE_CHECKING:
     from types import TracebackType
     from typing import Any, Literal
 
-    from lambdakit.runtime._web_asgi import ASGIApp, Scope
+    from lambdakit.runtime._web_types import ASGIApp, Scope
     from lambdakit.runtime.streaming import StreamingResponse
 
     Handler = Callable[[Any, Any], Any]
