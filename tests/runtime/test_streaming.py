@@ -106,3 +106,49 @@ def test_streaming_then_buffered_invocations_on_the_same_runtime() -> None:
         first, second = api.wait_for_answers(2)
     assert first.body == second.body == b"alpha beta gamma"
     assert api.connections >= 2  # the connection is closed after each stream, as Lambda asks
+
+
+def test_the_streamed_request_on_the_wire_byte_for_byte() -> None:
+    """A raw socket records exactly what the runtime sends for a failing HTTP-shaped stream."""
+    import socket
+    import threading
+
+    server = socket.create_server(("127.0.0.1", 0))
+    port = server.getsockname()[1]
+    raw = bytearray()
+
+    def serve() -> None:
+        connection, _ = server.accept()
+        connection.recv(65536)  # GET /next
+        event = b"{}"
+        connection.sendall(
+            b"HTTP/1.1 200 OK\r\nLambda-Runtime-Aws-Request-Id: r-raw\r\n"
+            b"Lambda-Runtime-Deadline-Ms: 0\r\nContent-Type: application/json\r\n"
+            b"Content-Length: %d\r\n\r\n%s" % (len(event), event)
+        )
+        while not raw.endswith(b"\r\n\r\n") or b"\r\n0\r\n" not in raw:
+            data = connection.recv(65536)
+            if not data:
+                break
+            raw.extend(data)
+        connection.sendall(b"HTTP/1.1 202 Accepted\r\nContent-Length: 2\r\n\r\n{}")
+        connection.close()
+        server.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    with RuntimeProcess("app.http_fails", f"127.0.0.1:{port}", cwd=STREAMING) as runtime:
+        thread.join(15)
+        runtime.process.kill()
+    head, _, body = bytes(raw).partition(b"\r\n\r\n")
+    assert head.split(b"\r\n")[0] == b"POST /2018-06-01/runtime/invocation/r-raw/response HTTP/1.1"
+    assert b"\r\nLambda-Runtime-Function-Response-Mode: streaming" in head
+    assert b"\r\nTransfer-Encoding: chunked" in head
+    assert b"\r\nTrailer: " + TRAILER_DECLARATION.encode() in head
+    prelude = b'{"statusCode":200,"headers":{"content-type":"text/plain"}}' + b"\x00" * 8
+    first = prelude + b"hello"
+    error_type, _, rest = body.partition(b"\r\n0\r\n")[2].partition(b"\r\n")
+    assert body.startswith(b"%x\r\n%s\r\n" % (len(first), first))
+    assert error_type == b"Lambda-Runtime-Function-Error-Type: OSError"
+    assert rest.startswith(b"Lambda-Runtime-Function-Error-Body: ")
+    assert rest.endswith(b"\r\n\r\n")

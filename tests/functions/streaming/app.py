@@ -102,3 +102,11 @@ def url_echo(event, context):
             }
         ),
     }
+
+
+def http_fails(event, context):
+    def body():
+        yield "hello"
+        raise OSError("disk gone")
+
+    return StreamingResponse(body(), headers={"content-type": "text/plain"})
