@@ -39,6 +39,7 @@ from lambdakit.emulator.errors import FunctionConfigError
 from lambdakit.emulator.functions import FunctionSpec, load_functions
 from lambdakit.project import _pip
 from lambdakit.project.errors import BuildError
+from lambdakit.project.vendoring import runtime_files
 
 __all__ = [
     "MAX_UNZIPPED",
@@ -69,7 +70,8 @@ Files = dict[str, tuple[Source, int]]
 
 PACKAGE = Path(lambdakit.__file__).parent
 WRAPPER = Path(__file__).parent / "wrapper" / "lambdakit-wrapper"
-RUNTIME_MODULES = ("__init__.py", "_hooks.py", "_version.py", "_wire.py", "_eventstream.py")
+# Where the runtime layer's wrapper lands on Lambda: what AWS_LAMBDA_EXEC_WRAPPER must name.
+WRAPPER_PATH = "/opt/lambdakit-wrapper"
 
 # Never part of a function: caches, version control, virtual environments, tests, tools.
 SKIP_DIRS = frozenset({
@@ -270,11 +272,10 @@ def _runtime_layer_files(plan: _Target, work: Path, say: Callable[[str], None]) 
 
 def _runtime_files(prefix: str) -> Files:
     """The runtime part of this installation's lambdakit package, under PREFIX."""
-    files: Files = {f"{prefix}/{name}": (PACKAGE / name, 0o644) for name in RUNTIME_MODULES}
-    for name, path in _walk(PACKAGE / "runtime", lambda p, _: p.name == "__pycache__"):
-        if not name.endswith(".pyc"):
-            files[f"{prefix}/runtime/{name}"] = (path, _mode(path))
-    return files
+    return {
+        f"{prefix}/{relative.as_posix()}": (PACKAGE / relative, _mode(PACKAGE / relative))
+        for relative in runtime_files(PACKAGE)
+    }
 
 
 def _code_files(code_dir: Path, output: Path) -> Files:
@@ -581,7 +582,7 @@ def next_steps(spec: FunctionSpec, results: list[BuildResult], target: str, arch
             f"(aws lambda publish-layer-version --layer-name lambdakit-runtime --zip-file "
             f"fileb://{layers['runtime-layer']} --compatible-runtimes {target}), add the "
             "LayerVersionArn it prints to the function's Layers, and set the function's "
-            "environment variable AWS_LAMBDA_EXEC_WRAPPER=/opt/lambdakit-wrapper",
+            f"environment variable AWS_LAMBDA_EXEC_WRAPPER={WRAPPER_PATH}",
         ]
     if "python-layer" in layers:
         return [

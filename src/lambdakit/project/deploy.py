@@ -61,9 +61,9 @@ __all__ = [
     "template_settings",
 ]
 
-# Where the lambdakit runtime layer puts the script AWS_LAMBDA_EXEC_WRAPPER must name (see
-# bundle.next_steps): the managed runtime then starts lambdakit's runtime instead of its own.
-WRAPPER = "/opt/lambdakit-wrapper"
+# The script AWS_LAMBDA_EXEC_WRAPPER must name: the managed runtime then starts lambdakit's
+# runtime instead of its own.
+WRAPPER = bundle.WRAPPER_PATH
 ROLE_PATTERN = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+")
 NO_ROLE = (
     "creating a function needs an execution role: pass --role arn:aws:iam::<account>:role/<name>"

@@ -24,6 +24,7 @@ from pathlib import Path
 
 from lambdakit.emulator.containers import Engine, detect_engine
 from lambdakit.project.errors import ImageError
+from lambdakit.project.vendoring import runtime_files
 
 __all__ = [
     "RUNTIME_DIR",
@@ -38,7 +39,6 @@ __all__ = [
 
 RUNTIME_DIR = Path(".lambdakit") / "runtime"
 """Where the runtime goes in the build context: ``RUNTIME_DIR / "lambdakit"``."""
-RUNTIME_MODULES = ("__init__.py", "_hooks.py", "_version.py", "_wire.py", "_eventstream.py")
 DOCKERFILES = ("Dockerfile", "Containerfile")
 # An image reference as docker's grammar has it: [host[:port]/]component(/component)*[:tag].
 _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
@@ -142,18 +142,6 @@ def _check_dockerfile(project: Path, dockerfile: Path) -> None:
 
 
 # --- the runtime in the build context ---------------------------------------------------------
-
-
-def runtime_files(package: Path | None = None) -> list[Path]:
-    """The runtime-only files of the lambdakit PACKAGE (default: this one), relative to it:
-    the top-level modules the runtime imports and everything under ``runtime/``."""
-    package = package or Path(__file__).resolve().parent.parent
-    files = [Path(name) for name in RUNTIME_MODULES if (package / name).is_file()]
-    for directory, subdirectories, names in os.walk(package / "runtime"):
-        subdirectories[:] = sorted(d for d in subdirectories if d != "__pycache__")
-        base = Path(directory).relative_to(package)
-        files += [base / n for n in sorted(names) if not n.endswith((".pyc", ".pyo"))]
-    return files
 
 
 def vendor_runtime(project: Path, *, package: Path | None = None) -> Path:
