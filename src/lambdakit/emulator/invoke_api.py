@@ -13,18 +13,18 @@ import base64
 import binascii
 import json
 import re
-import uuid
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Protocol
 from urllib.parse import unquote
 
-from lambdakit.emulator._http import Request, Response, json_response
+from lambdakit.emulator._http import BodyTooLarge, Request, Response, json_response
 from lambdakit.emulator.errors import EmulatorError
 from lambdakit.emulator.invocations import (
     EVENT_PAYLOAD_LIMIT,
     SYNC_PAYLOAD_LIMIT,
     InvocationResult,
     PendingInvocation,
+    new_uuid,
 )
 from lambdakit.emulator.scheduler import Throttled
 
@@ -78,7 +78,7 @@ class InvokeAPI:
         self.functions = functions
 
     async def handle(self, request: Request) -> Response:
-        request_id = str(uuid.uuid4())
+        request_id = new_uuid()
         try:
             return await self._route(request, request_id)
         except ServiceError as error:
@@ -243,8 +243,6 @@ def parse_function_name(given: str) -> tuple[str, str | None]:
 
 
 async def _read_payload(request: Request, limit: int, kind: str) -> bytes:
-    from lambdakit.emulator._http import BodyTooLarge
-
     try:
         payload = await request.body(limit=limit)
     except BodyTooLarge as error:

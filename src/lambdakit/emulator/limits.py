@@ -360,6 +360,7 @@ class CgroupGuard:
         self._files = files
         self._procs_file = os.fsencode(path / "cgroup.procs")  # ready for preexec
         self._peak_fd: int | None = None  # v2: the fd whose peak was reset
+        self._read_fd: int | None = None  # the peak file, kept open: a REPORT per invocation
         self._meter = _TreeMeter()  # v2 before Linux 5.19 has no memory.peak
         self._oom = False
         self._last_peak: int | None = None
@@ -385,7 +386,9 @@ class CgroupGuard:
         try:
             if self._peak_fd is not None:
                 return int(os.pread(self._peak_fd, 64, 0))
-            return int(_read(self.path / self._files.peak))
+            if self._read_fd is None:
+                self._read_fd = os.open(self.path / self._files.peak, os.O_RDONLY)
+            return int(os.pread(self._read_fd, 64, 0))
         except FileNotFoundError:
             return self._meter.sample(_procs(self.path))
         except (OSError, ValueError):
@@ -431,6 +434,9 @@ class CgroupGuard:
         if self._peak_fd is not None:
             os.close(self._peak_fd)
             self._peak_fd = None
+        if self._read_fd is not None:
+            os.close(self._read_fd)
+            self._read_fd = None
 
 
 def _oom_kills(events: Path) -> int:

@@ -227,6 +227,8 @@ class LogPrinter:
     def _flush_soon(self) -> None:
         """Flush once per turn of the event loop rather than once per line (the lines of one
         invocation go out together), or at once outside a loop."""
+        if self._flush_pending:
+            return
         import asyncio
 
         try:
@@ -234,9 +236,8 @@ class LogPrinter:
         except RuntimeError:
             self.stream.flush()
             return
-        if not self._flush_pending:
-            self._flush_pending = True
-            loop.call_soon(self._flush)
+        self._flush_pending = True
+        loop.call_soon(self._flush)
 
     def _flush(self) -> None:
         self._flush_pending = False

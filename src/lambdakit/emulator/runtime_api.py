@@ -7,21 +7,22 @@ those of Lambda's RAPID (reference §1.4).
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 from lambdakit import _wire
 from lambdakit.emulator._http import BodyTooLarge, Request, Response, json_response
 from lambdakit.emulator.invocations import (
     RESPONSE_LIMIT,
     STREAM_LIMIT,
+    InvocationResult,
+    Outcome,
     PendingInvocation,
     ResponseStream,
+    too_large_result,
 )
-
-if TYPE_CHECKING:
-    from lambdakit.emulator.invocations import InvocationResult
 
 
 class Runtime(Protocol):
@@ -38,6 +39,7 @@ class Runtime(Protocol):
 
 
 OK = {"status": "OK"}
+ACCEPTED = json_response(202, OK)  # shared: the server never changes a response it sends
 
 
 def _error(status: int, error_type: str, message: str) -> Response:
@@ -93,8 +95,6 @@ class RuntimeAPI:
 
     async def response(self, request: Request, request_id: str) -> Response:
         """``POST /runtime/invocation/{id}/response``: the function's result."""
-        from lambdakit.emulator.invocations import InvocationResult, Outcome, too_large_result
-
         invocation, refusal = self._addressed(request, request_id, "InvocationResponse")
         if invocation is None:
             return refusal
@@ -115,7 +115,9 @@ class RuntimeAPI:
         content_type = request.header("content-type") or "application/json"
         result = InvocationResult(outcome=Outcome.SUCCESS, body=body, content_type=content_type)
         self.runtime.answer(invocation, result)
-        return json_response(202, OK)
+        # Let the caller's answer go out before this 202: the caller is the one waiting.
+        await asyncio.sleep(0)
+        return ACCEPTED
 
     async def _stream(self, request: Request, invocation: PendingInvocation) -> Response:
         """A streamed response: pass each chunk on as it arrives; the trailers say how it ended."""
@@ -136,12 +138,10 @@ class RuntimeAPI:
         error_type = request.trailers.get(_wire.ERROR_TYPE.lower())
         stream.end(error_type, _decode_error_body(request.trailers.get(_wire.ERROR_BODY.lower())))
         self.runtime.end_stream(invocation)
-        return json_response(202, OK)
+        return ACCEPTED
 
     async def error(self, request: Request, request_id: str) -> Response:
         """``POST /runtime/invocation/{id}/error``: the function failed."""
-        from lambdakit.emulator.invocations import InvocationResult, Outcome
-
         invocation, refusal = self._addressed(request, request_id, "InvocationErrorResponse")
         if invocation is None:
             return refusal
@@ -149,13 +149,13 @@ class RuntimeAPI:
         error_type = request.header(_wire.ERROR_TYPE.lower())
         result = InvocationResult(outcome=Outcome.ERROR, body=body, error_type=error_type)
         self.runtime.answer(invocation, result)
-        return json_response(202, OK)
+        return ACCEPTED
 
     async def init_error(self, request: Request) -> Response:
         """``POST /runtime/init/error``: the runtime could not start; it should exit now."""
         body = await request.body(limit=RESPONSE_LIMIT)
         self.runtime.init_error(body, request.header(_wire.ERROR_TYPE.lower()))
-        return json_response(202, OK)
+        return ACCEPTED
 
     def _addressed(
         self, request: Request, request_id: str, target: str

@@ -70,7 +70,9 @@ class FunctionPool:
         try:
             self.queue.append(invocation)
             await self._dispatch()
-            return await asyncio.shield(invocation.future)
+            # Not shielded: a caller that is cancelled (the server closing) abandons the
+            # result, and a late answer is then ignored by ``resolve``.
+            return await invocation.future
         finally:
             self._in_flight -= 1
 

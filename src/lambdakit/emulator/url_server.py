@@ -32,6 +32,7 @@ from lambdakit.emulator.invocations import (
     InvocationResult,
     PendingInvocation,
     ResponseStream,
+    new_uuid,
 )
 from lambdakit.emulator.scheduler import Throttled
 
@@ -52,7 +53,7 @@ class FunctionUrl:
         self.url_id = uuid.uuid4().hex  # 32 lower-case characters, like a real URL id
 
     async def handle(self, request: Request) -> Response:
-        request_id = str(uuid.uuid4())
+        request_id = new_uuid()
         try:
             body = await request.body(limit=SYNC_PAYLOAD_LIMIT)
         except BodyTooLarge:
