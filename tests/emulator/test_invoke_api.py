@@ -46,6 +46,25 @@ def test_tail_log_has_the_function_output_and_report(lambda_client: Any) -> None
     assert len(log.encode()) <= 4096
 
 
+def test_output_written_just_before_the_answer_comes_before_end(lambda_client: Any) -> None:
+    # 30 KB of lines, then the answer at once: the answer can be read before the pipe is, and
+    # END must still wait for every line (on every event loop, uvloop included).
+    for _ in range(10):
+        response = call(lambda_client, "echo", {"lines": 300}, LogType="Tail")
+        log = base64.b64decode(response["LogResult"]).decode()
+        assert log.index("line 299 ") < log.index("END RequestId: "), log[-600:]
+
+
+def test_a_line_longer_than_the_pipe_reader_limit(lambda_client: Any) -> None:
+    # 200 KB in one line: passed on in pieces, and the output after it still flows.
+    response = call(lambda_client, "echo", {"long": 200_000}, LogType="Tail")
+    log = base64.b64decode(response["LogResult"]).decode()
+    assert "L end of the long line" in log
+    for _ in range(3):
+        response = call(lambda_client, "echo", {"lines": 700}, LogType="Tail")
+        assert "line 699 " in base64.b64decode(response["LogResult"]).decode()
+
+
 def test_function_error(lambda_client: Any) -> None:
     response = call(lambda_client, "fails")
     assert response["StatusCode"] == 200

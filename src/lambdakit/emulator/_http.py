@@ -158,6 +158,7 @@ class Request:
         """Drop what the handler left; True when the body has fully arrived."""
         self._chunks.clear()
         self._buffered = 0
+        self._connection.body_consumed(0)
         return self._body_done
 
 
@@ -206,11 +207,18 @@ class _Connection(asyncio.Protocol):
         self.serving = False
         self.reading_paused = False
         self.error: _ParseError | None = None
+        self._error_sent = False
         self._current: Request | None = None  # the request the parser is filling
         self._in_head = False
         self._head_bytes = 0  # of the request line and headers parsed so far
         self._head_reads = 0  # of the reads that ended inside the head (one endless line)
         self._drain: asyncio.Future[None] | None = None
+        self.eof = False
+        self._upgrade_request: Request | None = None
+        self._upgrade_left = 0
+        self._upgraded = False
+        # Set while the serving task waits for the next request on a kept-alive connection.
+        self._idle: asyncio.Future[None] | None = None
 
     # --- asyncio.Protocol --------------------------------------------------------------------
 
@@ -221,24 +229,52 @@ class _Connection(asyncio.Protocol):
             with contextlib.suppress(OSError):
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
+    def _feed_upgrade_body(self, data: bytes) -> None:
+        request = self._upgrade_request
+        if request is None or self._upgrade_left <= 0:
+            return
+        part = data[: self._upgrade_left]
+        self._upgrade_left -= len(part)
+        if part:
+            request._feed(part)
+        if self._upgrade_left == 0:
+            request._end()
+
+    def eof_received(self) -> bool:
+        self.eof = True
+        if self._current is not None:
+            self._current._broken = True
+            self._current._wake()
+        self._wake_server()
+        return True
+
     def data_received(self, data: bytes) -> None:
         if self.error is not None:
             return  # after garbage nothing more is parsed; the 400 is on its way
+        if self._upgraded:
+            self._feed_upgrade_body(data)
+            return
         try:
             self.parser.feed_data(data)
             if self._in_head:
                 self._head_reads += len(data)
                 if self._head_reads > 4 * MAX_HEADER_BYTES:
                     raise _ParseError(431, f"request head over {MAX_HEADER_BYTES} bytes")
-        except httptools.HttpParserUpgrade:
-            pass  # a request asking to switch protocols: answered as HTTP, then closed
+        except httptools.HttpParserUpgrade as upgrade:
+            self._upgraded = True
+            self._feed_upgrade_body(data[upgrade.args[0] :])
         except httptools.HttpParserError as error:
-            self._fail(_ParseError(400, f"malformed HTTP request: {error}"))
+            cause = error.__context__
+            if isinstance(cause, _ParseError):
+                self._fail(cause)
+            else:
+                self._fail(_ParseError(400, f"malformed HTTP request: {error}"))
         except _ParseError as error:
             self._fail(error)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.lost = True
+        self._wake_server()
         for request in (self._current, *self.queue):
             if request is not None:
                 request._wake()
@@ -263,7 +299,7 @@ class _Connection(asyncio.Protocol):
     def on_url(self, url: bytes) -> None:
         assert self._current is not None
         self._current.target += url.decode("latin-1")
-        self._count_head(len(url))
+        self._head_bytes += len(url)
 
     def on_header(self, name: bytes, value: bytes) -> None:
         request = self._current
@@ -271,7 +307,9 @@ class _Connection(asyncio.Protocol):
         if self._in_head:
             key = name.decode("latin-1").lower()
             request.headers.append((key, value.decode("latin-1")))
-            self._count_head(len(name) + len(value))
+            self._head_bytes += len(name) + len(value)
+            if self._head_bytes > MAX_HEADER_BYTES:
+                raise _ParseError(431, f"request head over {MAX_HEADER_BYTES} bytes")
             if key == "expect" and value.lower() == b"100-continue":
                 request._expects_continue = True
         else:
@@ -285,8 +323,16 @@ class _Connection(asyncio.Protocol):
         request.method = parser.get_method().decode("ascii")
         request.keep_alive = parser.should_keep_alive()
         request.http_10 = parser.get_http_version() == "1.0"
+        if request.http_10:
+            request._expects_continue = False
+        if parser.should_upgrade():
+            request.keep_alive = False
+            self._upgrade_request = request
+            self._upgrade_left = int(request.header("content-length") or 0)
         self.queue.append(request)
-        if not self.serving:
+        if self._idle is not None:
+            self._wake_server()
+        elif not self.serving:
             self.serving = True
             self.loop.create_task(self._serve())
 
@@ -303,14 +349,11 @@ class _Connection(asyncio.Protocol):
         request = self._current
         assert request is not None
         self._current = None
+        if request is self._upgrade_request and self._upgrade_left > 0:
+            return
         request._end()
 
     # --- helpers for requests and responses --------------------------------------------------
-
-    def _count_head(self, size: int) -> None:
-        self._head_bytes += size
-        if self._head_bytes > MAX_HEADER_BYTES:
-            raise _ParseError(431, f"request head over {MAX_HEADER_BYTES} bytes")
 
     def body_consumed(self, buffered: int) -> None:
         if self.reading_paused and buffered <= BODY_HIGH_WATER // 2 and not self.lost:
@@ -323,12 +366,11 @@ class _Connection(asyncio.Protocol):
             self.transport.write(data)
 
     async def drain(self) -> None:
-        if self.lost:
-            raise ConnectionError("the client closed the connection")
+        """Wait while the transport's buffer is over its high-water mark."""
         if self._drain is not None and not self._drain.done():
             await self._drain
-            if self.lost:
-                raise ConnectionError("the client closed the connection")
+        if self.lost:
+            raise ConnectionError("the client closed the connection")
 
     def _fail(self, error: _ParseError) -> None:
         self.error = error
@@ -338,9 +380,17 @@ class _Connection(asyncio.Protocol):
             self._current = None
         if not self.serving:
             self._send_error()
+            self._wake_server()
+
+    def _wake_server(self) -> None:
+        if self._idle is not None and not self._idle.done():
+            self._idle.set_result(None)
 
     def _send_error(self) -> None:
         assert self.error is not None
+        if self._error_sent:
+            return
+        self._error_sent = True
         body = json.dumps({"errorMessage": str(self.error)}).encode()
         headers = [("Content-Type", "application/json"), ("Connection", "close")]
         self.write(_head(self.error.status, headers, len(body)) + body)
@@ -353,21 +403,25 @@ class _Connection(asyncio.Protocol):
     # --- serving -----------------------------------------------------------------------------
 
     async def _serve(self) -> None:
-        """Serve queued requests in order, then end (a new task starts with the next one)."""
+        """Serve requests in order, and wait for the next one while the connection lasts (one
+        task per connection, started by its first request)."""
         try:
-            while self.queue:
+            while await self._next_request():
                 request = self.queue[0]
                 response = await self._call_handler(request)
-                if not await self._finish_body(request):
+                if not request._discard_unread() and not await self._finish_body(request):
                     request.keep_alive = False
                 await self._respond(request, response)
                 self.queue.popleft()
                 if not request.keep_alive:
+                    self._error_sent = True  # what came after the last request goes unanswered
                     break
             else:
                 self.serving = False
                 if self.error is not None:
                     self._send_error()
+                if self.eof:
+                    self._close()
                 return
         except (ConnectionError, asyncio.CancelledError):
             # The peer went away or sent garbage mid-body, or the server is closing (a runtime
@@ -378,6 +432,20 @@ class _Connection(asyncio.Protocol):
             self._send_error()
         self._close()
 
+    async def _next_request(self) -> bool:
+        """Wait until a request is queued; False when none will come (closed, or garbage)."""
+        while not self.queue:
+            self.serving = False
+            if self.lost or self.error is not None or self.eof:
+                return False
+            self._idle = self.loop.create_future()
+            try:
+                await self._idle
+            finally:
+                self._idle = None
+        self.serving = True
+        return True
+
     async def _call_handler(self, request: Request) -> Response:
         """The handler's response; a 500 naming the fault if the handler itself failed (a bug
         of ours, reported to the client rather than as an unhandled-task traceback)."""
@@ -386,16 +454,11 @@ class _Connection(asyncio.Protocol):
         except (ConnectionError, asyncio.CancelledError):
             raise
         except Exception as error:  # the boundary where a fault of ours becomes a 500
-            request.keep_alive = False
-            message = f"lambdakit emulator internal error: {type(error).__name__}: {error}"
-            sys.stderr.write(f"lambdakit: {request.method} {request.path}: {message}\n")
-            return json_response(500, {"errorMessage": message, "errorType": "ServiceException"})
+            return _internal_error(request, error)
 
     async def _finish_body(self, request: Request) -> bool:
-        """Read and drop what the handler left of the body; False when the connection cannot
-        carry another request (the client waits for a 100 Continue it will not get)."""
-        if request._discard_unread():
-            return True
+        """Read and drop the rest of a body that has not all arrived; False when the connection
+        cannot carry another request (the client waits for a 100 Continue it will not get)."""
         if request._expects_continue:
             return False
         async for _ in request.chunks():
@@ -407,28 +470,60 @@ class _Connection(asyncio.Protocol):
         if not request.keep_alive:
             headers = [*headers, ("Connection", "close")]
         body = response.body
+        try:
+            head = self._head_for(request, response.status, headers, body)
+        except ValueError as error:  # a header that would split the response
+            await _close_iterator(body)
+            await self._respond(request, _internal_error(request, error))
+            return
         if isinstance(body, bytes):
-            if response.status in _NO_BODY_STATUSES:
-                self.write(_head(response.status, headers, None))
-            elif request.method == "HEAD":
-                self.write(_head(response.status, headers, len(body)))
+            if response.status in _NO_BODY_STATUSES or request.method == "HEAD":
+                self.write(head)
             else:
-                self.write(_head(response.status, headers, len(body)) + body)
+                self.write(head + body)
+            if self._drain is not None or self.lost:
+                await self.drain()
+            return
+        if response.status in _NO_BODY_STATUSES or request.method == "HEAD":
+            await _close_iterator(body)
+            self.write(head)
             await self.drain()
             return
-        await self._respond_streamed(request, response, body)
+        try:
+            await self._respond_streamed(request, response, head, body)
+        except (ConnectionError, asyncio.CancelledError):
+            raise
+        except Exception as error:  # the stream or its trailers failed: cut the response short
+            raise ConnectionError("the response broke off") from error
+
+    def _head_for(
+        self,
+        request: Request,
+        status: int,
+        headers: list[tuple[str, str]],
+        body: bytes | AsyncIterator[bytes],
+    ) -> bytes:
+        if isinstance(body, bytes):
+            length = None if status in _NO_BODY_STATUSES else len(body)
+            return _head(status, headers, length)
+        if status in _NO_BODY_STATUSES or request.method == "HEAD":
+            return _head(status, headers, None)
+        if request.http_10:  # no chunked encoding in HTTP/1.0: the end of the body is the close
+            if request.keep_alive:
+                request.keep_alive = False
+                headers = [*headers, ("Connection", "close")]
+            return _head(status, headers, None)
+        return _head(status, [*headers, ("Transfer-Encoding", "chunked")])
 
     async def _respond_streamed(
-        self, request: Request, response: Response, body: AsyncIterator[bytes]
+        self, request: Request, response: Response, head: bytes, body: AsyncIterator[bytes]
     ) -> None:
-        if request.http_10:  # no chunked encoding in HTTP/1.0: the end of the body is the close
-            request.keep_alive = False
-            self.write(_head(response.status, [*response.headers, ("Connection", "close")], None))
+        self.write(head)
+        if request.http_10:
             async for chunk in body:
                 self.write(chunk)
                 await self.drain()
             return
-        self.write(_head(response.status, [*response.headers, ("Transfer-Encoding", "chunked")]))
         async for chunk in body:
             if chunk:
                 self.write(b"%x\r\n%b\r\n" % (len(chunk), chunk))
@@ -436,6 +531,21 @@ class _Connection(asyncio.Protocol):
         trailers = response.trailers() if response.trailers is not None else []
         self.write(b"0\r\n" + _header_lines(trailers) + b"\r\n")
         await self.drain()
+
+
+def _internal_error(request: Request, error: Exception) -> Response:
+    """The 500 for a fault of the emulator's own, said on stderr too."""
+    request.keep_alive = False
+    message = f"lambdakit emulator internal error: {type(error).__name__}: {error}"
+    sys.stderr.write(f"lambdakit: {request.method} {request.path}: {message}\n")
+    return json_response(500, {"errorMessage": message, "errorType": "ServiceException"})
+
+
+async def _close_iterator(body: bytes | AsyncIterator[bytes]) -> None:
+    aclose = getattr(body, "aclose", None)
+    if aclose is not None:
+        with contextlib.suppress(Exception):
+            await aclose()
 
 
 def _head(status: int, headers: list[tuple[str, str]], length: int | None = None) -> bytes:

@@ -31,7 +31,12 @@ from lambdakit.emulator.invocations import (
     exit_result,
     timeout_result,
 )
-from lambdakit.emulator.process_env import log_stream_name, pipe_pending, process_environment
+from lambdakit.emulator.process_env import (
+    log_stream_name,
+    output_pipe,
+    pipe_pending,
+    process_environment,
+)
 from lambdakit.emulator.runtime_api import RuntimeAPI
 
 if TYPE_CHECKING:
@@ -141,6 +146,7 @@ class ExecutionEnvironment:
         self._process: asyncio.subprocess.Process | None = None
         self._server: asyncio.Server | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        self._outputs: list[tuple[int, asyncio.StreamReader]] = []  # (read fd, its reader)
         self._death_reason: str | None = None
         self._died_starting = False
         self.init_exit_code = 1
@@ -156,20 +162,31 @@ class ExecutionEnvironment:
             self.spec, self.settings, api_address=address, log_stream=self.log_stream
         )
         command = self._command(environ)
-        self._process = await asyncio.create_subprocess_exec(
-            *command,
-            cwd=self.spec.code_dir,
-            env=environ,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            start_new_session=True,  # its own process group: a timeout kills the whole tree
-            preexec_fn=self.guard.preexec,
-        )
+        out_fd, out_w, out = await output_pipe()
+        try:
+            err_fd, err_w, err = await output_pipe()
+        except BaseException:
+            os.close(out_w)
+            raise
+        try:
+            self._process = await asyncio.create_subprocess_exec(
+                *command,
+                cwd=self.spec.code_dir,
+                env=environ,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=out_w,
+                stderr=err_w,
+                start_new_session=True,  # its own process group: a timeout kills the whole tree
+                preexec_fn=self.guard.preexec,
+            )
+        finally:  # the child has its copies; without them the readers see the end (EOF)
+            os.close(out_w)
+            os.close(err_w)
+        self._outputs = [(out_fd, out), (err_fd, err)]
         self.guard.attach(self._process.pid)
         self._tasks = [
-            asyncio.create_task(self._pump(self._process.stdout, "stdout")),
-            asyncio.create_task(self._pump(self._process.stderr, "stderr")),
+            asyncio.create_task(self._pump(out, "stdout")),
+            asyncio.create_task(self._pump(err, "stderr")),
             asyncio.create_task(self._watch_exit()),
         ]
         loop = asyncio.get_running_loop()
@@ -445,13 +462,16 @@ class ExecutionEnvironment:
             time=time.time(),
         )
 
-    async def _pump(self, pipe: asyncio.StreamReader | None, stream: reports.Stream) -> None:
-        """Copy the process's output to the printer and to the current invocation's tail."""
-        if pipe is None:
-            return
-        self._pending_output = 0
+    async def _pump(self, pipe: asyncio.StreamReader, stream: reports.Stream) -> None:
+        """Copy the process's output to the printer and to the current invocation's tail, a
+        line at a time (a line longer than the reader's limit in pieces)."""
         while True:
-            line = await pipe.readline()
+            try:
+                line = await pipe.readuntil(b"\n")
+            except asyncio.IncompleteReadError as end:
+                line = end.partial  # the last line had no newline; b"" at the end
+            except asyncio.LimitOverrunError as long:
+                line = await pipe.readexactly(long.consumed)
             if not line:
                 return
             if self._log_target is not None:
@@ -470,12 +490,11 @@ class ExecutionEnvironment:
     def _unread_lines(self) -> bool:
         if self._process is None or self._process.returncode is not None:
             return False
-        for fd, reader in ((1, self._process.stdout), (2, self._process.stderr)):
-            if reader is None:
-                continue
-            buffered = getattr(reader, "_buffer", b"")  # StreamReader's unconsumed bytes
-            if b"\n" in buffered or pipe_pending(self._process, fd):
+        for fd, reader in self._outputs:
+            if b"\n" in getattr(reader, "_buffer", b""):  # read, not yet taken by the pump
                 return True
+            if not reader.at_eof() and not getattr(reader, "_eof", False) and pipe_pending(fd):
+                return True  # once at EOF the descriptor is closed, perhaps reused
         return False
 
     # --- the process's environment -----------------------------------------------------------

@@ -229,6 +229,7 @@ def _result_response(
     return Response(200, headers, result.body)
 
 
+_DECODER = json.JSONDecoder()
 _ARN = re.compile(r"(?:arn:[^:]+:lambda:[^:]*:)?(?:\d{12}:)?function:([^:]+)(?::([^:]+))?")
 
 
@@ -255,7 +256,10 @@ async def _read_payload(request: Request, limit: int, kind: str) -> bytes:
     if not payload.strip():
         return b"{}"  # Lambda passes an empty payload as an empty JSON object
     try:
-        json.loads(payload)
+        try:
+            _DECODER.decode(payload.decode())  # json.loads without its encoding detection
+        except UnicodeDecodeError:
+            json.loads(payload)  # UTF-16 or UTF-32, which json.loads also reads
     except ValueError as error:
         raise ServiceError(
             400,

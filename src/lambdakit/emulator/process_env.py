@@ -75,22 +75,39 @@ def layer_paths(spec: FunctionSpec, environ: Mapping[str, str]) -> dict[str, str
     return result
 
 
-def pipe_pending(process: asyncio.subprocess.Process, fd: int) -> bool:
-    """True if the kernel holds bytes of the child's ``fd`` pipe that asyncio has not read."""
+def pipe_pending(fd: int) -> bool:
+    """True if the kernel holds bytes of the pipe whose read end is ``fd`` not yet read."""
     import fcntl
     import struct
     import termios
 
-    transport = getattr(process, "_transport", None)
-    pipe = transport.get_pipe_transport(fd) if transport is not None else None
-    source = pipe.get_extra_info("pipe") if pipe is not None else None
-    if source is None:
-        return False
     try:
-        raw = fcntl.ioctl(source.fileno(), termios.FIONREAD, b"\0\0\0\0")
-    except (OSError, ValueError):
+        raw = fcntl.ioctl(fd, termios.FIONREAD, b"\0\0\0\0")
+    except OSError:
         return False
     return bool(struct.unpack("i", raw)[0])
+
+
+async def output_pipe() -> tuple[int, int, asyncio.StreamReader]:
+    """A pipe for a child's stdout or stderr: (read fd, write fd, reader of the read end).
+
+    Made here rather than by ``asyncio.subprocess.PIPE`` so that the read end's descriptor is
+    known on every event loop (uvloop's pipe transports do not expose it): END waits until
+    the kernel holds no unread output (``pipe_pending``). The caller closes the write end
+    once the child has it."""
+    read_fd, write_fd = os.pipe()
+    try:
+        reader = asyncio.StreamReader(limit=_OUTPUT_LINE_LIMIT)
+        loop = asyncio.get_running_loop()
+        file = os.fdopen(read_fd, "rb", buffering=0)
+        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), file)
+    except BaseException:
+        os.close(write_fd)
+        raise
+    return read_fd, write_fd, reader
+
+
+_OUTPUT_LINE_LIMIT = 2**16  # asyncio's default: longer lines are read in pieces by the pump
 
 
 def log_stream_name() -> str:

@@ -206,7 +206,14 @@ def function_colour(function: str) -> str:
 
 class LogPrinter:
     """Writes lines as ``[function] text``: coloured per function on a terminal (platform lines
-    dimmed), plain otherwise. ``color`` forces either; NO_COLOR (no-color.org) turns it off."""
+    dimmed), plain otherwise. ``color`` forces either; NO_COLOR (no-color.org) turns it off.
+
+    Inside an event loop, lines are rendered and written together ``FLUSH_DELAY`` after the
+    first of them: one system call for many lines (even on an unbuffered stream, as with
+    PYTHONUNBUFFERED), made after the invocation's answer has gone out rather than before.
+    """
+
+    FLUSH_DELAY = 0.002  # seconds: far below what a reader notices
 
     def __init__(
         self,
@@ -217,16 +224,15 @@ class LogPrinter:
     ) -> None:
         self.stream = stream if stream is not None else sys.stdout
         self._flush_pending = False
+        self._pending: list[LogLine] = []
         self.color = _wants_color(self.stream) if color is None else color
         self._clock = clock
 
     def print(self, line: LogLine) -> None:
-        self.stream.write(self.render(line) + "\n")
+        self._pending.append(line)
         self._flush_soon()
 
     def _flush_soon(self) -> None:
-        """Flush once per turn of the event loop rather than once per line (the lines of one
-        invocation go out together), or at once outside a loop."""
         if self._flush_pending:
             return
         import asyncio
@@ -234,14 +240,19 @@ class LogPrinter:
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
-            self.stream.flush()
+            self.flush()
             return
         self._flush_pending = True
-        loop.call_soon(self._flush)
+        loop.call_later(self.FLUSH_DELAY, self.flush)
 
-    def _flush(self) -> None:
+    def flush(self) -> None:
+        """Write the lines printed so far."""
         self._flush_pending = False
+        lines, self._pending = self._pending, []
+        text = "".join([self.render(line) + "\n" for line in lines])
         try:
+            if text:
+                self.stream.write(text)
             self.stream.flush()
         except (OSError, ValueError):
             pass  # the terminal or pipe went away: logs are best effort

@@ -65,6 +65,8 @@ class RuntimeAPI:
         self.runtime = runtime
 
     async def handle(self, request: Request) -> Response:
+        if request.target == _wire.NEXT_PATH and request.method == "GET":
+            return await self.next(request)  # the one request of every invocation: no regex
         for method, pattern, endpoint in ROUTES:
             match = pattern.fullmatch(request.path)
             if match:

@@ -83,6 +83,8 @@ class FunctionPool:
             environment = self.idle.pop()  # the most recently used: its caches are warm
             self._idle_since.pop(environment, None)
             environment.deliver(self.queue.popleft())
+        if not self.queue:
+            return
         # Environments still starting, and busy ones that have answered and will ask for work
         # again in a moment, take queued invocations before a new one could be started.
         starting = sum(

@@ -178,6 +178,7 @@ class Emulator:
             )
         await asyncio.gather(*(pool.close() for pool in self.pools.values()))
         self._server = None
+        self.printer.flush()  # the last lines, should the loop stop before its next turn
 
     def _warn(self, text: str) -> None:
         sys.stderr.write(f"lambdakit: {text}\n")

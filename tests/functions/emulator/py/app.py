@@ -8,6 +8,10 @@ import time
 
 def echo(event, context):
     print(f"echo handler got {event!r}")
+    for n in range(event.get("lines", 0) if isinstance(event, dict) else 0):
+        print(f"line {n} " + "x" * 90)
+    if isinstance(event, dict) and event.get("long"):
+        print("L" * event["long"] + " end of the long line")
     return event
 
 
