@@ -38,6 +38,7 @@ async def serve(
     )  # fmt: skip
     emulator = Emulator(functions, config, printer=reports.LogPrinter(stream=sys.stdout))
     await emulator.start()
+    _tune_gc()
     names = ", ".join(spec.name for spec in functions)
     print(f"lambdakit: Invoke API at {emulator.url} - functions: {names}", flush=True)
     for name, url in emulator.function_urls().items():
@@ -49,6 +50,19 @@ async def serve(
 
         await watch_functions(emulator)
     await emulator.serve_forever()
+
+
+def _tune_gc() -> None:
+    """Collect garbage at a pace that suits a server. Every invocation makes a few hundred
+    short-lived objects, so CPython's default (a young collection per 700 allocations) ran one
+    every invocation or two, and the older generations' collections walked the whole start-up
+    heap (click, PyYAML, ...) for milliseconds. That heap is frozen out of collection; young
+    objects are collected every 20,000 allocations (cycles are still found, only later)."""
+    import gc
+
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(20_000, 50, 100)
 
 
 async def invoke_once(spec: FunctionSpec, payload: bytes) -> InvocationResult:

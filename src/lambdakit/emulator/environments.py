@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import itertools
 import os
 import signal
@@ -147,6 +148,7 @@ class ExecutionEnvironment:
         self._server: asyncio.Server | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._outputs: list[tuple[int, asyncio.StreamReader]] = []  # (read fd, its reader)
+        self._pending_end: Callable[[], None] | None = None  # END and REPORT, due this turn
         self._death_reason: str | None = None
         self._died_starting = False
         self.init_exit_code = 1
@@ -268,6 +270,7 @@ class ExecutionEnvironment:
     def deliver(self, invocation: PendingInvocation) -> None:
         """Give an idle environment an invocation (called by the pool)."""
         assert self._work is not None and not self._work.done(), "environment not waiting"
+        self._finish_end()  # the previous invocation's END and REPORT come before this START
         self._enter(EnvState.BUSY)
         self._current = invocation
         self._log_target = invocation
@@ -306,10 +309,21 @@ class ExecutionEnvironment:
         self._answered(invocation, result)
 
     def _answered(self, invocation: PendingInvocation, result: InvocationResult) -> None:
+        """The caller gets the answer first; END and REPORT follow in the next turn of the loop
+        (a caller that wants the log tail waits for ``invocation.reported``)."""
+        duration_ms = (time.monotonic() - self._invoke_started) * 1000
+        invocation.resolve(result)
         # A function error (the runtime reported it) leaves REPORT without a status, as on
         # Lambda; timeouts and runtime exits have theirs.
-        self._end(invocation, status=None, error_type=None)
-        invocation.resolve(result)
+        self._pending_end = functools.partial(
+            self._end, invocation, status=None, error_type=None, duration_ms=duration_ms
+        )
+        asyncio.get_running_loop().call_soon(self._finish_end)
+
+    def _finish_end(self) -> None:
+        end, self._pending_end = self._pending_end, None
+        if end is not None:
+            end()
 
     def begin_stream(self, invocation: PendingInvocation, stream: ResponseStream) -> None:
         """A streamed response started: its readers get it now; the invocation (and its
@@ -431,9 +445,16 @@ class ExecutionEnvironment:
         return exit_result(invocation.request_id, exit_reason(self.init_exit_code))
 
     def _end(
-        self, invocation: PendingInvocation, *, status: str | None, error_type: str | None
+        self,
+        invocation: PendingInvocation,
+        *,
+        status: str | None,
+        error_type: str | None,
+        duration_ms: float | None = None,
     ) -> None:
-        duration = (time.monotonic() - self._invoke_started) * 1000
+        duration = duration_ms
+        if duration is None:
+            duration = (time.monotonic() - self._invoke_started) * 1000
         init_ms, self._init_ms = self._init_ms, None
         peak = self.guard.peak_bytes()
         used = reports.bytes_to_mb(peak) if peak is not None else self.spec.memory_size

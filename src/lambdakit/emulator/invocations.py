@@ -138,17 +138,35 @@ class PendingInvocation:
         return True
 
 
+class _RandomBytes:
+    """Bytes from ``os.urandom`` fetched 4 KiB at a time: one system call per hundred ids."""
+
+    def __init__(self) -> None:
+        self.pool = b""
+        self.used = 0
+
+    def hex(self, size: int) -> str:
+        if self.used + size > len(self.pool):
+            self.pool, self.used = os.urandom(4096), 0
+        start = self.used
+        self.used += size
+        return self.pool[start : start + size].hex()
+
+
+_RANDOM = _RandomBytes()
+
+
 def new_uuid() -> str:
     """A random (version 4) UUID as text, the form of Lambda's request ids. The same bits as
-    ``str(uuid.uuid4())`` at a quarter of its cost: there are several per invocation."""
-    digits = os.urandom(16).hex()
+    ``str(uuid.uuid4())`` at a fraction of its cost: there are several per invocation."""
+    digits = _RANDOM.hex(16)
     variant = "89ab"[int(digits[16], 16) & 3]
     return f"{digits[:8]}-{digits[8:12]}-4{digits[13:16]}-{variant}{digits[17:20]}-{digits[20:]}"
 
 
 def new_trace_id() -> str:
     """An X-Ray trace header as Lambda passes it (``Root=1-<epoch hex>-<24 hex>;...``)."""
-    digits = os.urandom(20).hex()
+    digits = _RANDOM.hex(20)
     return f"Root=1-{int(time.time()):08x}-{digits[:24]};Parent={digits[24:]};Sampled=0"
 
 

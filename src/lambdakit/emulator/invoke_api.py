@@ -120,7 +120,10 @@ class InvokeAPI:
         if result.stream is not None:
             # A buffered Invoke of a streaming function gets the whole body, as on Lambda.
             result = await buffer_result(result, invocation)
-        return _result_response(result, invocation, headers, request.header("x-amz-log-type"))
+        log_type = request.header("x-amz-log-type")
+        if log_type == "Tail":
+            await invocation.reported.wait()  # the tail ends with END and REPORT
+        return _result_response(result, invocation, headers, log_type)
 
     async def _invoke_stream(
         self, request: Request, pool: FunctionPool, request_id: str
@@ -211,6 +214,8 @@ async def _event_stream(
         error_details = result.body.decode("utf-8", "replace")
     elif result.body:
         yield payload_chunk(result.body)
+    if tail:
+        await invocation.reported.wait()
     log = invocation.tail.base64() if tail else None
     yield invoke_complete(error_type, error_details, log)
 
