@@ -1,10 +1,15 @@
-"""The rendezvous values: streamed responses and their flow control."""
+"""The rendezvous values: streamed responses and their flow control; request and trace ids."""
 
 from __future__ import annotations
 
 import asyncio
+import re
+import time
+import uuid
 
-from lambdakit.emulator.invocations import ResponseStream
+import pytest
+
+from lambdakit.emulator.invocations import ResponseStream, new_trace_id, new_uuid
 
 
 def test_a_slow_reader_holds_the_writer_back() -> None:
@@ -36,3 +41,19 @@ def test_ending_a_stream_releases_a_waiting_writer() -> None:
         return stream.error_type, stream.size
 
     assert asyncio.run(scenario()) == ("Sandbox.Timedout", 1)
+
+
+def test_request_ids_are_random_version_4_uuids() -> None:
+    ids = [new_uuid() for _ in range(2000)]  # past one 4 KiB pool of random bytes
+    assert len(set(ids)) == len(ids)
+    for text in ids:
+        value = uuid.UUID(text)
+        assert str(value) == text
+        assert (value.version, value.variant) == (4, uuid.RFC_4122)
+
+
+def test_trace_ids_have_lambdas_shape() -> None:
+    trace = new_trace_id()
+    assert re.fullmatch(r"Root=1-[0-9a-f]{8}-[0-9a-f]{24};Parent=[0-9a-f]{16};Sampled=0", trace)
+    assert int(trace[7:15], 16) == pytest.approx(time.time(), abs=5)
+    assert new_trace_id() != trace

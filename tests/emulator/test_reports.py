@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import io
 
@@ -195,6 +196,43 @@ def test_printer_plain() -> None:
         f"[hello] START RequestId: {RID} Version: $LATEST\n"
         "[other-fn] Traceback:\n[other-fn]   boom\n"
     )
+
+
+class CountingWrites(io.StringIO):
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes = 0
+
+    def write(self, text: str) -> int:
+        self.writes += 1
+        return super().write(text)
+
+
+def test_printer_in_a_loop_writes_its_lines_together_a_moment_later() -> None:
+    async def scenario() -> tuple[str, CountingWrites]:
+        out = CountingWrites()
+        printer = LogPrinter(out, color=False)
+        printer.print(line("one"))
+        printer.print(line(end_line(RID), "platform"))
+        before = out.getvalue()
+        await asyncio.sleep(printer.FLUSH_DELAY * 5)
+        return before, out
+
+    before, out = asyncio.run(scenario())
+    assert before == ""
+    assert out.getvalue() == f"[hello] one\n[hello] END RequestId: {RID}\n"
+    assert out.writes == 1
+
+
+def test_printer_flush_writes_what_is_pending() -> None:
+    async def scenario() -> str:
+        out = io.StringIO()
+        printer = LogPrinter(out, color=False)
+        printer.print(line("last words"))
+        printer.flush()
+        return out.getvalue()
+
+    assert asyncio.run(scenario()) == "[hello] last words\n"
 
 
 def test_printer_colours_the_prefix_and_dims_platform_lines() -> None:
