@@ -8,8 +8,10 @@ runtime environment variables"), then the function's own; layers, which Lambda e
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import os
 import sys
+import termios
 import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
@@ -77,15 +79,13 @@ def layer_paths(spec: FunctionSpec, environ: Mapping[str, str]) -> dict[str, str
 
 def pipe_pending(fd: int) -> bool:
     """True if the kernel holds bytes of the pipe whose read end is ``fd`` not yet read."""
-    import fcntl
-    import struct
-    import termios
-
     try:
-        raw = fcntl.ioctl(fd, termios.FIONREAD, b"\0\0\0\0")
+        return fcntl.ioctl(fd, termios.FIONREAD, _NO_BYTES) != _NO_BYTES
     except OSError:
         return False
-    return bool(struct.unpack("i", raw)[0])
+
+
+_NO_BYTES = b"\0\0\0\0"  # FIONREAD's answer (an int) when the pipe is empty
 
 
 async def output_pipe() -> tuple[int, int, asyncio.StreamReader]:

@@ -65,8 +65,13 @@ class RuntimeAPI:
         self.runtime = runtime
 
     async def handle(self, request: Request) -> Response:
-        if request.target == _wire.NEXT_PATH and request.method == "GET":
-            return await self.next(request)  # the one request of every invocation: no regex
+        target = request.target
+        if target == _wire.NEXT_PATH and request.method == "GET":
+            return await self.next(request)  # the requests of every invocation: no regex
+        if target.endswith("/response") and target.startswith(_INVOCATION):
+            request_id = target[len(_INVOCATION) : -len("/response")]
+            if request_id and "/" not in request_id and request.method == "POST":
+                return await self.response(request, request_id)
         for method, pattern, endpoint in ROUTES:
             match = pattern.fullmatch(request.path)
             if match:
@@ -201,6 +206,7 @@ def _too_large_body(size: int) -> bytes:
 
 Endpoint = Callable[..., Awaitable[Response]]
 _BASE = "/" + _wire.API_VERSION + "/runtime"
+_INVOCATION = _BASE + "/invocation/"
 ROUTES: list[tuple[str, re.Pattern[str], Endpoint]] = [
     ("GET", re.compile(re.escape(_wire.NEXT_PATH)), RuntimeAPI.next),
     ("POST", re.compile(_BASE + r"/invocation/([^/]+)/response"), RuntimeAPI.response),
