@@ -514,7 +514,7 @@ class ExecutionEnvironment:
         for fd, reader in self._outputs:
             if b"\n" in getattr(reader, "_buffer", b""):  # read, not yet taken by the pump
                 return True
-            if not reader.at_eof() and not getattr(reader, "_eof", False) and pipe_pending(fd):
+            if not getattr(reader, "_eof", True) and pipe_pending(fd):
                 return True  # once at EOF the descriptor is closed, perhaps reused
         return False
 

@@ -96,12 +96,13 @@ async def output_pipe() -> tuple[int, int, asyncio.StreamReader]:
     the kernel holds no unread output (``pipe_pending``). The caller closes the write end
     once the child has it."""
     read_fd, write_fd = os.pipe()
+    file = os.fdopen(read_fd, "rb", buffering=0)  # closes read_fd with it
+    reader = asyncio.StreamReader(limit=_OUTPUT_LINE_LIMIT)
     try:
-        reader = asyncio.StreamReader(limit=_OUTPUT_LINE_LIMIT)
         loop = asyncio.get_running_loop()
-        file = os.fdopen(read_fd, "rb", buffering=0)
         await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), file)
     except BaseException:
+        file.close()
         os.close(write_fd)
         raise
     return read_fd, write_fd, reader
