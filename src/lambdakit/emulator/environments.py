@@ -279,11 +279,14 @@ class ExecutionEnvironment:
         if invocation is self.suppressed_for:  # its init already used part of its time
             timeout = max(0.0, timeout - (self._invoke_started - self._started))
         self._deadline = self._invoke_started + timeout
-        self._timer = asyncio.get_running_loop().call_later(timeout, self._invocation_timed_out)
+        loop = asyncio.get_running_loop()
+        self._timer = loop.call_later(timeout, self._invocation_timed_out)
         # No guard.reset_peak(): Max Memory Used is the environment's high-water mark, as on
         # Lambda, where a warm invocation reports the peak of the environment so far.
-        self._platform(invocation, reports.start_line(invocation.request_id))
         self._work.set_result(invocation)
+        # START in the next turn of the loop, once the runtime has been sent its event, and
+        # still before any output of the function can have been read.
+        loop.call_soon(self._platform, invocation, reports.start_line(invocation.request_id))
 
     def current(self) -> PendingInvocation | None:
         return self._current
