@@ -298,22 +298,12 @@ class ExecutionEnvironment:
         return f"arn:aws:lambda:{self.settings.region}:{ACCOUNT_ID}:function:{self.spec.name}"
 
     def answer(self, invocation: PendingInvocation, result: InvocationResult) -> None:
-        """The runtime answered: END and REPORT, then resolve the invocation."""
+        """The runtime answered: the caller gets the result now; END and REPORT follow once the
+        output the runtime wrote before answering has been read (a caller that wants the log
+        tail waits for ``invocation.reported``)."""
         if self._timer is not None:
             self._timer.cancel()
         self._current = None
-        if self._unread_lines():  # END waits for the logs written before the answer
-            asyncio.get_running_loop().create_task(self._finish(invocation, result))
-        else:
-            self._answered(invocation, result)
-
-    async def _finish(self, invocation: PendingInvocation, result: InvocationResult) -> None:
-        await self._settle_logs()
-        self._answered(invocation, result)
-
-    def _answered(self, invocation: PendingInvocation, result: InvocationResult) -> None:
-        """The caller gets the answer first; END and REPORT follow in the next turn of the loop
-        (a caller that wants the log tail waits for ``invocation.reported``)."""
         duration_ms = (time.monotonic() - self._invoke_started) * 1000
         invocation.resolve(result)
         # A function error (the runtime reported it) leaves REPORT without a status, as on
@@ -321,7 +311,17 @@ class ExecutionEnvironment:
         self._pending_end = functools.partial(
             self._end, invocation, status=None, error_type=None, duration_ms=duration_ms
         )
-        asyncio.get_running_loop().call_soon(self._finish_end)
+        asyncio.get_running_loop().call_soon(self._end_once_logs_are_read)
+
+    def _end_once_logs_are_read(self) -> None:
+        if self._unread_lines():
+            asyncio.get_running_loop().create_task(self._finish())
+        else:
+            self._finish_end()
+
+    async def _finish(self) -> None:
+        await self._settle_logs()
+        self._finish_end()
 
     def _finish_end(self) -> None:
         end, self._pending_end = self._pending_end, None
