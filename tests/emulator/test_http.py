@@ -1217,3 +1217,60 @@ def test_a_cancelled_waiting_handler_closes_the_connection_quietly(
 
 def _coroutine_name(task: asyncio.Task[Any]) -> str:
     return str(getattr(task.get_coro(), "__name__", ""))
+
+
+# --- a long poll answered from outside its handler (Runtime API GET /next) ---------------------
+
+
+def test_respond_now_answers_a_waiting_request_before_its_handler_resumes(harness: Harness) -> None:
+    outcomes: list[bool] = []
+
+    async def main() -> None:
+        waiting: asyncio.Future[Request] = asyncio.get_running_loop().create_future()
+        release = asyncio.Event()
+
+        async def handler(request: Request) -> Response:
+            if request.path != "/poll":
+                return await echo(request)
+            waiting.set_result(request)
+            await release.wait()
+            return text(b"the handler's own answer, never sent")
+
+        async with harness.serve(handler) as port, connect(port) as client:
+            await client.send(get("/poll") + get("/after"))
+            request = await waiting
+            outcomes.append(request.respond_now(text(b"event")))
+            outcomes.append(request.respond_now(text(b"a second answer")))  # refused
+            # Arrives while the handler is still waiting.
+            assert await client.read_exactly(len(text_bytes(b"event"))) == text_bytes(b"event")
+            release.set()
+            expected = text_bytes(b"GET /after ")
+            assert await client.read_exactly(len(expected)) == expected
+            assert client.arrived() == b""
+
+    harness.run(main)
+    assert outcomes == [True, False]
+
+
+def test_respond_now_is_refused_until_the_body_is_read(harness: Harness) -> None:
+    outcomes: list[bool] = []
+
+    async def main() -> None:
+        asked = asyncio.Event()
+
+        async def handler(request: Request) -> Response:
+            outcomes.append(request.respond_now(text(b"too early")))
+            asked.set()
+            body = await request.body()
+            outcomes.append(request.respond_now(Response(200, [("X-Bad", "a\r\nb")], b"")))
+            return text(b"read " + body)
+
+        async with harness.serve(handler) as port, connect(port) as client:
+            await client.send(post("/x", b"abc")[:-2])
+            await asyncio.wait_for(asked.wait(), DEADLINE)  # asked before the body has arrived
+            await client.send(b"bc")
+            expected = text_bytes(b"read abc")
+            assert await client.read_exactly(len(expected)) == expected
+
+    harness.run(main)
+    assert outcomes == [False, False]
