@@ -59,7 +59,6 @@ class Request:
         "http_10",
         "keep_alive",
         "method",
-        "responded",
         "target",
         "trailers",
     )
@@ -78,7 +77,6 @@ class Request:
         self._waiter: asyncio.Future[None] | None = None
         self._expects_continue = False
         self._broken = False
-        self.responded = False  # sent with ``respond_now``: what the handler returns is not
 
     @property
     def path(self) -> str:
@@ -155,13 +153,6 @@ class Request:
     def _wake(self) -> None:
         if self._waiter is not None and not self._waiter.done():
             self._waiter.set_result(None)
-
-    def respond_now(self, response: Response) -> bool:
-        """Send a buffered ``response`` at once, from outside the handler (a long poll answered
-        by whoever has the data, in the same turn of the loop); what the handler then returns
-        is not sent. False, and nothing sent, unless this request is the one being answered,
-        its body has all been read, and ``response`` has a bytes body and valid headers."""
-        return self._connection.respond_now(self, response)
 
     def _discard_unread(self) -> bool:
         """Drop what the handler left; True when the body has fully arrived."""
@@ -418,10 +409,9 @@ class _Connection(asyncio.Protocol):
             while await self._next_request():
                 request = self.queue[0]
                 response = await self._call_handler(request)
-                if not request.responded:
-                    if not request._discard_unread() and not await self._finish_body(request):
-                        request.keep_alive = False
-                    await self._respond(request, response)
+                if not request._discard_unread() and not await self._finish_body(request):
+                    request.keep_alive = False
+                await self._respond(request, response)
                 self.queue.popleft()
                 if not request.keep_alive:
                     self._error_sent = True  # what came after the last request goes unanswered
@@ -473,31 +463,6 @@ class _Connection(asyncio.Protocol):
             return False
         async for _ in request.chunks():
             pass
-        return True
-
-    def respond_now(self, request: Request, response: Response) -> bool:
-        body = response.body
-        if (
-            request.responded
-            or not self.queue
-            or self.queue[0] is not request
-            or not request._body_done
-            or request._chunks
-            or not isinstance(body, bytes)
-        ):
-            return False
-        headers = response.headers
-        if not request.keep_alive:
-            headers = [*headers, ("Connection", "close")]
-        try:
-            head = self._head_for(request, response.status, headers, body)
-        except ValueError:
-            return False  # the handler's own answer goes the usual way, to become a 500
-        request.responded = True
-        if response.status in _NO_BODY_STATUSES or request.method == "HEAD":
-            self.write(head)
-        else:
-            self.write(head + body)
         return True
 
     async def _respond(self, request: Request, response: Response) -> None:

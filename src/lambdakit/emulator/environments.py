@@ -149,7 +149,6 @@ class ExecutionEnvironment:
         self._tasks: list[asyncio.Task[None]] = []
         self._outputs: list[tuple[int, asyncio.StreamReader]] = []  # (read fd, its reader)
         self._pending_end: Callable[[], None] | None = None  # END and REPORT, due this turn
-        self._announce: Callable[[PendingInvocation], object] | None = None
         self._death_reason: str | None = None
         self._died_starting = False
         self.init_exit_code = 1
@@ -253,12 +252,8 @@ class ExecutionEnvironment:
 
     # --- the Runtime API side ----------------------------------------------------------------
 
-    async def next_invocation(
-        self, announce: Callable[[PendingInvocation], object] | None = None
-    ) -> PendingInvocation:
-        """The runtime asks for work: init is over (first time); wait for an invocation.
-        ``announce`` is called with it as soon as it is given, before this coroutine resumes."""
-        self._announce = announce
+    async def next_invocation(self) -> PendingInvocation:
+        """The runtime asks for work: init is over (first time); wait for an invocation."""
         if self.state is EnvState.STARTING:
             self._init_done()
         if self.state is EnvState.BUSY:
@@ -288,9 +283,6 @@ class ExecutionEnvironment:
         self._timer = loop.call_later(timeout, self._invocation_timed_out)
         # No guard.reset_peak(): Max Memory Used is the environment's high-water mark, as on
         # Lambda, where a warm invocation reports the peak of the environment so far.
-        announce, self._announce = self._announce, None
-        if announce is not None:
-            announce(invocation)
         self._work.set_result(invocation)
         # START in the next turn of the loop, once the runtime has been sent its event, and
         # still before any output of the function can have been read.

@@ -12,7 +12,7 @@ import asyncio
 import json
 import os
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from enum import Enum
 
@@ -129,16 +129,11 @@ class PendingInvocation:
     accepted_at: float = field(default_factory=time.monotonic)
     # Set once END and REPORT are written: the log tail is complete.
     reported: asyncio.Event = field(default_factory=asyncio.Event)
-    # Called with a buffered result the moment it is set, before whoever awaits ``future``
-    # resumes: the Invoke API answers its caller from here, a turn of the loop sooner.
-    announce: Callable[[InvocationResult], object] | None = None
 
     def resolve(self, result: InvocationResult) -> bool:
         """Set the result once; later attempts (a late answer) are ignored and return False."""
         if self.future.done():
             return False
-        if self.announce is not None and result.stream is None:
-            self.announce(result)
         self.future.set_result(result)
         return True
 

@@ -116,17 +116,11 @@ class InvokeAPI:
         if kind == "Event":
             self.functions.submit_event(pool, invocation)
             return Response(202, headers)
-        log_type = request.header("x-amz-log-type")
-        if log_type != "Tail":  # (the tail is complete only after the answer)
-            invocation.announce = lambda answer: request.respond_now(
-                _result_response(answer, invocation, headers, None)
-            )
         result = await _run(pool, invocation)
-        if request.responded:
-            return _SENT
         if result.stream is not None:
             # A buffered Invoke of a streaming function gets the whole body, as on Lambda.
             result = await buffer_result(result, invocation)
+        log_type = request.header("x-amz-log-type")
         if log_type == "Tail":
             await invocation.reported.wait()  # the tail ends with END and REPORT
         return _result_response(result, invocation, headers, log_type)
@@ -241,7 +235,6 @@ def _result_response(
 
 
 _DECODER = json.JSONDecoder()
-_SENT = Response(200)  # what the handler returns once the answer has gone out from ``announce``
 _ARN = re.compile(r"(?:arn:[^:]+:lambda:[^:]*:)?(?:\d{12}:)?function:([^:]+)(?::([^:]+))?")
 
 

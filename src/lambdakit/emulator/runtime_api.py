@@ -7,6 +7,7 @@ those of Lambda's RAPID (reference §1.4).
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Awaitable, Callable
 from typing import Protocol
@@ -27,9 +28,7 @@ from lambdakit.emulator.invocations import (
 class Runtime(Protocol):
     """What the Runtime API needs from its execution environment."""
 
-    async def next_invocation(
-        self, announce: Callable[[PendingInvocation], object] | None = None
-    ) -> PendingInvocation: ...
+    async def next_invocation(self) -> PendingInvocation: ...
     def begin_stream(self, invocation: PendingInvocation, stream: ResponseStream) -> None: ...
     def end_stream(self, invocation: PendingInvocation) -> None: ...
     def current(self) -> PendingInvocation | None: ...
@@ -41,7 +40,6 @@ class Runtime(Protocol):
 
 OK = {"status": "OK"}
 ACCEPTED = json_response(202, OK)  # shared: the server never changes a response it sends
-_SENT = Response(200)  # what ``next`` returns once ``respond_now`` has answered the poll
 
 
 def _error(status: int, error_type: str, message: str) -> Response:
@@ -86,14 +84,7 @@ class RuntimeAPI:
         """``GET /runtime/invocation/next``: long poll until the environment is given work."""
         if self.runtime.current() is not None:
             return _transition_error("InvocationNext")
-        # The environment answers this poll itself, in the turn of the loop that gives it the
-        # event, rather than a turn later when this coroutine resumes.
-        invocation = await self.runtime.next_invocation(
-            lambda given: request.respond_now(self._event_response(given))
-        )
-        return _SENT if request.responded else self._event_response(invocation)
-
-    def _event_response(self, invocation: PendingInvocation) -> Response:
+        invocation = await self.runtime.next_invocation()
         return Response(200, self._invocation_headers(invocation), invocation.payload)
 
     def _invocation_headers(self, invocation: PendingInvocation) -> list[tuple[str, str]]:
@@ -130,7 +121,9 @@ class RuntimeAPI:
             )
         content_type = request.header("content-type") or "application/json"
         result = InvocationResult(outcome=Outcome.SUCCESS, body=body, content_type=content_type)
-        self.runtime.answer(invocation, result)  # the caller is answered (announce) before the 202
+        self.runtime.answer(invocation, result)
+        # Let the caller's answer go out before this 202: the caller is the one waiting.
+        await asyncio.sleep(0)
         return ACCEPTED
 
     async def _stream(self, request: Request, invocation: PendingInvocation) -> Response:
