@@ -1087,17 +1087,6 @@ def report(results: Results, markdown: bool) -> str:
     return "\n\n".join(parts) + "\n"
 
 
-def write_doc(text: str) -> None:
-    """Rewrite this script's section of docs/benchmarks.md (added at the end if missing)."""
-    document = DOC.read_text() if DOC.exists() else ""
-    start, end = document.find(START_MARK), document.find(END_MARK)
-    if start < 0 or end < start:
-        section = f"\n{HEADING}\n\n{START_MARK}\n{END_MARK}\n"
-        document = document.rstrip("\n") + "\n" + section
-        start, end = document.find(START_MARK), document.find(END_MARK)
-    DOC.write_text(f"{document[: start + len(START_MARK)]}\n\n{text}\n{document[end:]}")
-
-
 # --- main -----------------------------------------------------------------------------------
 
 
@@ -1111,7 +1100,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def check_interpreter() -> None:
-    if importlib.util.find_spec("lambdakit") is None or importlib.util.find_spec("h11") is None:
+    if (
+        importlib.util.find_spec("lambdakit") is None
+        or importlib.util.find_spec("httptools") is None
+    ):
         raise rt.BenchError(
             f"{sys.executable} cannot import lambdakit and its dependencies; "
             "run this script with the project's virtual environment (.venv/bin/python)"
@@ -1171,7 +1163,7 @@ def main(argv: list[str] | None = None) -> int:
         results = run(args)
         print(report(results, markdown=False))
         if args.write:
-            write_doc(report(results, markdown=True))
+            rt.write_section(report(results, markdown=True), START_MARK, END_MARK, HEADING)
             print(f"wrote the results to {DOC.relative_to(REPO)}")
     except rt.BenchError as exc:
         print(f"bench/emulator.py: {exc}", file=sys.stderr)

@@ -929,12 +929,20 @@ def report(results: Results, markdown: bool) -> str:
     return "\n\n".join(parts) + "\n"
 
 
-def write_doc(text: str) -> None:
+def write_section(text: str, start_mark: str, end_mark: str, heading: str | None = None) -> None:
+    """Rewrite what stands between ``start_mark`` and ``end_mark`` in docs/benchmarks.md; the
+    rest of the file (other scripts' sections) is left as read just before writing. Without
+    the marks: append a new section under ``heading``, or fail when there is none."""
     document = DOC.read_text() if DOC.exists() else ""
-    start, end = document.find(START_MARK), document.find(END_MARK)
+    start, end = document.find(start_mark), document.find(end_mark)
     if start < 0 or end < start:
-        raise BenchError(f"{DOC} has no '{START_MARK}' ... '{END_MARK}' section to rewrite")
-    DOC.write_text(f"{document[: start + len(START_MARK)]}\n\n{text}\n{document[end:]}")
+        if heading is None:
+            raise BenchError(f"{DOC} has no '{start_mark}' ... '{end_mark}' section to rewrite")
+        section = f"\n{heading}\n\n{start_mark}\n\n{text}\n{end_mark}\n"
+        with DOC.open("a") as doc:  # append only: never rewrite what others own
+            doc.write(section if document.endswith("\n") or not document else "\n" + section)
+        return
+    DOC.write_text(f"{document[: start + len(start_mark)]}\n\n{text}\n{document[end:]}")
 
 
 # --- main -----------------------------------------------------------------------------------
@@ -971,7 +979,7 @@ def main(argv: list[str] | None = None) -> int:
         results = run(args)
         print(report(results, markdown=False))
         if args.write:
-            write_doc(report(results, markdown=True))
+            write_section(report(results, markdown=True), START_MARK, END_MARK)
             print(f"wrote the results to {DOC.relative_to(REPO)}")
     except BenchError as exc:
         print(f"bench/runtime.py: {exc}", file=sys.stderr)

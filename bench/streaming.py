@@ -749,19 +749,6 @@ def report(results: Results, markdown: bool) -> str:
     return "\n\n".join(parts) + "\n"
 
 
-def write_doc(text: str) -> None:
-    """Rewrite our section's results; add the section at the end if it is not there yet.
-    The rest of the file (other scripts' sections) is left as read just before writing."""
-    document = DOC.read_text() if DOC.exists() else ""
-    start, end = document.find(START_MARK), document.find(END_MARK)
-    if start < 0 or end < start:
-        section = f"\n{HEADING}\n\n{START_MARK}\n\n{text}\n{END_MARK}\n"
-        with DOC.open("a") as doc:  # append only: never rewrite what others own
-            doc.write(section if document.endswith("\n") else "\n" + section)
-        return
-    DOC.write_text(f"{document[: start + len(START_MARK)]}\n\n{text}\n{document[end:]}")
-
-
 # --- main -----------------------------------------------------------------------------------
 
 
@@ -805,7 +792,7 @@ def main(argv: list[str] | None = None) -> int:
         signal.alarm(0)
         print(report(results, markdown=False))
         if args.write:
-            write_doc(report(results, markdown=True))
+            rt.write_section(report(results, markdown=True), START_MARK, END_MARK, HEADING)
             print(f"wrote the results to {DOC.relative_to(REPO)}")
     except rt.BenchError as exc:
         print(f"bench/streaming.py: {exc}", file=sys.stderr)
