@@ -3,10 +3,11 @@
 httptools (llhttp, the parser of Node.js and uvicorn) does the parsing: request bodies with
 Content-Length or chunked, request trailers (streamed function responses end with them),
 pipelining. This module is the I/O around it: an ``asyncio.Protocol`` per connection that feeds
-the parser, and one task per run of requests that calls the handler, serving one request at a
-time, in order, with keep-alive. A handler receives a ``Request`` whose body it may read whole or
-as it arrives, and returns a ``Response`` whose body is bytes (sent with its head in one write)
-or an async iterator of bytes (sent chunked, as it is produced, with flow control both ways).
+the parser, and one task per connection (started by its first request) that calls the handler,
+serving one request at a time, in order, with keep-alive. A handler receives a ``Request`` whose
+body it may read whole or as it arrives, and returns a ``Response`` whose body is bytes (sent
+with its head in one write) or an async iterator of bytes (sent chunked, as it is produced,
+with flow control both ways).
 
 Why not asyncio streams and h11, as before: an invocation crosses three HTTP exchanges in the
 emulator (the client's request, the runtime's ``GET /next`` and its ``POST .../response``), and
