@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import io
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
 
 import click
 import pytest
@@ -273,3 +278,66 @@ def test_emit_stamps_lines_with_the_clock() -> None:
     emitted = printer.emit("fn", "0002", "stderr", "oops")
     assert emitted == LogLine("fn", "0002", "stderr", "oops", 42.5)
     assert out.getvalue() == "[fn] oops\n"
+
+
+# --- a reader that does not keep up ------------------------------------------------------------
+
+
+@pytest.fixture
+def unread_pipe() -> Iterator[io.TextIOWrapper]:
+    """The write end of a pipe nobody reads. Closing the read end at the end breaks whatever
+    write is still blocked, so that no thread is left behind."""
+    read_fd, write_fd = os.pipe()
+    stream = open(write_fd, "w", encoding="utf-8")  # noqa: SIM115 - closed below
+    try:
+        yield stream
+    finally:
+        os.close(read_fd)
+        with contextlib.suppress(OSError):
+            stream.close()
+
+
+def finishes_within(seconds: float, action: Callable[[], object]) -> bool:
+    """Whether ``action`` returns within ``seconds``: a blocked write fails the test rather
+    than hanging it."""
+    thread = threading.Thread(target=action, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    return not thread.is_alive()
+
+
+def test_printer_in_a_loop_never_blocks_on_an_unread_pipe(
+    unread_pipe: io.TextIOWrapper,
+) -> None:
+    async def scenario() -> None:
+        printer = LogPrinter(unread_pipe, color=False)
+        for n in range(100):  # 100 flushes of 2,000 lines: 20 MB, far more than a pipe holds
+            for _ in range(2000):
+                printer.emit("hello", "0001", "stdout", f"line {n} " + "x" * 90)
+            await asyncio.sleep(printer.FLUSH_DELAY * 2)
+
+    assert finishes_within(10, lambda: asyncio.run(scenario()))
+
+
+def test_printer_close_waits_at_most_its_timeout(unread_pipe: io.TextIOWrapper) -> None:
+    printer = LogPrinter(unread_pipe, color=False)
+    closed: list[bool] = []
+
+    def shut_down() -> None:
+        for _ in range(10_000):  # 1 MB, printed outside a loop: written at once
+            printer.print(line("y" * 90))
+        closed.append(printer.close(timeout=0.2))
+
+    started = time.monotonic()
+    assert finishes_within(5, shut_down)
+    assert closed == [False] and time.monotonic() - started < 2
+
+
+def test_printer_close_writes_what_is_pending() -> None:
+    async def scenario() -> tuple[bool, str]:
+        out = io.StringIO()
+        printer = LogPrinter(out, color=False)
+        printer.print(line("last words"))  # pending for FLUSH_DELAY
+        return printer.close(), out.getvalue()
+
+    assert asyncio.run(scenario()) == (True, "[hello] last words\n")

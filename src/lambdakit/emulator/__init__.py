@@ -28,8 +28,9 @@ async def serve(
     state_dir: Path = Path(".lambdakit"),
     retry_delays: tuple[float, ...] = (1.0, 2.0),
 ) -> None:
-    """Serve ``functions`` until SIGINT or SIGTERM."""
-    from lambdakit.emulator import reports
+    """Serve ``functions`` until SIGINT or SIGTERM. Everything printed while serving goes
+    through ``console``: a stdout or stderr that nobody reads must not stop the serving."""
+    from lambdakit.emulator import console, reports
     from lambdakit.emulator.limits import describe
 
     config = EmulatorConfig(
@@ -40,11 +41,11 @@ async def serve(
     await emulator.start()
     _tune_gc()
     names = ", ".join(spec.name for spec in functions)
-    print(f"lambdakit: Invoke API at {emulator.url} - functions: {names}", flush=True)
+    console.echo(f"lambdakit: Invoke API at {emulator.url} - functions: {names}")
     for name, url in emulator.function_urls().items():
         mode = emulator.functions[name].url.invoke_mode  # type: ignore[union-attr]
-        print(f"lambdakit: {name} Function URL ({mode}): {url}", flush=True)
-    print(f"lambdakit: {describe(emulator.limiter)}", file=sys.stderr, flush=True)
+        console.echo(f"lambdakit: {name} Function URL ({mode}): {url}")
+    console.warn(describe(emulator.limiter))
     if watch:
         from lambdakit.emulator.watch import watch_functions
 

@@ -41,6 +41,8 @@ from typing import Literal, TextIO
 
 import click
 
+from lambdakit.emulator import console
+
 __all__ = [
     "LogLine",
     "LogPrinter",
@@ -211,6 +213,8 @@ class LogPrinter:
     Inside an event loop, lines are rendered and written together ``FLUSH_DELAY`` after the
     first of them: one system call for many lines (even on an unbuffered stream, as with
     PYTHONUNBUFFERED), made after the invocation's answer has gone out rather than before.
+    The writing is the stream's ``console.ConsoleWriter``'s, so a reader that does not keep up
+    costs dropped lines, never a blocked event loop.
     """
 
     FLUSH_DELAY = 0.002  # seconds: far below what a reader notices
@@ -223,6 +227,7 @@ class LogPrinter:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.stream = stream if stream is not None else sys.stdout
+        self._writer = console.writer_for(self.stream)
         self._flush_pending = False
         self._pending: list[LogLine] = []
         self.color = _wants_color(self.stream) if color is None else color
@@ -246,16 +251,17 @@ class LogPrinter:
         loop.call_later(self.FLUSH_DELAY, self.flush)
 
     def flush(self) -> None:
-        """Write the lines printed so far."""
+        """Hand the lines printed so far to the writer."""
         self._flush_pending = False
         lines, self._pending = self._pending, []
-        text = "".join([self.render(line) + "\n" for line in lines])
-        try:
-            if text:
-                self.stream.write(text)
-            self.stream.flush()
-        except (OSError, ValueError):
-            pass  # the terminal or pipe went away: logs are best effort
+        if lines:
+            self._writer.write("".join([self.render(line) + "\n" for line in lines]))
+
+    def close(self, timeout: float = 1.0) -> bool:
+        """Flush, and wait at most ``timeout`` seconds for a reader to take the lines; returns
+        whether it did. The printer stays usable."""
+        self.flush()
+        return self._writer.flush(timeout)
 
     def emit(self, function: str, env_id: str, stream: Stream, text: str) -> LogLine:
         """Print a line stamped with the printer's clock; returns it."""

@@ -8,9 +8,10 @@ start, with the new code).
 from __future__ import annotations
 
 import asyncio
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from lambdakit.emulator import console
 
 if TYPE_CHECKING:
     from lambdakit.emulator.server import Emulator
@@ -38,7 +39,7 @@ async def _watch(emulator: Emulator) -> None:
         changed = [Path(path) for _, path in changes]
         for name, dirs in roots.items():
             if any(_inside(path, root) for path in changed for root in dirs):
-                sys.stderr.write(f"lambdakit: {name}: code changed, restarting its environments\n")
+                console.warn(f"{name}: code changed, restarting its environments")
                 await emulator.pools[name].restart()
 
 
