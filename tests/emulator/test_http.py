@@ -10,7 +10,9 @@ read whole or as they arrive, over a limit, left unread, cut short by the client
 ``Expect: 100-continue``; malformed and oversized request heads; buffered and streamed responses
 (chunked with trailers, and unchunked for HTTP/1.0); responses without a body (204, 304, HEAD); a
 failing handler and header injection (500); a failing stream; back-pressure both ways; clients
-that half-close, go away mid-body or ask to upgrade; a waiting handler cancelled.
+that half-close, go away mid-body or ask to upgrade; a waiting handler cancelled; connections
+closed unused; the idle, head and body limits (tiny ones), and the Runtime API's, which leave
+long polls and pauses alone; ``Response.on_finish`` for responses written whole and abandoned.
 """
 
 from __future__ import annotations
@@ -21,8 +23,10 @@ import gc
 import hashlib
 import importlib.util
 import json
+import math
 import random
 import socket
+import struct
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -32,7 +36,13 @@ import h11
 import pytest
 
 from lambdakit.emulator import _http
-from lambdakit.emulator._http import BodyTooLarge, Request, Response, json_response
+from lambdakit.emulator._http import (
+    BodyTooLarge,
+    HttpTimeouts,
+    Request,
+    Response,
+    json_response,
+)
 
 # A whole conversation takes milliseconds; only a hang (a bug) ever gets near this.
 DEADLINE = 5.0
@@ -104,9 +114,11 @@ class Harness:
                 connection.transport.close()
 
     @contextlib.asynccontextmanager
-    async def serve(self, handler: _http.Handler) -> AsyncIterator[int]:
+    async def serve(
+        self, handler: _http.Handler, timeouts: HttpTimeouts = _http.DEFAULT_TIMEOUTS
+    ) -> AsyncIterator[int]:
         """``start_server`` on a free port of 127.0.0.1; yields the port."""
-        server = await _http.start_server(handler, "127.0.0.1", 0)
+        server = await _http.start_server(handler, "127.0.0.1", 0, timeouts=timeouts)
         try:
             yield _http.bound_port(server)
         finally:
@@ -1217,3 +1229,450 @@ def test_a_cancelled_waiting_handler_closes_the_connection_quietly(
 
 def _coroutine_name(task: asyncio.Task[Any]) -> str:
     return str(getattr(task.get_coro(), "__name__", ""))
+
+
+# --- connections closed unused: the client's end of input ---------------------------------------
+
+
+async def until(condition: Callable[[], bool], within: float = 1.0) -> None:
+    """Wait for ``condition``, failing after ``within`` seconds (sooner than ``DEADLINE``, so
+    that the failure says what never happened)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while not condition():
+        assert loop.time() < deadline, f"not within {within} s"
+        await asyncio.sleep(0.005)
+
+
+def reset_on_close(sock: socket.socket) -> None:
+    """``close()`` then sends RST instead of FIN (SO_LINGER with a zero timeout)."""
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+
+
+@pytest.mark.parametrize("sent", [b"", b"GET / HT", b"GET / HTTP/1.1\r\nHost: te"])
+def test_a_client_half_closing_without_a_whole_request_is_hung_up_on(
+    harness: Harness, sent: bytes
+) -> None:
+    """Nothing, or part of a head, then ``shutdown(SHUT_WR)``: no request can come any more,
+    so the server closes too (it used to wait for ever, its socket in CLOSE-WAIT)."""
+
+    async def main() -> None:
+        async with harness.serve(echo) as port:
+            before = _http.open_connections()
+            async with connect(port) as client:
+                await client.send(sent)
+                await until(lambda: _http.open_connections() == before + 1)
+                client.sock.shutdown(socket.SHUT_WR)
+                assert await asyncio.wait_for(client.read_to_eof(), 1.0) == b""
+            await until(lambda: _http.open_connections() == before)
+
+    harness.run(main)
+    assert harness.eofs == 1
+
+
+@pytest.mark.parametrize("close", ["FIN", "RST"])
+def test_connections_closed_unused_are_closed_by_the_server(harness: Harness, close: str) -> None:
+    """Browsers' spare connections, health checks, port scans: connect, then close."""
+
+    async def main() -> None:
+        async with harness.serve(echo) as port:
+            before = _http.open_connections()
+            async with contextlib.AsyncExitStack() as stack:
+                for _ in range(20):
+                    client = await stack.enter_async_context(connect(port))
+                    if close == "RST":
+                        reset_on_close(client.sock)
+                await until(lambda: _http.open_connections() == before + 20)
+            await until(lambda: _http.open_connections() == before)
+            async with connect(port) as client:
+                await client.send(get("/still"))
+                expected = text_bytes(b"GET /still ")
+                assert await client.read_exactly(len(expected)) == expected
+
+    harness.run(main)
+
+
+# --- timeouts -----------------------------------------------------------------------------------
+
+# The limit in the tests of timeouts: long against a turn of the loop, short to wait for.
+TINY = 0.2
+
+
+def test_http_timeouts_default_to_the_public_listeners_limits() -> None:
+    defaults = _http.DEFAULT_TIMEOUTS
+    assert (defaults.idle, defaults.head, defaults.body) == (60.0, 10.0, 60.0)
+    assert HttpTimeouts() == defaults
+
+
+@pytest.mark.parametrize(
+    "limits", [{"idle": 0.0}, {"head": -1.0}, {"body": math.inf}, {"idle": math.nan}]
+)
+def test_http_timeouts_refuse_limits_not_positive_and_finite(limits: dict[str, float]) -> None:
+    with pytest.raises(ValueError, match="positive and finite"):
+        HttpTimeouts(**limits)
+
+
+def test_the_idle_limit_closes_connections_waiting_for_a_request(harness: Harness) -> None:
+    timeouts = HttpTimeouts(idle=TINY, head=None, body=None)
+
+    async def handler(request: Request) -> Response:
+        await asyncio.sleep(2 * TINY)  # a handler at work: the connection is not idle
+        return await echo(request)
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        async with harness.serve(handler, timeouts) as port:
+            async with connect(port) as client:  # never used
+                start = loop.time()
+                assert await client.read_to_eof() == b""
+                assert TINY - 0.05 <= loop.time() - start < TINY + 1
+            async with connect(port) as client:  # between requests
+                await client.send(get("/slow"))
+                expected = text_bytes(b"GET /slow ")
+                assert await client.read_exactly(len(expected)) == expected
+                answered = loop.time()
+                assert await client.read_to_eof() == b""
+                assert TINY - 0.05 <= loop.time() - answered < TINY + 1
+
+    harness.run(main)
+
+
+def test_a_head_incomplete_after_the_head_limit_is_answered_408(harness: Harness) -> None:
+    """A client sending a header now and then, never the end of its head (slowloris)."""
+    calls: list[str] = []
+
+    async def handler(request: Request) -> Response:
+        calls.append(request.path)
+        return text(b"")
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        timeouts = HttpTimeouts(idle=None, head=TINY, body=None)
+        async with harness.serve(handler, timeouts) as port, connect(port) as client:
+            await client.send(b"GET / HTTP/1.1\r\n")
+            start = loop.time()
+            reading = asyncio.ensure_future(client.read_response())
+            while not reading.done():
+                with contextlib.suppress(ConnectionError):  # the server may have closed
+                    await client.send(b"X-Slow: 1\r\n")
+                await asyncio.wait([reading], timeout=TINY / 4)
+            elapsed = loop.time() - start
+            reply = reading.result()
+            assert (reply.status, reply.header("connection")) == (408, "close")
+            assert reply.json() == {"errorMessage": "request head not complete within 0.2 s"}
+            assert await client.read_to_eof() == b""
+            assert TINY - 0.05 <= elapsed < TINY + 1
+
+    harness.run(main)
+    assert calls == []
+
+
+def test_the_runtime_apis_limits_allow_long_polls_long_handlers_and_pauses(
+    harness: Harness,
+) -> None:
+    """The Runtime API's ``HttpTimeouts(idle=None, head=..., body=None)``: a runtime connects
+    before it polls, waits in GET /next, runs a function for longer than the head limit before
+    its next request on the same connection, and streams its response with pauses."""
+    timeouts = HttpTimeouts(idle=None, head=TINY, body=None)
+
+    async def handler(request: Request) -> Response:
+        if request.path == "/next":
+            await asyncio.sleep(2 * TINY)  # the long poll
+            return text(b"event")
+        return await echo(request)
+
+    async def main() -> None:
+        async with harness.serve(handler, timeouts) as port, connect(port) as client:
+            await asyncio.sleep(2 * TINY)  # connected, not asking yet
+            await client.send(get("/next"))
+            assert await client.read_exactly(len(text_bytes(b"event"))) == text_bytes(b"event")
+            await asyncio.sleep(2 * TINY)  # the function at work: the head limit is not running
+            head = b"POST /response HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+            await client.send(head + b"3\r\none\r\n")
+            await asyncio.sleep(2 * TINY)  # a pause mid-stream
+            await client.send(b"3\r\ntwo\r\n0\r\n\r\n")
+            expected = text_bytes(b"POST /response onetwo")
+            assert await client.read_exactly(len(expected)) == expected
+
+    harness.run(main)
+
+
+def test_a_pipelined_head_past_the_head_limit_is_answered_408_after_the_answer_in_progress(
+    harness: Harness,
+) -> None:
+    async def handler(request: Request) -> Response:
+        await asyncio.sleep(2 * TINY)  # the head behind this request runs out meanwhile
+        return await echo(request)
+
+    async def main() -> None:
+        timeouts = HttpTimeouts(idle=None, head=TINY, body=None)
+        async with harness.serve(handler, timeouts) as port, connect(port) as client:
+            await client.send(get("/slow") + b"GET /next HTTP/1.1\r\nHost:")
+            assert (await client.read_response()).body == b"GET /slow "
+            reply = await client.read_response()
+            assert (reply.status, reply.header("connection")) == (408, "close")
+            assert await client.read_to_eof() == b""
+
+    harness.run(main)
+
+
+def test_a_closing_connection_whose_client_does_not_read_is_dropped_after_the_idle_limit(
+    harness: Harness,
+) -> None:
+    """The last response, under the high-water mark, waits in the transport's buffer for a
+    client that never reads: close() would wait for it for ever."""
+
+    async def handler(request: Request) -> Response:
+        transport = harness.connections[0].transport
+        assert transport is not None
+        transport.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+        return text(b"x" * 48 * 1024)
+
+    async def main() -> None:
+        timeouts = HttpTimeouts(idle=TINY, head=None, body=None)
+        async with harness.serve(handler, timeouts) as port:
+            before = _http.open_connections()
+            async with connect(port, receive_buffer=4096) as client:
+                await client.send(get("/big", "Connection: close\r\n"))
+                await until(lambda: _http.open_connections() == before + 1)
+                transport = harness.connections[0].transport
+                assert transport is not None
+                await until(lambda: transport.is_closing())
+                assert transport.get_write_buffer_size() > 0  # the case in point
+                await until(lambda: _http.open_connections() == before, within=TINY + 1)
+
+    harness.run(main)
+
+
+@pytest.mark.parametrize("read", ["body", "chunks"])
+def test_a_body_stalled_past_the_body_limit_breaks_off(harness: Harness, read: str) -> None:
+    waited: list[float] = []
+
+    async def handler(request: Request) -> Response:
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        try:
+            if read == "body":
+                await request.body()
+            else:
+                async for _ in request.chunks():
+                    start = loop.time()
+        except ConnectionError:
+            waited.append(loop.time() - start)
+            raise
+        return text(b"unexpected")
+
+    async def main() -> None:
+        timeouts = HttpTimeouts(idle=None, head=None, body=TINY)
+        async with harness.serve(handler, timeouts) as port, connect(port) as client:
+            await client.send(post("/up", b"x" * 100)[:-50])
+            assert await client.read_to_eof() == b""
+
+    harness.run(main)
+    assert len(waited) == 1
+    assert TINY - 0.05 <= waited[0] < TINY + 1
+
+
+def test_a_body_slower_than_the_body_limit_but_never_stalled_is_read(harness: Harness) -> None:
+    """The limit is on each wait for bytes, not on the whole body."""
+
+    async def main() -> None:
+        timeouts = HttpTimeouts(idle=None, head=None, body=TINY)
+        async with harness.serve(echo, timeouts) as port, connect(port) as client:
+            await client.send(post("/up", b"abcdef")[:-6])
+            for piece in (b"ab", b"cd", b"ef"):
+                await asyncio.sleep(TINY / 2)
+                await client.send(piece)
+            expected = text_bytes(b"POST /up abcdef")
+            assert await client.read_exactly(len(expected)) == expected
+
+    harness.run(main)
+
+
+# --- Response.on_finish -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["bytes", "stream", "stream to HEAD"])
+def test_on_finish_hears_true_once_the_whole_response_is_written(
+    harness: Harness, kind: str
+) -> None:
+    calls: list[bool] = []
+
+    async def produce() -> AsyncIterator[bytes]:
+        yield b"one"
+        yield b"two"
+
+    async def handler(request: Request) -> Response:
+        if request.path != "/first":
+            return text(b"next")
+        body = b"bytes" if kind == "bytes" else produce()
+        return Response(200, [], body, lambda: [("X-Done", "1")], on_finish=calls.append)
+
+    async def main() -> None:
+        method = "HEAD" if kind == "stream to HEAD" else "GET"
+        async with harness.serve(handler) as port, connect(port) as client:
+            await client.send(f"{method} /first HTTP/1.1\r\n\r\n".encode() + get("/next"))
+            reply = await client.read_response(head=method == "HEAD")
+            assert reply.body == {"bytes": b"bytes", "stream": b"onetwo"}.get(kind, b"")
+            assert (await client.read_response()).body == b"next"
+
+    harness.run(main)
+    assert calls == [True]
+
+
+@pytest.mark.parametrize("stuck", ["function pausing", "client not reading"])
+def test_a_client_hanging_up_mid_stream_abandons_the_response_at_once(
+    harness: Harness, stuck: str
+) -> None:
+    """The body iterator is closed then, not when (if ever) it has its next chunk. The client
+    closes its socket; having read all that came, it sends a FIN, not a RST: the server sees
+    the end of input only, as from a client that merely half-closes."""
+    events: list[object] = []
+
+    async def main() -> None:
+        never = asyncio.Event()
+
+        async def produce() -> AsyncIterator[bytes]:
+            try:
+                yield b"first"
+                while True:
+                    if stuck == "function pausing":
+                        await never.wait()
+                    yield b"x" * 65536
+            finally:
+                events.append("finally")
+
+        async def handler(request: Request) -> Response:
+            return Response(200, [], produce(), on_finish=events.append)
+
+        async with harness.serve(handler) as port:
+            before = _http.open_connections()
+            async with connect(port, receive_buffer=65536) as client:
+                await client.send(get("/"))
+                await client.read_until(b"5\r\nfirst\r\n")
+                if stuck == "client not reading":
+                    await until(lambda: harness.write_pauses > 0)
+            await until(lambda: len(events) == 2)
+            await until(lambda: _http.open_connections() == before)
+
+    harness.run(main)
+    assert events == ["finally", False]
+
+
+@pytest.mark.parametrize("kind", ["bytes", "stream"])
+def test_a_response_to_a_client_already_gone_is_abandoned_unsent(
+    harness: Harness, kind: str
+) -> None:
+    events: list[object] = []
+
+    async def produce() -> AsyncIterator[bytes]:
+        events.append("started")
+        yield b"never sent"
+
+    async def handler(request: Request) -> Response:
+        connection = harness.connections[0]
+        await until(lambda: connection.lost)
+        body = produce() if kind == "stream" else b"never sent"
+        return Response(200, [], body, on_finish=events.append)
+
+    async def main() -> None:
+        async with harness.serve(handler) as port:
+            async with connect(port) as client:
+                await client.send(get("/"))
+                await until(lambda: bool(harness.connections) and harness.connections[0].serving)
+                reset_on_close(client.sock)  # gone, not merely done sending (FIN)
+            await until(lambda: bool(events))
+
+    harness.run(main)
+    assert events == [False]
+
+
+@pytest.mark.parametrize("fault", ["stream", "trailers", "header"])
+def test_a_response_that_cannot_go_out_whole_is_abandoned(
+    harness: Harness, fault: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    events: list[object] = []
+
+    async def produce() -> AsyncIterator[bytes]:
+        try:
+            yield b"data"
+            if fault == "stream":
+                raise RuntimeError("the stream broke")
+        finally:
+            events.append("finally")
+
+    def trailers() -> list[tuple[str, str]]:
+        if fault == "trailers":
+            raise RuntimeError("no trailers")
+        return []
+
+    async def handler(request: Request) -> Response:
+        headers = [("X-Bad", "a\r\nb")] if fault == "header" else []
+        return Response(200, headers, produce(), trailers, on_finish=events.append)
+
+    async def main() -> None:
+        async with harness.serve(handler) as port, connect(port) as client:
+            await client.send(get("/"))
+            raw = await client.read_to_eof()
+            if fault == "header":
+                assert raw.startswith(b"HTTP/1.1 500 Internal Server Error\r\n")
+            else:  # no terminating chunk
+                assert raw == b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\ndata\r\n"
+
+    harness.run(main)
+    # A body refused for its header is closed before it starts: its finally never runs.
+    assert events == ([False] if fault == "header" else ["finally", False])
+    capsys.readouterr()  # the header fault is a 500, said on stderr
+
+
+def test_a_stream_cut_short_by_the_server_closing_is_abandoned(harness: Harness) -> None:
+    """As when an environment shuts down: its serving tasks are cancelled."""
+    events: list[object] = []
+
+    async def main() -> None:
+        never = asyncio.Event()
+
+        async def produce() -> AsyncIterator[bytes]:
+            try:
+                yield b"first"
+                await never.wait()
+                yield b"never sent"
+            finally:
+                events.append("finally")
+
+        async def handler(request: Request) -> Response:
+            return Response(200, [], produce(), on_finish=events.append)
+
+        async with harness.serve(handler) as port, connect(port) as client:
+            await client.send(get("/"))
+            await client.read_until(b"5\r\nfirst\r\n")
+            [task] = [t for t in asyncio.all_tasks() if _coroutine_name(t) == "_serve"]
+            task.cancel()
+            assert await client.read_to_eof() == b""
+            assert events == ["finally", False]
+
+    harness.run(main)
+
+
+def test_a_failing_on_finish_is_said_on_stderr_and_the_connection_goes_on(
+    harness: Harness, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def on_finish(whole: bool) -> None:
+        raise RuntimeError(f"the hook broke ({whole})")
+
+    async def handler(request: Request) -> Response:
+        if request.path == "/first":
+            return Response(200, [], b"first", on_finish=on_finish)
+        return text(b"second")
+
+    async def main() -> None:
+        async with harness.serve(handler) as port, connect(port) as client:
+            await client.send(get("/first") + get("/second"))
+            assert (await client.read_response()).body == b"first"
+            assert (await client.read_response()).body == b"second"
+
+    harness.run(main)
+    assert capsys.readouterr().err == (
+        "lambdakit: GET /first: lambdakit emulator internal error: on_finish: RuntimeError: "
+        "the hook broke (True)\n"
+    )

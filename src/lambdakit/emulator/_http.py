@@ -13,6 +13,26 @@ Why not asyncio streams and h11, as before: an invocation crosses three HTTP exc
 emulator (the client's request, the runtime's ``GET /next`` and its ``POST .../response``), and
 with streams and a pure-Python parser those cost the emulator four times the CPU that the
 runtime itself spends on an invocation (docs/benchmarks.md).
+
+Connections end when nothing more can come of them, so that they cannot pile up (browsers,
+health checks and port scanners open connections and close them unused). At the client's end
+of input (EOF) a connection closes unless a request is queued or being served: a client that
+half-closes after a whole request (``shutdown(SHUT_WR)``) still gets its answer, one that sent
+nothing or part of a head never could. During a streamed answer, EOF is taken for a hang-up:
+clients half-close after their request, not halfway through the answer, and a socket closed
+outright looks half-closed until the server writes to it.
+
+``HttpTimeouts``, per server, bound the waits that are the client's doing: *idle*, for the
+first byte of a request (on a new connection, between requests); *head*, for the rest of the
+head, counted from its first byte, never from the end of the previous response (a runtime may
+take 15 minutes before its next request); *body*, between the bytes of a request body that a
+handler waits for. Handlers, and clients reading responses, are not limited. One timer per
+connection enforces the three: it wakes at the current deadline or after the shortest limit,
+whichever comes first, so a deadline set in between is never missed and moving from one wait
+to the next costs two attribute writes, not a timer.
+
+A ``Response`` may carry ``on_finish``, told once whether it went out whole; a streamed body
+that did not is closed at once, also while it waits for its next chunk.
 """
 
 from __future__ import annotations
@@ -20,14 +40,18 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import dataclasses
+import enum
 import json
+import math
 import socket
-import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from http import HTTPStatus
 from typing import cast
 
 import httptools
+
+from lambdakit.emulator import console
 
 MAX_HEADER_BYTES = 64 * 1024
 # Past this much body the handler has not consumed yet, stop reading from the socket.
@@ -35,6 +59,34 @@ BODY_HIGH_WATER = 1024 * 1024
 _REASONS = {status.value: status.phrase.encode() for status in HTTPStatus}
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 _NO_BODY_STATUSES = frozenset({204, 304})
+# uvloop's timers count whole milliseconds (libuv's): one may fire up to a millisecond before
+# its deadline, which is then taken as reached rather than re-armed for the remainder.
+_TIMER_SLACK = 0.001
+
+
+@dataclasses.dataclass(frozen=True)
+class HttpTimeouts:
+    """How long, in seconds, a server's connections wait on their clients; None: no limit.
+
+    The defaults are the public listeners' (Invoke API, Function URLs): generous for any
+    client, short enough that a scan or a client that stops halfway cannot hold sockets long.
+    """
+
+    idle: float | None = 60.0
+    """For the first byte of a request, on a new connection and between requests."""
+    head: float | None = 10.0
+    """For the request line and headers to be complete, from the request's first byte."""
+    body: float | None = 60.0
+    """Between two arrivals of request body bytes while a handler waits for them."""
+
+    def __post_init__(self) -> None:
+        for name in ("idle", "head", "body"):
+            limit = getattr(self, name)
+            if limit is not None and not 0 < limit < math.inf:
+                raise ValueError(f"HttpTimeouts.{name} must be positive and finite, or None")
+
+
+DEFAULT_TIMEOUTS = HttpTimeouts()
 
 
 class BodyTooLarge(Exception):
@@ -84,6 +136,27 @@ class Request:
         return self.target.split("?", 1)[0]
 
     @property
+    def connection(self) -> object:
+        """The connection the request came on, as an opaque key (weak references allowed)."""
+        return self._connection
+
+    @property
+    def disconnected(self) -> bool:
+        """Whether the client has closed its connection, or its sending half (a client that
+        sends nothing more is, for a long poll, one that has gone)."""
+        return self._connection.lost or self._connection.eof
+
+    @property
+    def peer(self) -> tuple[str, int] | None:
+        """The client's address (host, port), if the transport knows it."""
+        return self._connection.address("peername")
+
+    @property
+    def local(self) -> tuple[str, int] | None:
+        """The server's own address on this connection (host, port)."""
+        return self._connection.address("sockname")
+
+    @property
     def query(self) -> dict[str, str]:
         if "?" not in self.target:
             return {}
@@ -116,10 +189,12 @@ class Request:
                 raise ConnectionError("the connection closed before the request body ended")
             else:
                 self._waiter = self._connection.loop.create_future()
+                self._connection.body_wait_begins()
                 try:
                     await self._waiter
                 finally:
                     self._waiter = None
+                    self._connection.body_wait_ends()
 
     async def body(self, limit: int | None = None) -> bytes:
         """The whole body; raises ``BodyTooLarge`` past ``limit`` (the rest is discarded)."""
@@ -164,7 +239,12 @@ class Request:
 
 
 class Response:
-    __slots__ = ("body", "headers", "status", "trailers")
+    """What a handler answers. ``on_finish`` is called once: True when the whole response
+    (a streamed body and its trailers included) has been handed to the transport, False when
+    it was abandoned (the client went away before or while it was written, the body iterator
+    failed, the server closed)."""
+
+    __slots__ = ("body", "headers", "on_finish", "status", "trailers")
 
     def __init__(
         self,
@@ -172,11 +252,14 @@ class Response:
         headers: list[tuple[str, str]] | None = None,
         body: bytes | AsyncIterator[bytes] = b"",
         trailers: Callable[[], list[tuple[str, str]]] | None = None,
+        *,
+        on_finish: Callable[[bool], None] | None = None,
     ) -> None:
         self.status = status
         self.headers = headers if headers is not None else []
         self.body = body
         self.trailers = trailers
+        self.on_finish = on_finish
 
 
 def json_response(
@@ -195,10 +278,36 @@ class _ParseError(Exception):
         self.status = status
 
 
+class _Wait(enum.Enum):
+    """What a connection waits for; it decides which of the ``HttpTimeouts`` applies."""
+
+    IDLE = "idle"
+    """The first byte of a request (a new connection, or between requests); or, once the
+    connection is closing, the client taking the last of its response."""
+    HEAD = "head"
+    """The rest of a request head whose first byte has arrived."""
+    BODY = "body"
+    """Request body bytes that a handler (or the server, dropping what it left) waits for."""
+    HANDLER = "handler"
+    """Nothing from the client: a handler is at work (a function may run for 15 minutes), or
+    a response is being written."""
+
+
+# Module globals, because the hot path reads them: an Enum member costs five times as much.
+_IDLE, _HEAD, _BODY, _HANDLER = _Wait.IDLE, _Wait.HEAD, _Wait.BODY, _Wait.HANDLER
+_open_connections = 0
+
+
+def open_connections() -> int:
+    """The connections this process's servers hold open (accepted and not yet lost): for tests
+    and diagnostics, where a leak shows before the process runs out of file descriptors."""
+    return _open_connections
+
+
 class _Connection(asyncio.Protocol):
     """One client connection: the parser's callbacks build requests, a task serves them."""
 
-    def __init__(self, handler: Handler) -> None:
+    def __init__(self, handler: Handler, timeouts: HttpTimeouts = DEFAULT_TIMEOUTS) -> None:
         self.handler = handler
         self.loop = asyncio.get_running_loop()
         self.parser = httptools.HttpRequestParser(self)
@@ -220,15 +329,36 @@ class _Connection(asyncio.Protocol):
         self._upgraded = False
         # Set while the serving task waits for the next request on a kept-alive connection.
         self._idle: asyncio.Future[None] | None = None
+        self._task: asyncio.Task[None] | None = None  # the serving task, once started
+        self._streaming = False  # the serving task is sending a streamed body
+        self._timeouts = timeouts
+        self._tick = _shortest(timeouts)  # None: no limits, no timer
+        self._wait = _IDLE
+        self._since = 0.0  # when the current wait began (loop time)
+        self._timer: asyncio.TimerHandle | None = None
 
     # --- asyncio.Protocol --------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        global _open_connections
+        _open_connections += 1
         self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
         sock = transport.get_extra_info("socket")
         if sock is not None:
             with contextlib.suppress(OSError):
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self._since = self.loop.time()
+        if self._tick is not None:
+            self._arm(self._since)
+
+    def address(self, which: str) -> tuple[str, int] | None:
+        """The transport's "peername" or "sockname" as (host, port), if an IP address."""
+        if self.transport is None:
+            return None
+        value = self.transport.get_extra_info(which)
+        if isinstance(value, tuple) and len(value) >= 2:
+            return str(value[0]), int(value[1])
+        return None
 
     def _feed_upgrade_body(self, data: bytes) -> None:
         request = self._upgrade_request
@@ -246,12 +376,23 @@ class _Connection(asyncio.Protocol):
         if self._current is not None:
             self._current._broken = True
             self._current._wake()
+        if self._streaming:
+            # A client half-closes after its request, not halfway through a streamed answer:
+            # this one hung up (a closed socket looks half-closed until the server writes).
+            self._stop_streaming()
+            return True  # the serving task closes the connection
+        if not self.serving and self._idle is None:
+            # No serving task, hence no request to answer (a partial head never completes
+            # now) and nobody else to close the connection: False has the transport close it.
+            return False
         self._wake_server()
-        return True
+        return True  # a client may half-close after a whole request: it still gets its answer
 
     def data_received(self, data: bytes) -> None:
         if self.error is not None:
             return  # after garbage nothing more is parsed; the 400 is on its way
+        if self._wait is _BODY:
+            self._since = self.loop.time()  # any byte counts, a chunk header as much as data
         if self._upgraded:
             self._feed_upgrade_body(data)
             return
@@ -274,7 +415,14 @@ class _Connection(asyncio.Protocol):
             self._fail(error)
 
     def connection_lost(self, exc: Exception | None) -> None:
+        global _open_connections
+        _open_connections -= 1
         self.lost = True
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self._streaming:
+            self._stop_streaming()
         self._wake_server()
         for request in (self._current, *self.queue):
             if request is not None:
@@ -293,6 +441,7 @@ class _Connection(asyncio.Protocol):
     # --- httptools callbacks -----------------------------------------------------------------
 
     def on_message_begin(self) -> None:
+        self._wait, self._since = _HEAD, self.loop.time()
         self._in_head = True
         self._head_bytes = self._head_reads = 0
         self._current = Request(self, "")
@@ -320,6 +469,7 @@ class _Connection(asyncio.Protocol):
         request = self._current
         assert request is not None
         self._in_head = False
+        self._wait = _HANDLER
         parser = self.parser
         request.method = parser.get_method().decode("ascii")
         request.keep_alive = parser.should_keep_alive()
@@ -335,7 +485,7 @@ class _Connection(asyncio.Protocol):
             self._wake_server()
         elif not self.serving:
             self.serving = True
-            self.loop.create_task(self._serve())
+            self._task = self.loop.create_task(self._serve())
 
     def on_body(self, body: bytes) -> None:
         request = self._current
@@ -362,6 +512,20 @@ class _Connection(asyncio.Protocol):
             assert self.transport is not None
             self.transport.resume_reading()
 
+    def _stop_streaming(self) -> None:
+        """Abandon the streamed response under way: its body iterator, maybe waiting for its
+        next chunk (a function pausing mid-stream), would otherwise learn that nobody listens
+        only when that chunk comes, if ever."""
+        if self._task is not None:
+            self._task.cancel()
+
+    def body_wait_begins(self) -> None:
+        self._wait, self._since = _BODY, self.loop.time()
+
+    def body_wait_ends(self) -> None:
+        if self._wait is _BODY:  # not if the next request's head has begun meanwhile
+            self._wait = _HANDLER
+
     def write(self, data: bytes) -> None:
         if not self.lost and self.transport is not None and not self.transport.is_closing():
             self.transport.write(data)
@@ -375,6 +539,7 @@ class _Connection(asyncio.Protocol):
 
     def _fail(self, error: _ParseError) -> None:
         self.error = error
+        self._wait = _HANDLER  # no more requests: the connection closes after those in hand
         if self._current is not None:  # its handler sees the body end early, then the 400
             self._current._broken = True
             self._current._wake()
@@ -398,8 +563,65 @@ class _Connection(asyncio.Protocol):
         self._close()
 
     def _close(self) -> None:
+        # A client that never takes the rest of the last response would keep the connection
+        # open (close() waits to flush it): the idle limit applies to that too.
+        self._wait, self._since = _IDLE, self.loop.time()
         if self.transport is not None:
             self.transport.close()
+
+    # --- timeouts ----------------------------------------------------------------------------
+
+    def _arm(self, now: float) -> None:
+        """Wake at the current deadline, or after the shortest limit if that is sooner: any
+        deadline set meanwhile is at least that far off, so it cannot be missed."""
+        assert self._tick is not None
+        when = now + self._tick
+        limit = self._limit()
+        if limit is not None:
+            when = min(when, self._since + limit)
+        self._timer = self.loop.call_at(when, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        if self.lost:
+            return
+        now = self.loop.time()
+        limit = self._limit()
+        if limit is not None and now >= self._since + limit - _TIMER_SLACK and self._expire(limit):
+            return
+        self._arm(now)
+
+    def _limit(self) -> float | None:
+        wait, timeouts = self._wait, self._timeouts
+        if wait is _IDLE:
+            return timeouts.idle
+        if wait is _HEAD:
+            return timeouts.head
+        if wait is _BODY:
+            return timeouts.body
+        return None
+
+    def _expire(self, limit: float) -> bool:
+        """The client took too long: hang up (after a 408 for a head). False when the 408 must
+        wait for the answers in progress (pipelining), and the connection goes on till then."""
+        if self._wait is _HEAD:
+            self._fail(_ParseError(408, f"request head not complete within {limit:g} s"))
+            if self.serving:
+                return False
+        # A waiting handler sees the body end early (ConnectionError) once the loss is known.
+        self._hang_up()
+        return True
+
+    def _hang_up(self) -> None:
+        """Close now: what a client that does not read leaves in the buffer is dropped, since
+        close() would wait for it to be sent."""
+        transport = self.transport
+        if transport is None:
+            return
+        if transport.get_write_buffer_size():
+            transport.abort()
+        else:
+            transport.close()
 
     # --- serving -----------------------------------------------------------------------------
 
@@ -410,9 +632,7 @@ class _Connection(asyncio.Protocol):
             while await self._next_request():
                 request = self.queue[0]
                 response = await self._call_handler(request)
-                if not request._discard_unread() and not await self._finish_body(request):
-                    request.keep_alive = False
-                await self._respond(request, response)
+                await self._deliver(request, response)
                 self.queue.popleft()
                 if not request.keep_alive:
                     self._error_sent = True  # what came after the last request goes unanswered
@@ -439,6 +659,8 @@ class _Connection(asyncio.Protocol):
             self.serving = False
             if self.lost or self.error is not None or self.eof:
                 return False
+            if not self._in_head:  # else the head's limit runs, from its first byte
+                self._wait, self._since = _IDLE, self.loop.time()
             self._idle = self.loop.create_future()
             try:
                 await self._idle
@@ -466,7 +688,26 @@ class _Connection(asyncio.Protocol):
             pass
         return True
 
-    async def _respond(self, request: Request, response: Response) -> None:
+    async def _deliver(self, request: Request, response: Response) -> None:
+        """Read the rest of the request body, then send the response; its ``on_finish`` hears
+        whether it went out whole, and a streamed body that did not is closed at once."""
+        sent = False
+        try:
+            if not request._discard_unread() and not await self._finish_body(request):
+                request.keep_alive = False
+            sent = await self._respond(request, response)
+        finally:
+            try:
+                if not sent:
+                    await _close_iterator(response.body)
+            finally:  # even if closing it was cut short (cancelled again)
+                if response.on_finish is not None:
+                    _call_on_finish(request, response.on_finish, sent)
+
+    async def _respond(self, request: Request, response: Response) -> bool:
+        """Send the response; False when a 500 went instead (it could not be sent as it is)."""
+        if self.lost:  # the client left while the handler worked: spare the body iterator
+            raise ConnectionError("the client closed the connection")
         headers = response.headers
         if not request.keep_alive:
             headers = [*headers, ("Connection", "close")]
@@ -474,9 +715,8 @@ class _Connection(asyncio.Protocol):
         try:
             head = self._head_for(request, response.status, headers, body)
         except ValueError as error:  # a header that would split the response
-            await _close_iterator(body)
             await self._respond(request, _internal_error(request, error))
-            return
+            return False
         if isinstance(body, bytes):
             if response.status in _NO_BODY_STATUSES or request.method == "HEAD":
                 self.write(head)
@@ -484,18 +724,19 @@ class _Connection(asyncio.Protocol):
                 self.write(head + body)
             if self._drain is not None or self.lost:
                 await self.drain()
-            return
+            return True
         if response.status in _NO_BODY_STATUSES or request.method == "HEAD":
             await _close_iterator(body)
             self.write(head)
             await self.drain()
-            return
+            return True
         try:
             await self._respond_streamed(request, response, head, body)
         except (ConnectionError, asyncio.CancelledError):
             raise
         except Exception as error:  # the stream or its trailers failed: cut the response short
             raise ConnectionError("the response broke off") from error
+        return True
 
     def _head_for(
         self,
@@ -519,27 +760,44 @@ class _Connection(asyncio.Protocol):
     async def _respond_streamed(
         self, request: Request, response: Response, head: bytes, body: AsyncIterator[bytes]
     ) -> None:
-        self.write(head)
-        if request.http_10:
+        self._streaming = True  # from here, the client hanging up cancels this task
+        try:
+            self.write(head)
+            if request.http_10:
+                async for chunk in body:
+                    self.write(chunk)
+                    await self.drain()
+                return
             async for chunk in body:
-                self.write(chunk)
-                await self.drain()
-            return
-        async for chunk in body:
-            if chunk:
-                self.write(b"%x\r\n%b\r\n" % (len(chunk), chunk))
-                await self.drain()
-        trailers = response.trailers() if response.trailers is not None else []
-        self.write(b"0\r\n" + _header_lines(trailers) + b"\r\n")
-        await self.drain()
+                if chunk:
+                    self.write(b"%x\r\n%b\r\n" % (len(chunk), chunk))
+                    await self.drain()
+            trailers = response.trailers() if response.trailers is not None else []
+            self.write(b"0\r\n" + _header_lines(trailers) + b"\r\n")
+            await self.drain()
+        finally:
+            self._streaming = False
 
 
 def _internal_error(request: Request, error: Exception) -> Response:
     """The 500 for a fault of the emulator's own, said on stderr too."""
     request.keep_alive = False
     message = f"lambdakit emulator internal error: {type(error).__name__}: {error}"
-    sys.stderr.write(f"lambdakit: {request.method} {request.path}: {message}\n")
+    console.warn(f"{request.method} {request.path}: {message}")
     return json_response(500, {"errorMessage": message, "errorType": "ServiceException"})
+
+
+def _call_on_finish(request: Request, on_finish: Callable[[bool], None], sent: bool) -> None:
+    try:
+        on_finish(sent)
+    except Exception as error:  # a fault of the hook's owner must not end the connection
+        message = f"lambdakit emulator internal error: on_finish: {type(error).__name__}: {error}"
+        console.warn(f"{request.method} {request.path}: {message}")
+
+
+def _shortest(timeouts: HttpTimeouts) -> float | None:
+    limits = [limit for limit in (timeouts.idle, timeouts.head, timeouts.body) if limit]
+    return min(limits) if limits else None
 
 
 async def _close_iterator(body: bytes | AsyncIterator[bytes]) -> None:
@@ -566,10 +824,13 @@ def _header_lines(headers: list[tuple[str, str]]) -> bytes:
     return text.encode("latin-1", "replace")
 
 
-async def start_server(handler: Handler, host: str, port: int) -> asyncio.Server:
-    """Listen on ``host:port`` (0: any free port) and serve ``handler``."""
+async def start_server(
+    handler: Handler, host: str, port: int, *, timeouts: HttpTimeouts = DEFAULT_TIMEOUTS
+) -> asyncio.Server:
+    """Listen on ``host:port`` (0: any free port) and serve ``handler``, waiting on clients no
+    longer than ``timeouts`` allow."""
     loop = asyncio.get_running_loop()
-    return await loop.create_server(lambda: _Connection(handler), host, port)
+    return await loop.create_server(lambda: _Connection(handler, timeouts), host, port)
 
 
 def bound_port(server: asyncio.Server) -> int:
@@ -577,11 +838,14 @@ def bound_port(server: asyncio.Server) -> int:
 
 
 __all__ = [
+    "DEFAULT_TIMEOUTS",
     "BodyTooLarge",
     "Handler",
+    "HttpTimeouts",
     "Request",
     "Response",
     "bound_port",
     "json_response",
+    "open_connections",
     "start_server",
 ]
