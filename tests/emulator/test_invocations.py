@@ -9,7 +9,12 @@ import uuid
 
 import pytest
 
-from lambdakit.emulator.invocations import ResponseStream, new_trace_id, new_uuid
+from lambdakit.emulator.invocations import (
+    ResponseStream,
+    StreamTooLarge,
+    new_trace_id,
+    new_uuid,
+)
 
 
 def test_a_slow_reader_holds_the_writer_back() -> None:
@@ -57,3 +62,52 @@ def test_trace_ids_have_lambdas_shape() -> None:
     assert re.fullmatch(r"Root=1-[0-9a-f]{8}-[0-9a-f]{24};Parent=[0-9a-f]{16};Sampled=0", trace)
     assert int(trace[7:15], 16) == pytest.approx(time.time(), abs=5)
     assert new_trace_id() != trace
+
+
+def test_an_abandoned_stream_lets_its_writer_run_on() -> None:
+    async def scenario() -> tuple[int, bool, list[bytes]]:
+        stream = ResponseStream("application/octet-stream")
+        stream.BUFFER_LIMIT = 10  # type: ignore[misc]
+        await stream.put(b"a" * 10)
+        blocked = asyncio.create_task(stream.put(b"b"))
+        await asyncio.sleep(0.01)
+        assert not blocked.done()
+        stream.reader_finished(False)  # the client hung up
+        await asyncio.wait_for(blocked, 1)
+        for _ in range(100):  # the rest is counted and dropped, never waited for
+            await asyncio.wait_for(stream.put(b"c" * 10), 1)
+        stream.end()
+        return stream.size, stream.abandoned, [chunk async for chunk in stream.chunks()]
+
+    assert asyncio.run(scenario()) == (1011, True, [])
+
+
+def test_a_stream_that_ended_is_not_abandoned_by_its_reader_finishing() -> None:
+    async def scenario() -> tuple[bool, bytes]:
+        stream = ResponseStream("text/plain")
+        await stream.put(b"whole")
+        stream.end()
+        body = await stream.read_all()
+        stream.reader_finished(True)
+        return stream.abandoned, body
+
+    assert asyncio.run(scenario()) == (False, b"whole")
+
+
+def test_reading_a_stream_whole_stops_at_the_buffered_limit() -> None:
+    async def scenario() -> tuple[int, bool]:
+        stream = ResponseStream("application/octet-stream")
+        writer = asyncio.create_task(_write(stream, pieces=40, size=1000))
+        with pytest.raises(StreamTooLarge) as too_large:
+            await stream.read_all(limit=5000)
+        await asyncio.wait_for(writer, 1)  # the writer is not held back once it is abandoned
+        return too_large.value.size, stream.abandoned
+
+    assert asyncio.run(scenario()) == (6000, True)
+
+
+async def _write(stream: ResponseStream, *, pieces: int, size: int) -> None:
+    for _ in range(pieces):
+        await stream.put(b"x" * size)
+        await asyncio.sleep(0)
+    stream.end()

@@ -62,16 +62,34 @@ class ResponseStream:
         self._buffered = 0
         self._drained = asyncio.Event()
         self.ended = False
+        self.abandoned = False
 
     async def put(self, chunk: bytes) -> None:
-        """Queue a chunk; waits while the reader is more than BUFFER_LIMIT behind."""
-        while self._buffered >= self.BUFFER_LIMIT and not self.ended:
+        """Queue a chunk; waits while the reader is more than BUFFER_LIMIT behind (unless the
+        reader has gone: then the chunk is counted and dropped)."""
+        while self._buffered >= self.BUFFER_LIMIT and not self.ended and not self.abandoned:
             self._drained.clear()
             await self._drained.wait()
         if chunk and not self.ended:
             self.size += len(chunk)
-            self._buffered += len(chunk)
-            self._queue.put_nowait(chunk)
+            if not self.abandoned:
+                self._buffered += len(chunk)
+                self._queue.put_nowait(chunk)
+
+    def abandon(self) -> None:
+        """The reader has gone (its client hung up, or it read all it may): drop what waits and
+        whatever the runtime still sends, without making the runtime wait. On Lambda the
+        function runs on to its end and the rest of its stream goes nowhere; here too, rather
+        than being held by flow control until its timeout. Idempotent."""
+        if self.abandoned:
+            return
+        self.abandoned = True
+        while not self._queue.empty():
+            self._queue.get_nowait()
+        if self.ended:
+            self._queue.put_nowait(self._END)
+        self._buffered = 0
+        self._drained.set()
 
     def end(self, error_type: str | None = None, error_body: bytes | None = None) -> None:
         """The last chunk arrived (with an error if the stream failed); idempotent."""
@@ -82,6 +100,12 @@ class ResponseStream:
         self.error_body = error_body
         self._queue.put_nowait(self._END)
         self._drained.set()
+
+    def reader_finished(self, complete: bool) -> None:
+        """A response's ``on_finish`` for a body read from this stream: a client that hung up
+        before the end abandons the stream."""
+        if not complete:
+            self.abandon()
 
     async def chunks(self) -> AsyncIterator[bytes]:
         while True:
@@ -94,8 +118,26 @@ class ResponseStream:
                 self._drained.set()
             yield chunk
 
-    async def read_all(self) -> bytes:
-        return b"".join([chunk async for chunk in self.chunks()])
+    async def read_all(self, limit: int = RESPONSE_LIMIT) -> bytes:
+        """The whole body, for a caller that wants it buffered. Past ``limit`` (a buffered
+        response's cap on Lambda) the stream is abandoned and ``StreamTooLarge`` raised."""
+        parts: list[bytes] = []
+        size = 0
+        async for chunk in self.chunks():
+            size += len(chunk)
+            if size > limit:
+                self.abandon()
+                raise StreamTooLarge(size)
+            parts.append(chunk)
+        return b"".join(parts)
+
+
+class StreamTooLarge(Exception):
+    """A streamed response read as a buffered one went past the buffered limit."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__(f"streamed response of at least {size} bytes")
+        self.size = size
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

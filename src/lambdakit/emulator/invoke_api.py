@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import json
 import re
+import sys
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Protocol
 from urllib.parse import unquote
@@ -98,13 +100,33 @@ class InvokeAPI:
         return await self._invoke(request, pool, request_id)
 
     def _resolve(self, given: str, qualifier: str | None) -> FunctionPool:
-        """Find the function named by a name, ARN or partial ARN, with an optional qualifier."""
-        name, qualified = parse_function_name(given)
-        qualifier = qualifier or qualified
-        pool = self.functions.pool(name)
-        if pool is None or qualifier not in (None, "$LATEST"):
-            arn = self.functions.arn(name, qualifier)
-            raise ServiceError(404, "ResourceNotFoundException", f"Function not found: {arn}")
+        """Find the function named by a name, ARN or partial ARN, with an optional qualifier.
+        An ARN of another partition, region or account names a function this emulator does
+        not have: 404, as Lambda answers for a function that does not exist."""
+        ref = parse_function_name(given)
+        if qualifier is not None:
+            _check_qualifier(qualifier)
+        qualifier = qualifier or ref.qualifier
+        pool = self.functions.pool(ref.name)
+        plain = ref.region is None and ref.account is None and ref.partition in (None, "aws")
+        if plain and pool is not None and qualifier in (None, "$LATEST"):
+            return pool  # the common case, decided without building an ARN
+        modelled = parse_function_name(self.functions.arn(ref.name))
+        asked = FunctionRef(
+            name=ref.name,
+            qualifier=qualifier,
+            region=ref.region or modelled.region,
+            account=ref.account or modelled.account,
+            partition=ref.partition or modelled.partition,
+        )
+        if (
+            pool is None
+            or asked != dataclasses.replace(modelled, qualifier=qualifier)
+            or (qualifier not in (None, "$LATEST"))
+        ):
+            raise ServiceError(
+                404, "ResourceNotFoundException", f"Function not found: {asked.arn()}"
+            )
         return pool
 
     async def _invoke(self, request: Request, pool: FunctionPool, request_id: str) -> Response:
@@ -141,7 +163,10 @@ class InvokeAPI:
         # body is an event stream whatever it says.
         content_type = result.stream.content_type if result.stream else result.content_type
         headers.append(("Content-Type", content_type))
-        return Response(200, headers, _event_stream(result, invocation, tail=tail))
+        body = _event_stream(result, invocation, tail=tail)
+        # A client that hangs up mid-stream abandons it: the function runs on to its end.
+        hangup = result.stream.reader_finished if result.stream else None
+        return Response(200, headers, body, on_finish=hangup)
 
 
 def _invocation_type(request: Request, allowed: tuple[str, ...]) -> str:
@@ -182,13 +207,18 @@ async def _run(pool: FunctionPool, invocation: PendingInvocation) -> InvocationR
 async def buffer_result(
     result: InvocationResult, invocation: PendingInvocation
 ) -> InvocationResult:
-    """Read a streamed result whole (and wait for its REPORT, so the log tail is complete)."""
-    from lambdakit.emulator.invocations import Outcome
+    """Read a streamed result whole, as a buffered Invoke of a streaming function gets it (and
+    wait for its REPORT, so the log tail is complete). Past the buffered limit the caller gets
+    Function.ResponseSizeTooLarge at once and the function runs on, its output dropped."""
+    from lambdakit.emulator.invocations import Outcome, StreamTooLarge, too_large_result
 
-    assert result.stream is not None
-    body = await result.stream.read_all()
-    await invocation.reported.wait()
     stream = result.stream
+    assert stream is not None
+    try:
+        body = await stream.read_all()
+    except StreamTooLarge as error:
+        return too_large_result(error.size)
+    await invocation.reported.wait()
     if stream.error_type is not None:
         return InvocationResult(
             outcome=Outcome.ERROR, body=stream.error_body or b"", error_type=stream.error_type
@@ -234,18 +264,81 @@ def _result_response(
     return Response(200, headers, result.body)
 
 
-_DECODER = json.JSONDecoder()
-_ARN = re.compile(r"(?:arn:[^:]+:lambda:[^:]*:)?(?:\d{12}:)?function:([^:]+)(?::([^:]+))?")
+def _no_constants(token: str) -> object:
+    # JSON (RFC 8259) has no NaN or Infinity; Python's json reads them, Lambda refuses them.
+    raise ValueError(f"Non-standard token '{token}': not valid JSON")
 
 
-def parse_function_name(given: str) -> tuple[str, str | None]:
-    """``name``, ``name:qualifier``, ``123456789012:function:name[:q]`` or a full ARN ->
-    (name, qualifier)."""
-    match = _ARN.fullmatch(given)
-    if match:
-        return match.group(1), match.group(2)
-    name, _, qualifier = given.partition(":")
-    return name, qualifier or None
+_DECODER = json.JSONDecoder(parse_constant=_no_constants)
+# botocore's Lambda model: the pattern of NamespacedFunctionName (Invoke's FunctionName) and of
+# its Qualifier. Lambda validates both and answers 400 ValidationException otherwise.
+_NAME_PATTERN = (
+    r"(arn:(aws[a-zA-Z-]*)?:lambda:)?((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:)?"
+    r"(\d{12}:)?(function:)?([a-zA-Z0-9-_\.]+)(:(\$LATEST(\.PUBLISHED)?|[a-zA-Z0-9-_]+))?"
+)
+_FUNCTION_NAME = re.compile(
+    r"(?:arn:(?P<partition>aws[a-zA-Z-]*)?:lambda:)?"
+    r"(?:(?P<region>(?:eusc-)?[a-z]{2}(?:(?:-gov)|(?:-iso[a-z]?))?-[a-z]+-\d):)?"
+    r"(?:(?P<account>\d{12}):)?(?:function:)?(?P<name>[a-zA-Z0-9-_\.]+)"
+    r"(?::(?P<qualifier>\$LATEST(?:\.PUBLISHED)?|[a-zA-Z0-9-_]+))?"
+)
+_QUALIFIER_PATTERN = r"\$(LATEST(\.PUBLISHED)?)|[a-zA-Z0-9-_$]+"
+_QUALIFIER = re.compile(_QUALIFIER_PATTERN)
+_NAME_LIMIT = 256  # characters of FunctionName (botocore's model)
+
+
+@dataclasses.dataclass(frozen=True)
+class FunctionRef:
+    """A FunctionName as Invoke accepts it, in its parts."""
+
+    name: str
+    qualifier: str | None = None
+    region: str | None = None
+    account: str | None = None
+    partition: str | None = None
+
+    def arn(self) -> str:
+        """The ARN this names (what is not given is left empty)."""
+        arn = (
+            f"arn:{self.partition or 'aws'}:lambda:{self.region or ''}:{self.account or ''}"
+            f":function:{self.name}"
+        )
+        return f"{arn}:{self.qualifier}" if self.qualifier else arn
+
+
+def parse_function_name(given: str) -> FunctionRef:
+    """``name``, ``name:qualifier``, ``123456789012:function:name[:q]`` or a full ARN, in its
+    parts; raises the ServiceError Lambda answers for a name that does not fit the pattern."""
+    match = _FUNCTION_NAME.fullmatch(given) if len(given) <= _NAME_LIMIT else None
+    if match is None:
+        raise _validation_error(given, "functionName", _NAME_PATTERN)
+    return FunctionRef(
+        name=match["name"],
+        qualifier=match["qualifier"],
+        region=match["region"],
+        account=match["account"],
+        partition=match["partition"],
+    )
+
+
+def _check_qualifier(qualifier: str) -> None:
+    if not 1 <= len(qualifier) <= 128 or _QUALIFIER.fullmatch(qualifier) is None:
+        raise _validation_error(qualifier, "qualifier", _QUALIFIER_PATTERN)
+
+
+def _validation_error(value: str, member: str, pattern: str) -> ServiceError:
+    # The wording of AWS's request validation (the "1 validation error detected" family).
+    constraint = (
+        "Member must have length greater than or equal to 1"
+        if not value
+        else f"Member must satisfy regular expression pattern: {pattern}"
+    )
+    return ServiceError(
+        400,
+        "ValidationException",
+        f"1 validation error detected: Value '{value}' at '{member}' failed to satisfy "
+        f"constraint: {constraint}",
+    )
 
 
 async def _read_payload(request: Request, limit: int, kind: str) -> bytes:
@@ -264,14 +357,20 @@ async def _read_payload(request: Request, limit: int, kind: str) -> bytes:
         try:
             _DECODER.decode(payload.decode())  # json.loads without its encoding detection
         except UnicodeDecodeError:
-            json.loads(payload)  # UTF-16 or UTF-32, which json.loads also reads
+            json.loads(payload, parse_constant=_no_constants)  # UTF-16 or UTF-32
     except ValueError as error:
-        raise ServiceError(
-            400,
-            "InvalidRequestContentException",
-            f"Could not parse request body into json: {error}",
+        raise _unparsable(str(error)) from error
+    except RecursionError as error:  # arrays or objects nested past the parser's depth
+        raise _unparsable(
+            f"the document is nested more than {sys.getrecursionlimit()} levels deep"
         ) from error
     return payload
+
+
+def _unparsable(reason: str) -> ServiceError:
+    return ServiceError(
+        400, "InvalidRequestContentException", f"Could not parse request body into json: {reason}"
+    )
 
 
 def _client_context(value: str | None) -> str | None:

@@ -32,6 +32,7 @@ from lambdakit.emulator.invocations import (
     InvocationResult,
     PendingInvocation,
     ResponseStream,
+    StreamTooLarge,
     new_uuid,
 )
 from lambdakit.emulator.scheduler import Throttled
@@ -82,7 +83,10 @@ class FunctionUrl:
         payload, failed = result.body, result.function_error
         content_type = None
         if result.stream is not None:
-            payload = await result.stream.read_all()
+            try:
+                payload = await result.stream.read_all()
+            except StreamTooLarge:  # over a buffered response's 6 MB: a function error
+                return _respond(BAD_GATEWAY, request_id)
             content_type = result.stream.content_type
             if result.stream.error_type is not None:
                 payload, failed = result.stream.error_body or b"", True
@@ -99,17 +103,20 @@ class FunctionUrl:
             headers = [("Content-Type", result.content_type), *_ids(request_id)]
             return Response(200, headers, result.body)
         chunks = stream.chunks()
+        hangup = stream.reader_finished  # a client that hangs up abandons the stream
         if stream.content_type != HTTP_INTEGRATION:
             headers = [("Content-Type", stream.content_type), *_ids(request_id)]
-            return Response(200, headers, _body(b"", chunks, stream))
+            return Response(200, headers, _body(b"", chunks, stream), on_finish=hangup)
         parser = PreludeParser()
         try:
             async for chunk in chunks:
                 prelude, rest = parser.feed(chunk)
                 if prelude is not None:
                     headers = [*prelude_headers(prelude), *_ids(request_id)]
-                    return Response(prelude.status_code, headers, _body(rest, chunks, stream))
+                    body = _body(rest, chunks, stream)
+                    return Response(prelude.status_code, headers, body, on_finish=hangup)
         except PreludeError:
+            stream.abandon()  # the client gets its 502 now; the function runs on
             return _respond(BAD_GATEWAY, request_id)
         if stream.error_type is not None:  # it failed before its prelude was complete
             return _respond(BAD_GATEWAY, request_id)
