@@ -76,6 +76,10 @@ def serve(
         raise click.ClickException(str(error)) from error
     except OSError as error:
         raise click.ClickException(f"cannot listen on {host}:{port}: {error.strerror}") from error
+    except KeyboardInterrupt:
+        # Ctrl-C before the server's own handlers are in place, or after they are gone (the
+        # last moments of shutdown): stop as a shell expects, without a traceback.
+        raise SystemExit(130) from None
 
 
 def _event_loop_policy() -> None:

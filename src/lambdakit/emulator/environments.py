@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import TYPE_CHECKING, Literal
 
-from lambdakit.emulator import reports
+from lambdakit.emulator import reaping, reports
 from lambdakit.emulator._http import bound_port, start_server
 from lambdakit.emulator.errors import FunctionConfigError
 from lambdakit.emulator.invocations import (
@@ -38,13 +38,14 @@ from lambdakit.emulator.process_env import (
     pipe_pending,
     process_environment,
 )
-from lambdakit.emulator.runtime_api import RuntimeAPI
+from lambdakit.emulator.runtime_api import TIMEOUTS, RuntimeAPI
 
 if TYPE_CHECKING:
     from lambdakit.emulator.functions import FunctionSpec
     from lambdakit.emulator.limits import MemoryGuard, MemoryLimiter
 
 ACCOUNT_ID = "123456789012"
+OUTPUT_DRAIN = 0.25  # seconds the output pumps get, once the processes are gone, to read the rest
 _ids = itertools.count(1)
 
 
@@ -130,6 +131,8 @@ class ExecutionEnvironment:
             limiter = NoLimiter()
         self.guard: MemoryGuard = limiter.prepare(f"{spec.name}-{self.id}", spec.memory_size)
         self.init_error_body: tuple[bytes, str | None] | None = None
+        self.init_output = reports.LogTail()  # what the runtime wrote during its init
+        self._init_report: str | None = None  # the INIT_REPORT line of a failed init
         self.init_limit = settings.init_timeout if init_limit is None else init_limit
         # A suppressed init (after an init timeout) runs inside the first invocation's time.
         self.suppressed_for = first
@@ -147,7 +150,9 @@ class ExecutionEnvironment:
         self._process: asyncio.subprocess.Process | None = None
         self._server: asyncio.Server | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        self._pumps: list[asyncio.Task[None]] = []  # the output pumps, among the _tasks
         self._outputs: list[tuple[int, asyncio.StreamReader]] = []  # (read fd, its reader)
+        self._footprint: reaping.Footprint | None = None  # how to find its processes, sans cgroup
         self._pending_end: Callable[[], None] | None = None  # END and REPORT, due this turn
         self._death_reason: str | None = None
         self._died_starting = False
@@ -158,7 +163,8 @@ class ExecutionEnvironment:
 
     async def start(self) -> None:
         """Open the Runtime API listener and spawn the runtime process."""
-        self._server = await start_server(RuntimeAPI(self).handle, "127.0.0.1", 0)
+        api = RuntimeAPI(self)
+        self._server = await start_server(api.handle, "127.0.0.1", 0, timeouts=TIMEOUTS)
         address = f"127.0.0.1:{bound_port(self._server)}"
         environ = process_environment(
             self.spec, self.settings, api_address=address, log_stream=self.log_stream
@@ -186,13 +192,17 @@ class ExecutionEnvironment:
             os.close(err_w)
         self._outputs = [(out_fd, out), (err_fd, err)]
         self.guard.attach(self._process.pid)
-        self._tasks = [
+        if not self.guard.confines:
+            self._footprint = self._mark(environ, address)
+        self._pumps = [
             asyncio.create_task(self._pump(out, "stdout")),
             asyncio.create_task(self._pump(err, "stderr")),
-            asyncio.create_task(self._watch_exit()),
         ]
+        self._tasks = [*self._pumps, asyncio.create_task(self._watch_exit())]
         loop = asyncio.get_running_loop()
         self._timer = loop.call_later(self.init_limit, self._init_timed_out)
+        if self._death_reason == "shutdown":  # shut down while it was being spawned
+            self._signal(signal.SIGKILL)
 
     def _command(self, environ: dict[str, str]) -> list[str]:
         """The spec's bootstrap, or its image run by a container engine: the engine's process
@@ -208,13 +218,27 @@ class ExecutionEnvironment:
         except ImageError as error:
             raise FunctionConfigError(f"function {self.spec.name!r}: {error}") from error
 
+    def _mark(self, environ: dict[str, str], address: str) -> reaping.Footprint:
+        """How to find this environment's processes without a cgroup: the variables that only
+        it has (unless the function's own settings replaced them), and its output pipes."""
+        assert self._process is not None
+        unique = {"AWS_LAMBDA_RUNTIME_API": address, "AWS_LAMBDA_LOG_STREAM_NAME": self.log_stream}
+        return reaping.footprint(
+            self._process.pid,
+            variables={name: value for name, value in unique.items() if environ.get(name) == value},
+            pipes=[fd for fd, _ in self._outputs],
+        )
+
     def _enter(self, state: EnvState) -> None:
         if state not in _ALLOWED[self.state]:
             raise RuntimeError(f"environment {self.id}: {self.state.name} -> {state.name}")
         self.state = state
 
     async def shutdown(self) -> None:
-        """Lambda's Shutdown phase: SIGTERM, a grace period, then SIGKILL."""
+        """Lambda's Shutdown phase: SIGTERM, a grace period, then SIGKILL. What the runtime
+        started goes with it (``_watch_exit``)."""
+        if self._process is None:  # not spawned yet: start() kills it once it is
+            self._death_reason = "shutdown"
         if self.state is EnvState.DEAD or self._process is None:
             await self._close()
             return
@@ -229,11 +253,21 @@ class ExecutionEnvironment:
     async def kill(self, reason: str) -> None:
         self._death_reason = reason
         self._signal(signal.SIGKILL)
+        if self._process is None:  # the spawn failed: close what start() opened before it
+            await self._close()
         await self._finished()
+
+    def stop_at_once(self) -> None:
+        """End now, without the rest of a grace period (a second Ctrl-C): SIGKILL the runtime
+        and what the guard holds; the ending then runs as after any kill."""
+        self._signal(signal.SIGKILL)
+        self.guard.kill()
 
     async def _finished(self) -> None:
         if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+            # Shielded: a caller that is cancelled (the idle reaper, when the pool closes) must
+            # not cancel the ending itself, which kills what is left and closes the listener.
+            await asyncio.shield(asyncio.gather(*self._tasks, return_exceptions=True))
 
     def _signal(self, signum: int) -> None:
         if self._process is not None and self._process.returncode is None:
@@ -252,8 +286,16 @@ class ExecutionEnvironment:
 
     # --- the Runtime API side ----------------------------------------------------------------
 
+    def polling(self) -> bool:
+        """Whether a GET /next is waiting for work."""
+        return self._work is not None and not self._work.done()
+
     async def next_invocation(self) -> PendingInvocation:
-        """The runtime asks for work: init is over (first time); wait for an invocation."""
+        """The runtime asks for work: init is over (first time); wait for an invocation. A
+        poll that replaces one whose connection was lost waits for the same invocation: the
+        pool was told once that this environment is ready, and it is."""
+        if self._work is not None and not self._work.done():
+            return await asyncio.shield(self._work)
         if self.state is EnvState.STARTING:
             self._init_done()
         if self.state is EnvState.BUSY:
@@ -296,6 +338,23 @@ class ExecutionEnvironment:
 
     def function_arn(self) -> str:
         return f"arn:aws:lambda:{self.settings.region}:{ACCOUNT_ID}:function:{self.spec.name}"
+
+    def owns_client(self, client: tuple[str, int], server: tuple[str, int]) -> bool:
+        """Whether the Runtime API client at ``client`` is a process of this environment (or
+        that cannot be told: a container's processes are the engine's, not our children)."""
+        if self.spec.image is not None or self._process is None:
+            return True
+        from lambdakit.emulator import peers
+        from lambdakit.emulator.limits import process_tree
+
+        ours = peers.client_is_one_of(client, server, process_tree(self._process.pid))
+        if ours is False:
+            self._platform(
+                None,
+                f"lambdakit: refused a Runtime API request from {client[0]}:"
+                f"{client[1]}, a process outside this execution environment",
+            )
+        return ours is not False
 
     def answer(self, invocation: PendingInvocation, result: InvocationResult) -> None:
         """The runtime answered: the caller gets the result now; END and REPORT follow once the
@@ -374,6 +433,7 @@ class ExecutionEnvironment:
         line = reports.init_report_line(
             init_duration_ms=self.init_limit * 1000, phase=phase, status="timeout"
         )
+        self._init_report = line
         self._platform(None, line)
         asyncio.get_running_loop().create_task(self.kill("init timeout"))
 
@@ -392,7 +452,8 @@ class ExecutionEnvironment:
     async def _watch_exit(self) -> None:
         assert self._process is not None
         returncode = await self._process.wait()
-        await self._settle_logs()
+        await self._end_leftovers()
+        await self._drain_outputs()  # the output comes before the lines about the end
         previous = self.state
         self._died_starting = previous is EnvState.STARTING
         self._enter(EnvState.DEAD)
@@ -404,6 +465,36 @@ class ExecutionEnvironment:
             self._init_failed(returncode)
         await self._close()
         self.events.dead(self, invocation)
+
+    async def _end_leftovers(self) -> None:
+        """SIGKILL whatever the runtime leaves running (a setsid child, a daemon): on Lambda
+        nothing outlives its environment. A cgroup holds it all; otherwise it is searched for
+        in /proc, off the event loop (reaping.py)."""
+        self.guard.kill()
+        if self._footprint is not None:
+            loop = asyncio.get_running_loop()
+            await loop.run_in_executor(None, reaping.kill_all, [self._footprint])
+
+    async def _drain_outputs(self) -> None:
+        """Give the pumps OUTPUT_DRAIN seconds to read what the ended processes wrote, then
+        close the read ends: a writer that escaped (another user's process, a descriptor sent
+        away) must not keep the environment from ending."""
+        if not self._pumps:
+            return
+        _, reading = await asyncio.wait(self._pumps, timeout=OUTPUT_DRAIN)
+        if reading:
+            self._close_outputs()
+            _, reading = await asyncio.wait(reading, timeout=OUTPUT_DRAIN)  # EOF comes now
+            for pump in reading:
+                pump.cancel()
+
+    def _close_outputs(self) -> None:
+        for _, reader in self._outputs:
+            # output_pipe() keeps the read pipe's transport to itself; the reader has it. Closing
+            # it closes the descriptor and gives the reader its EOF.
+            transport = getattr(reader, "_transport", None)
+            if transport is not None:
+                transport.close()
 
     def _crashed(self, invocation: PendingInvocation, returncode: int) -> None:
         if self._timer is not None:
@@ -424,11 +515,12 @@ class ExecutionEnvironment:
         error_type = "Runtime.ExitError"
         if self.init_error_body is not None and self.init_error_body[1]:
             error_type = self.init_error_body[1]
-        self._platform(None, reports.init_report_line(
+        self._init_report = reports.init_report_line(
             init_duration_ms=(time.monotonic() - self._started) * 1000,
             phase="invoke" if self.suppressed_for else "init", status="error",
             error_type=error_type,
-        ))  # fmt: skip
+        )  # fmt: skip
+        self._platform(None, self._init_report)
         self.init_exit_code = returncode
 
     def died_in_init(self) -> bool:
@@ -446,6 +538,27 @@ class ExecutionEnvironment:
                 outcome=Outcome.ERROR, body=body, error_type=error_type or "Runtime.Unknown"
             )
         return exit_result(invocation.request_id, exit_reason(self.init_exit_code))
+
+    def fail_init(
+        self, invocation: PendingInvocation, result: InvocationResult | None = None
+    ) -> None:
+        """Answer the invocation that waited for this environment's failed init (``result``,
+        else ``init_failure``), with the log Lambda writes for an init that failed in the
+        invoke phase: START, the init's output and INIT_REPORT (in its log tail), END, and a
+        REPORT with the status. A caller that asked for the log tail gets it complete."""
+        result = result or self.init_failure(invocation)
+        self._platform(invocation, reports.start_line(invocation.request_id))
+        invocation.tail.append(self.init_output.value())
+        if self._init_report is not None:
+            invocation.tail.append(self._init_report.encode() + b"\n")
+        timed_out = result.outcome is Outcome.TIMEOUT
+        self._init_ms = None  # REPORT's Init Duration is for a successful init only
+        self._end(
+            invocation, status="timeout" if timed_out else "error",
+            error_type=None if timed_out else result.error_type,
+            duration_ms=(time.monotonic() - invocation.accepted_at) * 1000,
+        )  # fmt: skip
+        invocation.resolve(result)
 
     def _end(
         self,
@@ -500,6 +613,8 @@ class ExecutionEnvironment:
                 return
             if self._log_target is not None:
                 self._log_target.tail.append(line)
+            elif self.state is EnvState.STARTING:
+                self.init_output.append(line)
             self.printer.print(self._line(stream, line.decode("utf-8", "replace").rstrip("\n")))
 
     async def _settle_logs(self) -> None:

@@ -20,6 +20,9 @@ mechanisms that works, strongest first, and its ``detail`` says why it skipped t
 ``none``       Nothing is enforced (not Linux, or asked for). The peak is measured as for
                ``rlimit`` wherever /proc exists.
 
+An environment ends with everything it started, as on Lambda. A cgroup knows all of it
+(``MemoryGuard.kill``); under ``rlimit`` and ``none`` the emulator searches /proc (reaping.py).
+
 Cgroups need write access to the emulator's own cgroup: as root, or inside a delegated one.
 The emulator creates ``<its cgroup>/lambdakit-<pid>/env-<id>`` and removes them again; stale
 directories of dead emulators are swept at start. Cgroup v2 lets a cgroup that holds processes
@@ -89,6 +92,11 @@ PROC = Path("/proc")
 class MemoryGuard(Protocol):
     """One environment's limit and meter (made by ``MemoryLimiter.prepare``)."""
 
+    confines: bool
+    """Whether everything the environment starts stays under the guard (a cgroup), so that
+    ``kill`` ends it all. If not, the emulator finds the environment's processes itself
+    (reaping.py): a setsid child or a double-forked daemon leaves the process tree."""
+
     def preexec(self) -> None:
         """In the child between fork and exec (``preexec_fn``): put it under the limit."""
 
@@ -103,6 +111,9 @@ class MemoryGuard(Protocol):
 
     def oom_killed(self) -> bool:
         """Whether the kernel OOM-killed a process of this environment (cgroups only)."""
+
+    def kill(self) -> None:
+        """SIGKILL every process under the guard (a cgroup's; none for the others)."""
 
     def close(self) -> None:
         """Remove what ``prepare`` made, killing any process left in it. Idempotent."""
@@ -355,6 +366,8 @@ class CgroupLimiter:
 class CgroupGuard:
     """One environment's cgroup."""
 
+    confines = True  # nothing leaves a cgroup unless moved by what may write to the hierarchy
+
     def __init__(self, path: Path, files: _Files) -> None:
         self.path = path
         self._files = files
@@ -419,6 +432,10 @@ class CgroupGuard:
             self._oom = self._oom or _oom_kills(self.path / self._files.events) > 0
         return self._oom
 
+    def kill(self) -> None:
+        if not self._closed:
+            _kill_all(self.path)
+
     def close(self) -> None:
         if self._closed:
             return
@@ -450,16 +467,26 @@ def _oom_kills(events: Path) -> int:
     return 0
 
 
-def _kill_all(cgroup: Path) -> None:
-    """SIGKILL whatever is left in ``cgroup`` (daemons the runtime left behind)."""
+def _kill_all(cgroup: Path, rounds: int = 10) -> None:
+    """SIGKILL whatever is left in ``cgroup`` (daemons the runtime left behind). Without
+    cgroup.kill, a process can fork between the read of cgroup.procs and its SIGKILL, so the
+    file is read again until it shows nobody new (once SIGKILL is pending, fork() fails)."""
     pids = _procs(cgroup)
     if not pids:
         return
     try:
         _write(cgroup / "cgroup.kill", "1")  # v2, Linux 5.14+: no race with forks
+        return
     except OSError:
-        for pid in pids:
+        pass
+    signalled: set[int] = set()
+    for _ in range(rounds):
+        for pid in pids - signalled:
             _signal_quietly(pid, signal.SIGKILL)
+        signalled |= pids
+        pids = _procs(cgroup)
+        if pids <= signalled:
+            return
 
 
 def _rmdir_when_empty(cgroup: Path, wait: float = 0.5) -> bool:
@@ -512,6 +539,8 @@ def _why(skipped: list[str] | None) -> str:
 class ProcessTreeGuard:
     """No limit; the peak is the sum of VmHWM over the environment's process tree."""
 
+    confines = False  # the environment finds its processes itself (reaping.py)
+
     def __init__(self) -> None:
         self._pid: int | None = None
         self._meter = _TreeMeter()
@@ -530,6 +559,9 @@ class ProcessTreeGuard:
 
     def oom_killed(self) -> bool:
         return False  # the kernel's OOM killer is not involved; see the module docstring
+
+    def kill(self) -> None:
+        pass  # it knows no process that the environment's own search does not find
 
     def close(self) -> None:
         pass

@@ -9,11 +9,18 @@ from __future__ import annotations
 
 import asyncio
 import re
+import weakref
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 from lambdakit import _wire
-from lambdakit.emulator._http import BodyTooLarge, Request, Response, json_response
+from lambdakit.emulator._http import (
+    BodyTooLarge,
+    HttpTimeouts,
+    Request,
+    Response,
+    json_response,
+)
 from lambdakit.emulator.invocations import (
     RESPONSE_LIMIT,
     STREAM_LIMIT,
@@ -29,6 +36,7 @@ class Runtime(Protocol):
     """What the Runtime API needs from its execution environment."""
 
     async def next_invocation(self) -> PendingInvocation: ...
+    def polling(self) -> bool: ...
     def begin_stream(self, invocation: PendingInvocation, stream: ResponseStream) -> None: ...
     def end_stream(self, invocation: PendingInvocation) -> None: ...
     def current(self) -> PendingInvocation | None: ...
@@ -36,7 +44,12 @@ class Runtime(Protocol):
     def init_error(self, body: bytes, error_type: str | None) -> None: ...
     def deadline_ms(self) -> int: ...
     def function_arn(self) -> str: ...
+    def owns_client(self, client: tuple[str, int], server: tuple[str, int]) -> bool: ...
 
+
+# A runtime's connection idles while its function runs (up to 15 minutes), and a streamed
+# response may pause as long between chunks: only a request head that stops halfway is cut off.
+TIMEOUTS = HttpTimeouts(idle=None, head=10.0, body=None)
 
 OK = {"status": "OK"}
 ACCEPTED = json_response(202, OK)  # shared: the server never changes a response it sends
@@ -49,12 +62,20 @@ def _error(status: int, error_type: str, message: str) -> Response:
 INVALID_REQUEST_ID = (400, "InvalidRequestID", "Invalid request ID")
 
 
-def _transition_error(target: str) -> Response:
+def _transition_error(target: str, state: str = "RuntimeResponseSentState") -> Response:
     return _error(
         403,
         "InvalidStateTransition",
-        f"State transition from RuntimeResponseSentState to {target} failed for runtime. "
+        f"State transition from {state} to {target} failed for runtime. "
         "Error: State transition is not allowed",
+    )
+
+
+def _too_large() -> Response:
+    return _error(
+        413,
+        "RequestEntityTooLarge",
+        f"Exceeded maximum allowed payload size ({RESPONSE_LIMIT} bytes).",
     )
 
 
@@ -63,8 +84,18 @@ class RuntimeAPI:
 
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
+        self._poller: Request | None = None  # the GET /next waiting for work
+        # An invocation handed to a GET /next whose connection was gone: the runtime never got
+        # it, so its next poll gets it again rather than a refusal (nothing is lost).
+        self._undelivered: PendingInvocation | None = None
+        # Connections whose client was found to be this environment's own process.
+        self._admitted: weakref.WeakSet[object] = weakref.WeakSet()
 
     async def handle(self, request: Request) -> Response:
+        if request.connection not in self._admitted:
+            refusal = self._admit(request)
+            if refusal is not None:
+                return refusal
         target = request.target
         if target == _wire.NEXT_PATH and request.method == "GET":
             return await self.next(request)  # the requests of every invocation: no regex
@@ -80,12 +111,51 @@ class RuntimeAPI:
                 return await endpoint(self, request, *match.groups())
         return _error(404, "NotFound", f"no Runtime API endpoint at {request.path}")
 
+    def _admit(self, request: Request) -> Response | None:
+        """Serve only the environment's own runtime (see ``peers``): the first request of a
+        connection is checked, and the connection remembered once it passes."""
+        peer, local = request.peer, request.local
+        if peer is None or local is None or self.runtime.owns_client(peer, local):
+            self._admitted.add(request.connection)
+            return None
+        message = (
+            "This Runtime API serves only the runtime of its own execution environment; the "
+            f"request came from a process outside it ({peer[0]}:{peer[1]})"
+        )
+        return _error(403, "AccessDenied", message)
+
     async def next(self, request: Request) -> Response:
-        """``GET /runtime/invocation/next``: long poll until the environment is given work."""
-        if self.runtime.current() is not None:
+        """``GET /runtime/invocation/next``: long poll until the environment is given work.
+
+        One poll at a time: a second one while the first still waits on a live connection is
+        refused (it would otherwise take the first one's invocation or leave it stranded); a
+        poll made after the first one's connection closed takes its place."""
+        current = self.runtime.current()
+        if current is not None:
+            if current is self._undelivered:
+                self._undelivered = None
+                return self._invocation_response(current)
             return _transition_error("InvocationNext")
+        waiting = self._poller
+        if self.runtime.polling() and waiting is not None and not waiting.disconnected:
+            return _transition_error("InvocationNext", "RuntimeReadyState")
+        self._poller = request
         invocation = await self.runtime.next_invocation()
-        return Response(200, self._invocation_headers(invocation), invocation.payload)
+        if self._poller is not request:
+            raise ConnectionError("a later GET /next took this one's place")
+        self._poller = None
+        if request.disconnected:  # the runtime's next poll gets it
+            self._undelivered = invocation
+            raise ConnectionError("the GET /next went away before its invocation came")
+        return self._invocation_response(invocation)
+
+    def _invocation_response(self, invocation: PendingInvocation) -> Response:
+        def delivered(done: bool) -> None:
+            if not done and self.runtime.current() is invocation:
+                self._undelivered = invocation
+
+        headers = self._invocation_headers(invocation)
+        return Response(200, headers, invocation.payload, on_finish=delivered)
 
     def _invocation_headers(self, invocation: PendingInvocation) -> list[tuple[str, str]]:
         value = _wire.Invocation(
@@ -114,11 +184,7 @@ class RuntimeAPI:
             body = await request.body(limit=RESPONSE_LIMIT)
         except BodyTooLarge as error:
             self.runtime.answer(invocation, too_large_result(error.size))
-            return _error(
-                413,
-                "RequestEntityTooLarge",
-                f"Exceeded maximum allowed payload size ({RESPONSE_LIMIT} bytes).",
-            )
+            return _too_large()
         content_type = request.header("content-type") or "application/json"
         result = InvocationResult(outcome=Outcome.SUCCESS, body=body, content_type=content_type)
         self.runtime.answer(invocation, result)
@@ -152,7 +218,11 @@ class RuntimeAPI:
         invocation, refusal = self._addressed(request, request_id, "InvocationErrorResponse")
         if invocation is None:
             return refusal
-        body = await request.body(limit=RESPONSE_LIMIT)
+        try:
+            body = await request.body(limit=RESPONSE_LIMIT)
+        except BodyTooLarge as error:  # the caller gets the size error, not a wait to timeout
+            self.runtime.answer(invocation, too_large_result(error.size))
+            return _too_large()
         error_type = request.header(_wire.ERROR_TYPE.lower())
         result = InvocationResult(outcome=Outcome.ERROR, body=body, error_type=error_type)
         self.runtime.answer(invocation, result)
@@ -160,8 +230,13 @@ class RuntimeAPI:
 
     async def init_error(self, request: Request) -> Response:
         """``POST /runtime/init/error``: the runtime could not start; it should exit now."""
-        body = await request.body(limit=RESPONSE_LIMIT)
-        self.runtime.init_error(body, request.header(_wire.ERROR_TYPE.lower()))
+        error_type = request.header(_wire.ERROR_TYPE.lower())
+        try:
+            body = await request.body(limit=RESPONSE_LIMIT)
+        except BodyTooLarge as error:
+            self.runtime.init_error(too_large_result(error.size).body, error_type)
+            return _too_large()
+        self.runtime.init_error(body, error_type)
         return ACCEPTED
 
     def _addressed(

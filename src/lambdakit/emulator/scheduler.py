@@ -141,14 +141,14 @@ class FunctionPool:
                 self.queue.popleft()
                 from lambdakit.emulator.invocations import timeout_result
 
-                head.resolve(timeout_result(head.request_id, self.spec.timeout))
+                environment.fail_init(head, timeout_result(head.request_id, self.spec.timeout))
             else:  # Lambda retries init inside the first invocation, under its timeout
                 task = self._dispatch(first=head, init_limit=self.spec.timeout)
                 asyncio.get_running_loop().create_task(task)
                 return
         else:
             self.queue.popleft()
-            head.resolve(environment.init_failure(head))
+            environment.fail_init(head)
         if self.queue:
             asyncio.get_running_loop().create_task(self._dispatch())
 

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
-import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from lambdakit.emulator import reports
+from lambdakit.emulator import console, reports
 from lambdakit.emulator._http import bound_port, start_server
 from lambdakit.emulator.environments import ACCOUNT_ID, Settings
 from lambdakit.emulator.errors import EmulatorError
@@ -27,6 +28,8 @@ from lambdakit.emulator.limits import MemoryLimiter, choose_limiter
 from lambdakit.emulator.scheduler import DEFAULT_CONCURRENCY, FunctionPool
 
 HANDLED_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+CLOSE_MARGIN = 0.5  # seconds close() waits past the grace period, for the killed to end
+HURRY_WAIT = 0.25  # seconds close() waits after hurry(), for the endings of the killed
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -42,7 +45,14 @@ class EmulatorConfig:
 
 
 class Emulator:
-    """A local Lambda serving ``functions``."""
+    """A local Lambda serving ``functions``.
+
+    Its memory limiter is ``limiter`` if given; else the one ``config.memory_limits`` names;
+    else the one the environment variable LAMBDAKIT_MEMORY_LIMITS names (``cgroup``,
+    ``rlimit`` or ``none``: how tests and benchmarks choose the mode of ``lambdakit serve``);
+    else the strongest that works here. A named one that cannot work here falls back to the
+    next weaker one (``limits.choose_limiter``); ``limits.describe`` says which is in force.
+    """
 
     def __init__(
         self,
@@ -54,7 +64,7 @@ class Emulator:
     ) -> None:
         self.config = config or EmulatorConfig()
         self.printer = printer or reports.LogPrinter()
-        self.limiter = limiter or choose_limiter(prefer=self.config.memory_limits)
+        self.limiter = limiter or _choose_limiter(self.config.memory_limits)
         names = [spec.name for spec in functions]
         if len(set(names)) != len(names):
             raise EmulatorError(f"function names must be unique: {names}")
@@ -67,6 +77,7 @@ class Emulator:
         self._server: asyncio.Server | None = None
         self._url_servers: dict[str, asyncio.Server] = {}
         self._stopped = asyncio.Event()
+        self._hurried = asyncio.Event()  # a second signal: stop at once
         self.background: list[asyncio.Task[None]] = []  # cancelled by close()
 
     def _make_pool(self, spec: FunctionSpec) -> FunctionPool:
@@ -143,19 +154,37 @@ class Emulator:
         return await pool.invoke(invocation), invocation
 
     async def serve_forever(self) -> None:
-        """Serve until SIGINT or SIGTERM (or ``stop()``), then close everything."""
+        """Serve until SIGINT or SIGTERM (or ``stop()``), then close everything. The signals
+        are still handled while it closes: a second one stops at once (``hurry``)."""
         with self.capture_signals():
             await self._stopped.wait()
-        await self.close()
+            await self.close()
 
     def stop(self) -> None:
+        """Stop serving gracefully: each environment gets its Shutdown phase."""
         self._stopped.set()
+
+    def hurry(self) -> None:
+        """Stop at once: SIGKILL every environment now, so that ``close()`` waits for no grace
+        period (what the environments started goes with them)."""
+        self._hurried.set()
+        for pool in self.pools.values():
+            for environment in list(pool.environments):
+                environment.stop_at_once()
+
+    def _signalled(self) -> None:
+        if self._stopped.is_set():
+            self.hurry()
+            return
+        self._warn("shutting down (press Ctrl-C again to stop at once)")
+        self.stop()
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
+        """SIGINT and SIGTERM call ``stop()`` the first time, ``hurry()`` after that."""
         loop = asyncio.get_running_loop()
         for signum in HANDLED_SIGNALS:
-            loop.add_signal_handler(signum, self.stop)
+            loop.add_signal_handler(signum, self._signalled)
         try:
             yield
         finally:
@@ -163,7 +192,8 @@ class Emulator:
                 loop.remove_signal_handler(signum)
 
     async def close(self) -> None:
-        """Stop listening, keep unfinished events, and shut every environment down."""
+        """Stop listening, keep unfinished events, and shut every environment down, in a
+        bounded time (``_end_environments``)."""
         if self._server is not None:
             self._server.close()
         for server in self._url_servers.values():
@@ -176,9 +206,39 @@ class Emulator:
                 f"{pending} event(s) not yet run were saved to "
                 f"{self.config.state_dir / 'pending-events.jsonl'}; they run at the next start"
             )
-        await asyncio.gather(*(pool.close() for pool in self.pools.values()))
+        await self._end_environments()
         self._server = None
-        self.printer.flush()  # the last lines, should the loop stop before its next turn
+        self.printer.close(timeout=1.0)  # the last lines; a reader gets a second to take them
+
+    async def _end_environments(self) -> None:
+        """Every environment's Shutdown phase, given the grace period and CLOSE_MARGIN; then,
+        or at once on a second signal, ``hurry()`` and HURRY_WAIT more at most: 0.75 s past
+        the grace period (Lambda's is 2 s), whatever the functions left running."""
+        closing = asyncio.gather(*(pool.close() for pool in self.pools.values()))
+        hurried = asyncio.ensure_future(self._hurried.wait())
+        limit = self.config.settings.shutdown_grace + CLOSE_MARGIN
+        try:
+            either: set[asyncio.Future[Any]] = {closing, hurried}
+            await asyncio.wait(either, timeout=limit, return_when=asyncio.FIRST_COMPLETED)
+            if not closing.done():
+                self.hurry()
+                await asyncio.wait({closing}, timeout=HURRY_WAIT)
+        finally:
+            hurried.cancel()
+        if closing.done():
+            await closing  # a pool's error, as before
+        else:
+            self._warn("execution environments still ending were left behind")
 
     def _warn(self, text: str) -> None:
-        sys.stderr.write(f"lambdakit: {text}\n")
+        console.warn(text)  # never blocks, even when nobody reads stderr
+
+
+def _choose_limiter(configured: str | None) -> MemoryLimiter:
+    """The limiter ``configured`` names, else LAMBDAKIT_MEMORY_LIMITS's, else the strongest."""
+    named = os.environ.get("LAMBDAKIT_MEMORY_LIMITS") or None
+    try:
+        return choose_limiter(prefer=configured or named)
+    except ValueError as error:
+        source = "memory_limits" if configured else "LAMBDAKIT_MEMORY_LIMITS"
+        raise EmulatorError(f"{source}: {error}") from error
