@@ -1156,24 +1156,8 @@ def run(args: argparse.Namespace) -> Results:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
-    started = time.monotonic()
-    try:
-        results = run(args)
-        print(report(results, markdown=False))
-        if args.write:
-            rt.write_section(report(results, markdown=True), START_MARK, END_MARK, HEADING)
-            print(f"wrote the results to {DOC.relative_to(REPO)}")
-    except rt.BenchError as exc:
-        print(f"bench/emulator.py: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        return 130
-    finally:
-        clean_up()
-    print(f"({time.monotonic() - started:.0f} s)", file=sys.stderr)
-    return 0
+    section = (START_MARK, END_MARK, HEADING)
+    return rt.bench_main("bench/emulator.py", parse_args(argv), run, report, section, clean_up)
 
 
 if __name__ == "__main__":

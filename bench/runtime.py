@@ -53,7 +53,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Sequence
@@ -62,6 +62,7 @@ REPO = Path(__file__).resolve().parent.parent
 SRC = REPO / "src"
 VENVS = REPO / "bench" / ".venvs"
 DOC = REPO / "docs" / "benchmarks.md"
+R = TypeVar("R")  # a script's results
 BOOTSTRAP = SRC / "lambdakit" / "runtime" / "bootstrap"
 AWSLAMBDARIC = "awslambdaric==4.2.2"
 PIP_TIMEOUT = 300.0
@@ -972,22 +973,37 @@ def run(args: argparse.Namespace) -> Results:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+    return bench_main(
+        "bench/runtime.py", parse_args(argv), run, report, (START_MARK, END_MARK, None), stop_all
+    )
+
+
+def bench_main(
+    name: str,
+    args: argparse.Namespace,
+    run: Callable[[argparse.Namespace], R],
+    report: Callable[[R, bool], str],
+    section: tuple[str, str, str | None],
+    clean_up: Callable[[], None],
+) -> int:
+    """What every bench script's main() does: run, print the report, write it into its
+    ``section`` (start mark, end mark, heading) of docs/benchmarks.md with --write, and clean
+    up whatever happens; SIGTERM ends it as an exception would."""
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     started = time.monotonic()
     try:
         results = run(args)
-        print(report(results, markdown=False))
+        print(report(results, False))
         if args.write:
-            write_section(report(results, markdown=True), START_MARK, END_MARK)
+            write_section(report(results, True), *section)
             print(f"wrote the results to {DOC.relative_to(REPO)}")
     except BenchError as exc:
-        print(f"bench/runtime.py: {exc}", file=sys.stderr)
+        print(f"{name}: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
     finally:
-        stop_all()
+        clean_up()
     print(f"({time.monotonic() - started:.0f} s)", file=sys.stderr)
     return 0
 
