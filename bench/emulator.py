@@ -10,6 +10,11 @@ Targets (medians of one run; results in docs/benchmarks.md):
    once with its own payload, and a rate ≥ 1.5 times the sequential one;
 3. a one-shot ``lambdakit invoke examples/hello``: ≤ 400 ms wall time.
 
+And, for information, what a burst costs: 50 parallel invocations of a cold function (it sleeps
+``BURST_SLEEP`` so that they overlap) against a ``serve`` with the default account limit: the
+time from the first request to the last answer, the environments started, and the peak of the
+summed VmRSS of their processes (sampled every 20 ms), with the server's own RSS.
+
 How. A temporary SAM project holds two echo functions (``return event``; with a ~25 byte event
 this is a no-op that lets the client check every answer): ``lambdakit-echo`` (``python3.12``:
 the emulator runs ``python -m lambdakit.runtime`` with its own interpreter) and
@@ -107,7 +112,18 @@ Resources:
       Handler: echo.handler
       Runtime: provided.al2023
       Timeout: 30
+  LambdakitBurst:
+    Type: AWS::Serverless::Function
+    Properties:
+      FunctionName: lambdakit-burst
+      CodeUri: lambdakit
+      Handler: burst.handler
+      Runtime: python3.12
+      Timeout: 30
 """
+BURST = 50  # parallel invocations of a cold function
+BURST_SLEEP = 1.0  # seconds each of them lasts, so that all 50 are in flight together
+BURST_HANDLER = f"import time\n\ndef handler(event, context):\n    time.sleep({BURST_SLEEP})\n"
 CONCURRENCY = 4
 URL_LINE = re.compile(rb"Invoke API at http://127\.0\.0\.1:(\d+)")
 
@@ -412,7 +428,13 @@ class Child:
 class Server:
     """``python -m lambdakit serve PROJECT --port 0`` in a child process, logging to a file."""
 
-    def __init__(self, project: Path, env: dict[str, str], awslambdaric: str) -> None:
+    def __init__(
+        self,
+        project: Path,
+        env: dict[str, str],
+        awslambdaric: str,
+        concurrency: int | None = CONCURRENCY,  # None: the default account limit
+    ) -> None:
         number = next(SERVER_NUMBERS)
         self.log = project / f"serve-{number}.log"
         self.errors = project / f"serve-{number}.err"
@@ -424,8 +446,7 @@ class Server:
             str(project),
             "--port",
             "0",
-            "--concurrency",
-            str(CONCURRENCY),
+            *(["--concurrency", str(concurrency)] if concurrency else []),
             "--env",
             f"BENCH_PYTHON={awslambdaric}",
         ]
@@ -487,6 +508,7 @@ def write_project(root: Path) -> Path:
     for name in ("lambdakit", "awslambdaric"):
         (project / name).mkdir(parents=True)
         (project / name / "echo.py").write_text(ECHO)
+    (project / "lambdakit" / "burst.py").write_text(BURST_HANDLER)
     bootstrap = project / "awslambdaric" / "bootstrap"
     bootstrap.write_text(BOOTSTRAP)
     bootstrap.chmod(0o755)
@@ -868,6 +890,75 @@ median = rt.median
 
 
 @dataclass
+class Burst:
+    """What a burst of parallel invocations of a cold function cost."""
+
+    answered: int
+    seconds: float  # from the first request to the last answer
+    environments: int  # runtime processes at the peak
+    peak_mb: float  # summed VmRSS of the environments' processes, at its peak
+    serve_mb: float  # the server's own VmRSS at the peak
+
+
+def vm_rss_mb(pid: int) -> float:
+    try:
+        with open(f"/proc/{pid}/status", "rb") as status:
+            for line in status:
+                if line.startswith(b"VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0.0
+
+
+def burst(root: Path, env: dict[str, str], awslambdaric: str) -> Burst:
+    """BURST parallel invocations of lambdakit-burst on a fresh server (so every environment
+    starts cold), while the environments' memory is sampled."""
+    import http.client
+    from concurrent.futures import ThreadPoolExecutor
+
+    server = Server(root / "project", env, awslambdaric, concurrency=None)
+
+    def invoke(_: int) -> bool:
+        connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
+        try:
+            connection.request("POST", "/2015-03-31/functions/lambdakit-burst/invocations", b"{}")
+            response = connection.getresponse()
+            response.read()
+            return response.status == 200 and not response.getheader("X-Amz-Function-Error")
+        finally:
+            connection.close()
+
+    peak = (0, 0.0, 0.0)
+    try:
+        started = time.monotonic()
+        with ThreadPoolExecutor(BURST) as pool:
+            answers = [pool.submit(invoke, n) for n in range(BURST)]
+            while not all(answer.done() for answer in answers):
+                pids = server.runtimes(b"lambdakit.runtime")
+                total = sum(vm_rss_mb(pid) for pid in pids)
+                if total > peak[1]:
+                    peak = (len(pids), total, vm_rss_mb(server.process.pid))
+                time.sleep(0.02)
+            elapsed = time.monotonic() - started
+            answered = sum(answer.result() for answer in answers)
+    finally:
+        server.stop()
+    return Burst(answered, elapsed, *peak)
+
+
+def burst_note(cost: Burst) -> str:
+    per = cost.peak_mb / cost.environments if cost.environments else 0.0
+    return (
+        f"A burst of {BURST} parallel invocations of a cold function (each sleeps "
+        f"{BURST_SLEEP:.0f} s; default account limit): {cost.answered} answered, the last after "
+        f"{cost.seconds:.2f} s; {cost.environments} environments at the peak, their processes' "
+        f"RSS summing to {cost.peak_mb:.0f} MB ({per:.1f} MB each); the server itself "
+        f"{cost.serve_mb:.0f} MB."
+    )
+
+
+@dataclass(frozen=True)
 class Results:
     plan: Plan
     cpu: int | None
@@ -875,6 +966,7 @@ class Results:
     concurrent: dict[str, Concurrent]
     oneshots: OneShots
     boto3: float | None
+    burst: Burst
     load: tuple[float, float] = (0.0, 0.0)  # 1-minute load average at the start and the end
 
 
@@ -1084,6 +1176,7 @@ def report(results: Results, markdown: bool) -> str:
             f"boto3 as the client (information): {results.boto3:.0f} invocations/s, "
             "lambdakit runtime, sequential, all CPUs."
         )
+    parts.append(textwrap.fill(burst_note(results.burst), 100))
     return "\n\n".join(parts) + "\n"
 
 
@@ -1143,6 +1236,7 @@ def run(args: argparse.Namespace) -> Results:
         shots = one_shots(env, plan)
         by_mode: dict[str, dict[str, Sequential]] = {}
         by_mode[ALL], conc, boto3 = mode(root, env, awslambdaric, plan, concurrent=True)
+        cost = burst(root, env, awslambdaric)
         cpu = None
         if not args.no_pin:
             everything = os.sched_getaffinity(0)
@@ -1152,7 +1246,7 @@ def run(args: argparse.Namespace) -> Results:
                 by_mode[ONE] = mode(root, env, awslambdaric, plan, concurrent=False)[0]
             finally:
                 os.sched_setaffinity(0, everything)
-    return Results(plan, cpu, by_mode, conc, shots, boto3, (load, os.getloadavg()[0]))
+    return Results(plan, cpu, by_mode, conc, shots, boto3, cost, (load, os.getloadavg()[0]))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -18,8 +18,9 @@ which the emulator runs as ``python -m lambdakit.runtime`` on its own interprete
 ``soak-stubborn``, whose handler starts ``sh -c "trap '' TERM; sleep 600"`` in a session of its
 own (it ignores SIGTERM and keeps the environment's stdout pipe open) and a double-forked
 daemon that ignores SIGTERM (reparented away from the runtime's process tree), and answers
-with their session ids. ``python -m lambdakit serve PROJECT --port 0 --concurrency 4`` is
-bench/emulator.py's ``Server`` (a child process logging to a file; its banner gives the port).
+with their session ids. ``python -m lambdakit serve PROJECT --port 0`` (the default account
+concurrency limit) is bench/emulator.py's ``Server`` (a child process logging to a file; its
+banner gives the port).
 
 1. Invocations. Clients are child processes, each with one raw keep-alive HTTP/1.1 socket
    (``TCP_NODELAY``) and a payload ``{"client": c, "seq": n}`` unique in the run, which the
@@ -29,9 +30,9 @@ bench/emulator.py's ``Server`` (a child process logging to a file; its banner gi
    then keeps reading, since its own answer may follow); *lost* if none came within 5 s or
    the connection closed first (the client reconnects; after 10 losses in a row it gives up
    and the rest count as lost). START lines in serve's log beyond the requests sent count as
-   duplicated too (an invocation run twice). Phases: a warm-up with 16 clients (it starts all
-   4 environments), one sequential client, 16 concurrent clients against ``--concurrency 4``
-   (so 12 requests wait in the emulator's queue at any time), then a boto3 client.
+   duplicated too (an invocation run twice). Phases: a warm-up with 16 clients (it starts up to
+   16 environments: one per request in flight, as on Lambda), one sequential client, 16
+   concurrent clients, then a boto3 client.
 2. Resources. VmRSS (``/proc/PID/status``), the number of entries in ``/proc/PID/fd`` and the
    sockets of serve's port in CLOSE-WAIT (``/proc/net/tcp``, state 08) before the warm-up,
    after it (start), after the sequential phase (middle) and at the end, each after the
@@ -385,8 +386,9 @@ def clean_up() -> None:
 
 
 def start_server(project: Path, env: dict[str, str]) -> em.Server:
-    """bench/emulator.py's serve child (``--concurrency 4``); BENCH_PYTHON is not used here."""
-    return em.Server(project, env, sys.executable)
+    """bench/emulator.py's serve child, with the default account limit (BENCH_PYTHON is not
+    used here)."""
+    return em.Server(project, env, sys.executable, concurrency=None)
 
 
 def fd_count(pid: int) -> int:
@@ -982,8 +984,8 @@ def summary(results: Results) -> str:
     plan = results.plan
     when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     return (
-        f"Mode {plan.name}, {when}; {rt.machine()}; source {source()}. `lambdakit serve "
-        f"--concurrency {em.CONCURRENCY}` with a Python echo function; raw keep-alive clients: a "
+        f"Mode {plan.name}, {when}; {rt.machine()}; source {source()}. `lambdakit serve` "
+        f"(default account limit) with a Python echo function; raw keep-alive clients: a "
         f"warm-up of {plan.warmup} invocations from each of {CLIENTS}, {plan.sequential:,} "
         f"sequential, {plan.concurrent:,} across {CLIENTS} clients; then {plan.boto3} through "
         f"boto3. Churn: {plan.churn:,} connections against a serve limited to {NOFILE} open "

@@ -85,7 +85,8 @@ class Server:
 
 @pytest.fixture(scope="session")
 def server() -> Iterator[Server]:
-    srv = Server(PROJECT, "--concurrency", "3", env={"LAMBDAKIT_INIT_TIMEOUT": "2"})
+    # A small account limit, as a developer's machine would want (tests run in parallel).
+    srv = Server(PROJECT, "--concurrency", "8", env={"LAMBDAKIT_INIT_TIMEOUT": "2"})
     yield srv
     srv.stop()
 

@@ -10,8 +10,8 @@ import click
 
 from lambdakit.cli._common import Selection, function_options, select_functions
 from lambdakit.cli._common import warn as _warn
+from lambdakit.emulator.concurrency import ACCOUNT_LIMIT
 from lambdakit.emulator.errors import EmulatorError
-from lambdakit.emulator.scheduler import DEFAULT_CONCURRENCY
 
 
 @click.command()
@@ -20,10 +20,11 @@ from lambdakit.emulator.scheduler import DEFAULT_CONCURRENCY
 @click.option("--port", default=9000, show_default=True, type=click.IntRange(0, 65535))
 @click.option(
     "--concurrency",
-    default=DEFAULT_CONCURRENCY,
+    default=ACCOUNT_LIMIT,
     show_default=True,
     type=click.IntRange(min=1),
-    help="Execution environments per function.",
+    help="The account's concurrency limit: invocations in flight across all functions "
+    "(Lambda's default quota); beyond it synchronous invocations get 429.",
 )
 @click.option(
     "--watch", is_flag=True, help="Restart a function's environments when its code changes."

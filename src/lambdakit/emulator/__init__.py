@@ -6,11 +6,14 @@ without a listener (what ``lambdakit invoke`` does). ``Emulator`` is the object 
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from lambdakit.emulator.concurrency import ACCOUNT_LIMIT
 from lambdakit.emulator.environments import Settings
+from lambdakit.emulator.errors import EmulatorError
 from lambdakit.emulator.functions import FunctionSpec
 from lambdakit.emulator.invocations import InvocationResult
 from lambdakit.emulator.server import Emulator, EmulatorConfig
@@ -23,7 +26,7 @@ async def serve(
     *,
     host: str = "127.0.0.1",
     port: int = 9000,
-    concurrency: int = 4,
+    concurrency: int = ACCOUNT_LIMIT,
     watch: bool = False,
     state_dir: Path = Path(".lambdakit"),
     retry_delays: tuple[float, ...] = (1.0, 2.0),
@@ -36,6 +39,7 @@ async def serve(
     config = EmulatorConfig(
         host=host, port=port, concurrency=concurrency, state_dir=state_dir,
         retry_delays=retry_delays, settings=Settings.from_env(),
+        max_starting=_max_starting(),
     )  # fmt: skip
     emulator = Emulator(functions, config, printer=reports.LogPrinter(stream=sys.stdout))
     await emulator.start()
@@ -51,6 +55,18 @@ async def serve(
 
         await watch_functions(emulator)
     await emulator.serve_forever()
+
+
+def _max_starting() -> int | None:
+    """LAMBDAKIT_MAX_STARTING: how many environments may run their init at once."""
+    text = os.environ.get("LAMBDAKIT_MAX_STARTING", "").strip()
+    if not text:
+        return None
+    if not text.isdigit() or int(text) < 1:
+        raise EmulatorError(
+            f"LAMBDAKIT_MAX_STARTING={text!r}: give a whole number of environments, 1 or more"
+        )
+    return int(text)
 
 
 def _tune_gc() -> None:

@@ -33,6 +33,7 @@ from lambdakit.emulator.invocations import (
     timeout_result,
 )
 from lambdakit.emulator.process_env import (
+    OUTPUT_PIECE,
     log_stream_name,
     output_pipe,
     pipe_pending,
@@ -152,6 +153,9 @@ class ExecutionEnvironment:
         self._tasks: list[asyncio.Task[None]] = []
         self._pumps: list[asyncio.Task[None]] = []  # the output pumps, among the _tasks
         self._outputs: list[tuple[int, asyncio.StreamReader]] = []  # (read fd, its reader)
+        # The output read after the last newline of one stream (``_take``), and that stream.
+        self._partial = b""
+        self._partial_from: reports.Stream | None = None
         self._footprint: reaping.Footprint | None = None  # how to find its processes, sans cgroup
         self._pending_end: Callable[[], None] | None = None  # END and REPORT, due this turn
         self._death_reason: str | None = None
@@ -313,6 +317,7 @@ class ExecutionEnvironment:
         """Give an idle environment an invocation (called by the pool)."""
         assert self._work is not None and not self._work.done(), "environment not waiting"
         self._finish_end()  # the previous invocation's END and REPORT come before this START
+        self._close_partial_line()  # what was written since belongs to no invocation
         self._enter(EnvState.BUSY)
         self._current = invocation
         self._log_target = invocation
@@ -373,7 +378,7 @@ class ExecutionEnvironment:
         asyncio.get_running_loop().call_soon(self._end_once_logs_are_read)
 
     def _end_once_logs_are_read(self) -> None:
-        if self._unread_lines():
+        if self._unread_output():
             asyncio.get_running_loop().create_task(self._finish())
         else:
             self._finish_end()
@@ -574,18 +579,21 @@ class ExecutionEnvironment:
         init_ms, self._init_ms = self._init_ms, None
         peak = self.guard.peak_bytes()
         used = reports.bytes_to_mb(peak) if peak is not None else self.spec.memory_size
-        self._log_target = None
         report = reports.report_line(
             invocation.request_id, duration_ms=duration, memory_size_mb=self.spec.memory_size,
             max_memory_used_mb=used, init_duration_ms=init_ms, status=status,
             error_type=error_type,
         )  # fmt: skip
+        # _platform first ends a partial line, still in the log of the invocation it belongs to.
         self._platform(invocation, reports.end_line(invocation.request_id) + "\n" + report)
+        self._log_target = None
         invocation.reported.set()
 
     # --- logs --------------------------------------------------------------------------------
 
     def _platform(self, invocation: PendingInvocation | None, text: str) -> None:
+        if self._partial_from is not None:  # the output written before this line comes first
+            self._close_partial_line()
         if invocation is not None:
             invocation.tail.append(text.encode() + b"\n")
         self.printer.print(self._line("platform", text))
@@ -600,37 +608,67 @@ class ExecutionEnvironment:
         )
 
     async def _pump(self, pipe: asyncio.StreamReader, stream: reports.Stream) -> None:
-        """Copy the process's output to the printer and to the current invocation's tail, a
-        line at a time (a line longer than the reader's limit in pieces)."""
-        while True:
-            try:
-                line = await pipe.readuntil(b"\n")
-            except asyncio.IncompleteReadError as end:
-                line = end.partial  # the last line had no newline; b"" at the end
-            except asyncio.LimitOverrunError as long:
-                line = await pipe.readexactly(long.consumed)
-            if not line:
-                return
-            if self._log_target is not None:
-                self._log_target.tail.append(line)
-            elif self.state is EnvState.STARTING:
-                self.init_output.append(line)
-            self.printer.print(self._line(stream, line.decode("utf-8", "replace").rstrip("\n")))
+        """Copy the process's output, as it arrives, to the printer and to the log it belongs
+        to (``_take``); a last line without a newline is passed on at the end."""
+        try:
+            while data := await pipe.read(OUTPUT_PIECE):
+                self._take(stream, data)
+        finally:  # also when cancelled (an escaped writer, _drain_outputs): keep what was read
+            if self._partial_from == stream:
+                self._close_partial_line()
+
+    def _take(self, stream: reports.Stream, data: bytes) -> None:
+        """Pass on the complete lines of ``data`` and keep the rest as the partial line. On
+        Lambda the invocation's log is complete when it ends, newline or not, so a partial
+        line is not kept waiting for one: it ends when the other stream writes (which keeps
+        the order in which the two were written), when a platform line is written (END
+        above all), and at the end of the output. One longer than OUTPUT_PIECE goes in
+        pieces, as asyncio would have read it."""
+        if self._partial_from == stream:
+            data = self._partial + data
+        elif self._partial_from is not None:
+            self._close_partial_line()
+        cut = data.rfind(b"\n") + 1
+        if cut:
+            self._emit(stream, data[:cut])
+        while len(data) - cut > OUTPUT_PIECE:
+            self._emit(stream, data[cut : cut + OUTPUT_PIECE])
+            cut += OUTPUT_PIECE
+        self._partial = data[cut:]
+        self._partial_from = stream if self._partial else None
+
+    def _close_partial_line(self) -> None:
+        stream, self._partial_from = self._partial_from, None
+        if stream is not None:
+            self._emit(stream, self._partial + b"\n")
+            self._partial = b""
+
+    def _emit(self, stream: reports.Stream, output: bytes) -> None:
+        """Output (whole lines, or a piece of a long one) to the log it belongs to (the
+        invocation's until its END, the init's while it runs) and, as one entry, to the
+        printer, which prefixes each of its lines."""
+        if self._log_target is not None:
+            self._log_target.tail.append(output)
+        elif self.state is EnvState.STARTING:
+            self.init_output.append(output)
+        text = output.decode("utf-8", "replace")
+        self.printer.print(self._line(stream, text[:-1] if text.endswith("\n") else text))
 
     async def _settle_logs(self) -> None:
         """Let the output pumps catch up before END is written: a runtime writes its logs and
         then answers, but the answer can be read before the pipes are. Waits (50 ms at most)
-        until no complete line is left unread in the pipes or the stream buffers."""
+        until no byte is left unread in the pipes or the stream buffers; ``_end`` then ends
+        a partial line as the invocation's last."""
         for _ in range(50):
-            if not self._unread_lines():
+            if not self._unread_output():
                 return
             await asyncio.sleep(0.001)
 
-    def _unread_lines(self) -> bool:
+    def _unread_output(self) -> bool:
         if self._process is None or self._process.returncode is not None:
             return False
         for fd, reader in self._outputs:
-            if b"\n" in getattr(reader, "_buffer", b""):  # read, not yet taken by the pump
+            if getattr(reader, "_buffer", None):  # read, not yet taken by the pump
                 return True
             if not getattr(reader, "_eof", True) and pipe_pending(fd):
                 return True  # once at EOF the descriptor is closed, perhaps reused

@@ -6,6 +6,11 @@ default, 1 s and 2 s, where Lambda waits about a minute and two). After the last
 event goes to a dead-letter file, ``<state dir>/dead-letters.jsonl``. Events not yet done when
 the emulator stops are written to ``<state dir>/pending-events.jsonl`` and run again at the
 next start.
+
+An event that finds no concurrency for it (throttled: the account's limit or the function's
+reservation is used up) is not failed: as on Lambda it goes back to the queue and is tried
+again after 1 s, then 2, 4, ... up to 5 minutes between tries, for up to 6 hours
+(invocation-async-error-handling.html), and throttles are not counted as attempts.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from lambdakit.emulator.concurrency import Throttled
 from lambdakit.emulator.errors import EmulatorError
 from lambdakit.emulator.invocations import PendingInvocation
 
@@ -28,6 +34,9 @@ if TYPE_CHECKING:
 
 DEAD_LETTERS = "dead-letters.jsonl"
 PENDING = "pending-events.jsonl"
+THROTTLE_BACKOFF = (1.0, 300.0)  # seconds: the first wait after a throttle, and the longest
+MAXIMUM_EVENT_AGE = 6 * 3600.0  # seconds an event may wait, throttled, before it is dropped
+_THROTTLED = "throttled"
 
 
 @dataclass(eq=False)
@@ -99,12 +108,20 @@ class EventQueue:
         task.add_done_callback(self._tasks.pop)
 
     async def _run(self, event: QueuedEvent, invocation: PendingInvocation | None) -> None:
+        backoff, queued = THROTTLE_BACKOFF[0], time.monotonic()
         while True:
             error = await self._attempt(event, invocation)
             invocation = None
             if error is None:
                 self.completed += 1
                 return
+            if error == _THROTTLED:
+                if time.monotonic() - queued < MAXIMUM_EVENT_AGE:
+                    await asyncio.sleep(backoff)
+                    backoff = min(backoff * 2, THROTTLE_BACKOFF[1])
+                    continue
+                error = "TooManyRequestsException: throttled past the maximum event age (6 h)"
+                event.attempts = len(self.retry_delays) + 1  # no retries left
             event.errors.append(error)
             if event.attempts > len(self.retry_delays):
                 self._dead_letter(event)
@@ -122,6 +139,9 @@ class EventQueue:
             invocation = PendingInvocation(payload=event.payload, request_id=event.request_id)
         try:
             result = await pool.invoke(invocation)
+        except Throttled:
+            event.attempts -= 1  # a throttle is not an attempt
+            return _THROTTLED
         except EmulatorError as error:
             return f"{type(error).__name__}: {error}"
         if result.function_error:

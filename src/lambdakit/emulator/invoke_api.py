@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Protocol
 from urllib.parse import unquote
 
 from lambdakit.emulator._http import BodyTooLarge, Request, Response, json_response
+from lambdakit.emulator.concurrency import Throttled
 from lambdakit.emulator.errors import EmulatorError
 from lambdakit.emulator.invocations import (
     EVENT_PAYLOAD_LIMIT,
@@ -28,7 +29,6 @@ from lambdakit.emulator.invocations import (
     PendingInvocation,
     new_uuid,
 )
-from lambdakit.emulator.scheduler import Throttled
 
 if TYPE_CHECKING:
     from lambdakit.emulator.scheduler import FunctionPool

@@ -97,7 +97,7 @@ async def output_pipe() -> tuple[int, int, asyncio.StreamReader]:
     once the child has it."""
     read_fd, write_fd = os.pipe()
     file = os.fdopen(read_fd, "rb", buffering=0)  # closes read_fd with it
-    reader = asyncio.StreamReader(limit=_OUTPUT_LINE_LIMIT)
+    reader = asyncio.StreamReader(limit=OUTPUT_PIECE)
     try:
         loop = asyncio.get_running_loop()
         await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), file)
@@ -108,7 +108,8 @@ async def output_pipe() -> tuple[int, int, asyncio.StreamReader]:
     return read_fd, write_fd, reader
 
 
-_OUTPUT_LINE_LIMIT = 2**16  # asyncio's default: longer lines are read in pieces by the pump
+OUTPUT_PIECE = 2**16  # asyncio's default limit; the pumps read this much at most, and pass a
+# longer line on in pieces of this size
 
 
 def log_stream_name() -> str:

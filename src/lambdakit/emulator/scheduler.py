@@ -1,8 +1,12 @@
 """Per-function pools of execution environments: dispatch, concurrency, throttling, reaping.
 
-An invocation goes to an idle environment if there is one; otherwise it waits in the pool's
-queue and a new environment is started, up to the function's concurrency. Environments idle
-for longer than ``idle_timeout`` are shut down, as Lambda reclaims unused ones.
+An invocation goes to an idle environment if there is one; otherwise a new environment is
+started for it, as Lambda scales: no invocation waits for another to finish. What bounds this
+is concurrency (``concurrency.Account``): the account's limit, shared by the functions without
+reserved concurrency, or a function's reservation; an invocation beyond it is throttled. It is
+held from the invocation's admission until it has ended in its environment (a streamed one when
+its stream ends). Environments idle for longer than ``idle_timeout`` are shut down, as Lambda
+reclaims unused ones.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import collections
 import time
 from typing import TYPE_CHECKING
 
+from lambdakit.emulator.concurrency import Account, Throttled
 from lambdakit.emulator.environments import EnvState, Events, ExecutionEnvironment, Settings
 from lambdakit.emulator.errors import EmulatorError
 
@@ -21,13 +26,7 @@ if TYPE_CHECKING:
     from lambdakit.emulator.invocations import InvocationResult, PendingInvocation
     from lambdakit.emulator.limits import MemoryLimiter
 
-DEFAULT_CONCURRENCY = 4  # environments per function; a laptop has a few cores, not Lambda's fleet
-
-
-class Throttled(EmulatorError):
-    """The function's reserved concurrency is used up (429 TooManyRequestsException)."""
-
-    reason = "ReservedFunctionConcurrentInvocationLimitExceeded"
+__all__ = ["FunctionPool", "Throttled"]
 
 
 class FunctionPool:
@@ -40,41 +39,66 @@ class FunctionPool:
         settings: Settings,
         limiter: MemoryLimiter,
         printer: reports.LogPrinter,
-        concurrency: int = DEFAULT_CONCURRENCY,
+        account: Account | None = None,
         idle_timeout: float = 300.0,
     ) -> None:
         self.spec = spec
         self.settings = settings
         self.limiter = limiter
         self.printer = printer
+        self.account = account or Account()
         self.reserved = spec.reserved_concurrency
-        self.concurrency = min(concurrency, self.reserved) if self.reserved else concurrency
         self.idle_timeout = idle_timeout
         self.environments: set[ExecutionEnvironment] = set()
         self.idle: collections.deque[ExecutionEnvironment] = collections.deque()
         self.queue: collections.deque[PendingInvocation] = collections.deque()
         self._idle_since: dict[ExecutionEnvironment, float] = {}
+        self._starting: set[ExecutionEnvironment] = set()  # those holding a start slot
         self._in_flight = 0
         self._closed = False
         self._reaper: asyncio.Task[None] | None = None
 
     async def invoke(self, invocation: PendingInvocation) -> InvocationResult:
-        """Run one invocation to its end and return its result."""
+        """Run one invocation until its result is known; raises ``Throttled`` when there is no
+        concurrency for it."""
         if self._closed:
             raise EmulatorError(f"function {self.spec.name} is shutting down")
-        if self.reserved is not None and self._in_flight >= self.reserved:
-            raise Throttled(
-                f"Rate Exceeded. Reserved concurrency of {self.spec.name} is {self.reserved}"
-            )
-        self._in_flight += 1
+        self._take_concurrency()
         try:
             self.queue.append(invocation)
             await self._dispatch()
             # Not shielded: a caller that is cancelled (the server closing) abandons the
             # result, and a late answer is then ignored by ``resolve``.
-            return await invocation.future
+            result = await invocation.future
+        except BaseException:
+            self._give_back_concurrency()
+            raise
+        if result.stream is None:
+            self._give_back_concurrency()
+        else:  # the function is still running: its concurrency is in use until the stream ends
+            asyncio.get_running_loop().create_task(self._give_back_when_ended(invocation))
+        return result
+
+    def _take_concurrency(self) -> None:
+        if self.reserved is None:
+            self.account.admit()
+        elif self._in_flight >= self.reserved:
+            raise Throttled(
+                f"Rate Exceeded. Reserved concurrency of {self.spec.name} is {self.reserved}",
+                "ReservedFunctionConcurrentInvocationLimitExceeded",
+            )
+        self._in_flight += 1
+
+    def _give_back_concurrency(self) -> None:
+        self._in_flight -= 1
+        if self.reserved is None:
+            self.account.release()
+
+    async def _give_back_when_ended(self, invocation: PendingInvocation) -> None:
+        try:
+            await invocation.reported.wait()  # END and REPORT are written when it ends
         finally:
-            self._in_flight -= 1
+            self._give_back_concurrency()
 
     async def _dispatch(
         self, *, first: PendingInvocation | None = None, init_limit: float | None = None
@@ -83,21 +107,25 @@ class FunctionPool:
             environment = self.idle.pop()  # the most recently used: its caches are warm
             self._idle_since.pop(environment, None)
             environment.deliver(self.queue.popleft())
-        if not self.queue:
-            return
-        # Environments still starting, and busy ones that have answered and will ask for work
-        # again in a moment, take queued invocations before a new one could be started.
-        starting = sum(
+        while self._short_of_environments():
+            await self.account.start_slot()
+            if not self._short_of_environments():  # others became free while it waited
+                self.account.started()
+                return
+            await self._spawn(first=first, init_limit=init_limit)
+
+    def _short_of_environments(self) -> bool:
+        """Whether queued invocations outnumber the environments that will take them: those
+        starting, and busy ones that have answered and will ask for work again in a moment."""
+        if not self.queue or self._closed:
+            return False
+        if self.reserved is not None and len(self.environments) >= self.reserved:
+            return False
+        coming = sum(
             e.state is EnvState.STARTING or (e.state is EnvState.BUSY and e.current() is None)
             for e in self.environments
         )
-        while (
-            len(self.queue) > starting
-            and len(self.environments) < self.concurrency
-            and not self._closed
-        ):
-            await self._spawn(first=first, init_limit=init_limit)
-            starting += 1
+        return len(self.queue) > coming
 
     async def _spawn(self, *, first: PendingInvocation | None, init_limit: float | None) -> None:
         environment = ExecutionEnvironment(
@@ -105,15 +133,33 @@ class FunctionPool:
             events=Events(self._ready, self._dead), init_limit=init_limit, first=first,
         )  # fmt: skip
         self.environments.add(environment)
+        self._starting.add(environment)
+        self.account.born()
         try:
             await environment.start()
         except Exception:
-            self.environments.discard(environment)
+            self._forget(environment)
             await environment.kill("spawn failed")
             raise
         self._ensure_reaper()
 
+    def _forget(self, environment: ExecutionEnvironment) -> None:
+        """The environment is gone (or never came): its place and its start slot are free."""
+        if environment in self.environments:
+            self.environments.discard(environment)
+            self.account.died()
+        self._init_over(environment)
+        self._idle_since.pop(environment, None)
+        if environment in self.idle:
+            self.idle.remove(environment)
+
+    def _init_over(self, environment: ExecutionEnvironment) -> None:
+        if environment in self._starting:
+            self._starting.discard(environment)
+            self.account.started()
+
     def _ready(self, environment: ExecutionEnvironment) -> None:
+        self._init_over(environment)
         if self.queue:
             environment.deliver(self.queue.popleft())
             return
@@ -123,10 +169,7 @@ class FunctionPool:
     def _dead(
         self, environment: ExecutionEnvironment, invocation: PendingInvocation | None
     ) -> None:
-        self.environments.discard(environment)
-        self._idle_since.pop(environment, None)
-        if environment in self.idle:
-            self.idle.remove(environment)
+        self._forget(environment)
         if self._closed:
             return
         if environment.died_in_init() and self.queue:

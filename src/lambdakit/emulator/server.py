@@ -18,6 +18,7 @@ from typing import Any
 
 from lambdakit.emulator import console, reports
 from lambdakit.emulator._http import bound_port, start_server
+from lambdakit.emulator.concurrency import ACCOUNT_LIMIT, Account
 from lambdakit.emulator.environments import ACCOUNT_ID, Settings
 from lambdakit.emulator.errors import EmulatorError
 from lambdakit.emulator.event_queue import EventQueue
@@ -25,7 +26,7 @@ from lambdakit.emulator.functions import FunctionSpec
 from lambdakit.emulator.invocations import InvocationResult, PendingInvocation
 from lambdakit.emulator.invoke_api import InvokeAPI
 from lambdakit.emulator.limits import MemoryLimiter, choose_limiter
-from lambdakit.emulator.scheduler import DEFAULT_CONCURRENCY, FunctionPool
+from lambdakit.emulator.scheduler import FunctionPool
 
 HANDLED_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 CLOSE_MARGIN = 0.5  # seconds close() waits past the grace period, for the killed to end
@@ -36,7 +37,8 @@ HURRY_WAIT = 0.25  # seconds close() waits after hurry(), for the endings of the
 class EmulatorConfig:
     host: str = "127.0.0.1"
     port: int = 9000
-    concurrency: int = DEFAULT_CONCURRENCY
+    concurrency: int = ACCOUNT_LIMIT  # the account's concurrency limit (Lambda's default)
+    max_starting: int | None = None  # environments starting at once; None: by the CPU count
     idle_timeout: float = 300.0
     settings: Settings = field(default_factory=Settings)
     state_dir: Path = Path(".lambdakit")
@@ -69,6 +71,11 @@ class Emulator:
         if len(set(names)) != len(names):
             raise EmulatorError(f"function names must be unique: {names}")
         self.functions = {spec.name: spec for spec in functions}
+        reserved = sum(spec.reserved_concurrency or 0 for spec in functions)
+        self.account = Account(
+            self.config.concurrency, reserved=reserved,
+            max_starting=self.config.max_starting, say=self._warn,
+        )  # fmt: skip
         self.pools = {spec.name: self._make_pool(spec) for spec in functions}
         self.events = EventQueue(
             self.config.state_dir, self.pool,
@@ -83,7 +90,7 @@ class Emulator:
     def _make_pool(self, spec: FunctionSpec) -> FunctionPool:
         return FunctionPool(
             spec, settings=self.config.settings, limiter=self.limiter, printer=self.printer,
-            concurrency=self.config.concurrency, idle_timeout=self.config.idle_timeout,
+            account=self.account, idle_timeout=self.config.idle_timeout,
         )  # fmt: skip
 
     # --- what the Invoke API needs -------------------------------------------------------------

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
 from lambdakit.emulator._http import BodyTooLarge, Request, Response, json_response
+from lambdakit.emulator.concurrency import Throttled
 from lambdakit.emulator.errors import EmulatorError
 from lambdakit.emulator.function_urls import (
     BAD_GATEWAY,
@@ -35,7 +36,6 @@ from lambdakit.emulator.invocations import (
     StreamTooLarge,
     new_uuid,
 )
-from lambdakit.emulator.scheduler import Throttled
 
 if TYPE_CHECKING:
     from lambdakit.emulator.scheduler import FunctionPool

@@ -25,7 +25,7 @@ from lambdakit.runtime.streaming import is_stream, open_stream
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from asyncio import AbstractEventLoop
-    from collections.abc import Callable, Iterable
+    from collections.abc import Callable, Iterable, Iterator
     from contextvars import Token
 
     from lambdakit._wire import Invocation
@@ -108,7 +108,10 @@ class Runtime:
                 return
             if streamed:
                 response = self.client.post_stream(
-                    invocation, content_type, chunks, lambda exc: self._trailers(invocation, exc)
+                    invocation,
+                    content_type,
+                    _flushed_after(chunks),
+                    lambda exc: self._trailers(invocation, exc),
                 )
             else:
                 logs_module.flush_stdio()
@@ -266,3 +269,11 @@ def install_sigterm_handler(runner: AsyncRunner) -> None:
         raise SystemExit(0)
 
     _signal.signal(_signal.SIGTERM, on_sigterm)
+
+
+def _flushed_after(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    """The stream's chunks, then the handler's buffered stdout and stderr written out before
+    the stream's end is sent: what it wrote belongs to this invocation's log, as it does
+    when its answer is buffered."""
+    yield from chunks
+    logs_module.flush_stdio()
