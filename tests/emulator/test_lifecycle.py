@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from lambdakit.emulator import Emulator, EmulatorConfig
-from lambdakit.emulator.functions import FunctionSpec, function_from_directory
 from lambdakit.emulator.invocations import Outcome
 from lambdakit.emulator.reports import LogPrinter
+from lambdakit.template import FunctionSpec, function_from_directory
 from tests.emulator.conftest import Server
 
 APP = (
@@ -120,7 +120,7 @@ def test_layers_are_on_the_path(tmp_path: Path) -> None:
         "      CodeUri: code\n      Handler: app.handler\n      Runtime: python3.12\n"
         "      Layers: [layer]\n"
     )
-    from lambdakit.emulator.functions import load_functions
+    from lambdakit.template import load_functions
 
     (spec,) = load_functions(tmp_path).functions
 

@@ -21,10 +21,10 @@ from pathlib import Path
 import pytest
 
 from lambdakit.emulator import Emulator, EmulatorConfig
-from lambdakit.emulator.functions import FunctionSpec, function_from_directory
 from lambdakit.emulator.invocations import Outcome
 from lambdakit.emulator.limits import choose_limiter
 from lambdakit.emulator.reports import LogPrinter
+from lambdakit.template import FunctionSpec, function_from_directory
 
 # The handler leaves behind what real functions do: (a) a `setsid` child that ignores SIGTERM
 # and keeps the environment's stdout and stderr open; (b) a double-forked daemon, reparented

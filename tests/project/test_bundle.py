@@ -21,10 +21,10 @@ import pytest
 from click.testing import CliRunner
 
 from lambdakit.cli.build import build
-from lambdakit.emulator.functions import FunctionSpec
 from lambdakit.project import _pip, bundle
 from lambdakit.project.bundle import SYMLINK, BuildResult, build_function, write_zip
 from lambdakit.project.errors import BuildError
+from lambdakit.template import FunctionSpec
 
 ROOT = Path(__file__).parent.parent.parent
 HELLO = ROOT / "examples" / "hello"

@@ -19,7 +19,6 @@ from moto import mock_aws
 
 import lambdakit.project.deploy as deploy_module
 from lambdakit.cli.deploy import deploy as deploy_command
-from lambdakit.emulator.functions import FunctionSpec
 from lambdakit.project import bundle
 from lambdakit.project.deploy import (
     Action,
@@ -33,6 +32,7 @@ from lambdakit.project.deploy import (
     template_settings,
 )
 from lambdakit.project.errors import DeployError
+from lambdakit.template import FunctionSpec
 
 REGION = "us-east-1"
 TRUST = {

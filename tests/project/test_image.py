@@ -27,6 +27,7 @@ from click.testing import CliRunner
 from lambdakit.cli.image import image
 from lambdakit.emulator import containers
 from lambdakit.emulator.containers import Adjustments, Engine, HostFacts, detect_engine
+from lambdakit.emulator.errors import ContainerEngineError
 from lambdakit.project import image as project_image
 from lambdakit.project.errors import ImageError
 from lambdakit.project.image import build_image, parse_build_args, runtime_files, vendor_runtime
@@ -56,7 +57,7 @@ def detect(
 
 
 def test_no_engine_is_an_error_that_says_what_to_install() -> None:
-    with pytest.raises(ImageError, match="install docker or podman") as caught:
+    with pytest.raises(ContainerEngineError, match="install docker or podman") as caught:
         detect()
     assert "docker is not installed; podman is not installed" in str(caught.value)
 
@@ -70,28 +71,48 @@ def test_engines_are_tried_docker_podman_buildah() -> None:
 
 def test_a_docker_client_without_a_daemon_is_skipped() -> None:
     assert detect("docker", "podman", daemon=False).name == "podman"
-    with pytest.raises(ImageError, match="its daemon does not answer; start it or choose"):
+    with pytest.raises(
+        ContainerEngineError, match="its daemon does not answer; start it or choose"
+    ):
         detect("docker", daemon=False, prefer="docker")
-    with pytest.raises(ImageError, match="no container engine to build images"):
+    with pytest.raises(ContainerEngineError, match="no container engine to build images"):
         detect("docker", daemon=False)
 
 
 def test_prefer_forces_an_engine() -> None:
     assert detect("docker", "podman", "buildah", prefer="buildah").name == "buildah"
-    with pytest.raises(ImageError, match="cannot use podman: podman is not installed; install"):
+    with pytest.raises(
+        ContainerEngineError, match="cannot use podman: podman is not installed; install"
+    ):
         detect("docker", "buildah", prefer="podman")
-    with pytest.raises(ImageError, match="unknown container engine 'rkt'"):
+    with pytest.raises(ContainerEngineError, match="unknown container engine 'rkt'"):
         detect("docker", prefer="rkt")
 
 
 def test_buildah_cannot_run_images() -> None:
-    with pytest.raises(ImageError, match="no container engine to run images"):
+    with pytest.raises(ContainerEngineError, match="no container engine to run images"):
         detect("buildah", purpose="run")
-    with pytest.raises(ImageError, match="buildah builds images but cannot run them"):
+    with pytest.raises(ContainerEngineError, match="buildah builds images but cannot run them"):
         detect("buildah", prefer="buildah", purpose="run")
     builder = detect("buildah")
-    with pytest.raises(ImageError, match="buildah cannot run images"):
+    with pytest.raises(ContainerEngineError, match="buildah cannot run images"):
         containers.run_command("x", {}, engine=builder, name="n")
+
+
+def test_an_engine_error_is_an_image_error_with_the_same_message(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "Dockerfile").write_text("FROM x\n")
+
+    def no_engine(prefer: str | None) -> Engine:
+        raise ContainerEngineError("no container engine to build images (...): install docker")
+
+    monkeypatch.setattr(project_image, "detect_engine", no_engine)
+    with pytest.raises(ImageError, match=r"^no container engine to build images \(\.\.\.\)"):
+        build_image(tmp_path)
+    result = CliRunner().invoke(image, [str(tmp_path)])
+    assert result.exit_code == 1
+    assert "Error: no container engine to build images (...): install docker" in result.stderr
 
 
 def test_host_facts_are_read_without_failing() -> None:
@@ -549,7 +570,7 @@ def test_a_killed_environment_takes_its_container_with_it(
 def test_the_emulator_runs_the_image(hello_image: str, tmp_path: Path) -> None:
     """Active once FunctionSpec has the ``image`` field (docs/project.md)."""
     from lambdakit.emulator import invoke_once
-    from lambdakit.emulator.functions import FunctionSpec, function_from_directory
+    from lambdakit.template import FunctionSpec, function_from_directory
 
     if "image" not in FunctionSpec.__dataclass_fields__:
         pytest.skip("FunctionSpec has no image field yet: see docs/project.md")

@@ -11,8 +11,13 @@ from typing import Any, TypeVar
 
 import click
 
-from lambdakit.emulator.errors import EmulatorError
-from lambdakit.emulator.functions import FunctionSpec, apply_env_file, load_functions
+from lambdakit.template import (
+    TEMPLATE_NAMES,
+    FunctionSpec,
+    TemplateError,
+    apply_env_file,
+    load_functions,
+)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -91,7 +96,7 @@ def select_functions(selection: Selection, *, warn: Callable[[str], None]) -> li
         result = load_functions(path, handler=handler if _is_directory_of_code(path) else None)
         if env_file is not None:
             result = apply_env_file(result, env_file)
-    except EmulatorError as error:
+    except TemplateError as error:
         raise click.ClickException(str(error)) from error
     for warning in result.warnings:
         warn(warning)
@@ -120,20 +125,18 @@ def select_functions(selection: Selection, *, warn: Callable[[str], None]) -> li
 def _with_image(functions: list[FunctionSpec], image: str) -> list[FunctionSpec]:
     """The one selected function, run from IMAGE; fails now if no engine can run images."""
     from lambdakit.emulator.containers import detect_engine
-    from lambdakit.project.errors import ImageError
+    from lambdakit.emulator.errors import ContainerEngineError
 
     if len(functions) != 1:
         names = ", ".join(f.name for f in functions)
         raise click.UsageError(f"--image runs one function; choose one of {names} with --function")
     try:
         detect_engine(purpose="run")
-    except ImageError as error:
+    except ContainerEngineError as error:
         raise click.ClickException(str(error)) from error
     return [dataclasses.replace(functions[0], image=image)]
 
 
 def _is_directory_of_code(path: Path) -> bool:
     """A function directory (not a project with a template): --handler configures it."""
-    return path.is_dir() and not any(
-        (path / name).exists() for name in ("template.yaml", "template.yml", "template.json")
-    )
+    return path.is_dir() and not any((path / name).exists() for name in TEMPLATE_NAMES)

@@ -13,7 +13,7 @@ import click
 
 from lambdakit.cli._common import Selection, function_options, select_functions, warn
 from lambdakit.emulator.errors import EmulatorError
-from lambdakit.emulator.functions import FunctionSpec
+from lambdakit.template import FunctionSpec
 
 
 @click.command()

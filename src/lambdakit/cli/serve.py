@@ -60,7 +60,7 @@ def serve(
         aws lambda invoke --endpoint-url http://127.0.0.1:9000 --function-name NAME out.json
     """
     from lambdakit.emulator import serve as run_server
-    from lambdakit.emulator.functions import UrlConfig
+    from lambdakit.template import UrlConfig
 
     functions = select_functions(selection, warn=_warn)
     if urls:

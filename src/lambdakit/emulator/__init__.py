@@ -14,9 +14,9 @@ from pathlib import Path
 from lambdakit.emulator.concurrency import ACCOUNT_LIMIT
 from lambdakit.emulator.environments import Settings
 from lambdakit.emulator.errors import EmulatorError
-from lambdakit.emulator.functions import FunctionSpec
 from lambdakit.emulator.invocations import InvocationResult
 from lambdakit.emulator.server import Emulator, EmulatorConfig
+from lambdakit.template import FunctionSpec
 
 __all__ = ["Emulator", "EmulatorConfig", "invoke_once", "serve"]
 

@@ -1,7 +1,7 @@
 """Container engines: find one, adapt it to this machine, run an image as an environment.
 
 - ``detect_engine(prefer)``: docker (when its daemon answers), then podman, then buildah, which
-  builds images but cannot run them. A machine with none raises ``ImageError``.
+  builds images but cannot run them. A machine with none raises ``ContainerEngineError``.
 - ``HostFacts`` and ``adjustments``: podman and buildah need settings on some machines that
   users should not have to type, so they are derived here from facts read from /proc and
   /sys, and applied only where a fact calls for them (docs/project.md has the table):
@@ -30,8 +30,9 @@
   engine cannot forward, still ends the container: a watcher in its own session notices the
   supervisor is gone (its pipe closes) and runs ``<engine> rm -f NAME``.
 
-Errors: ``ImageError`` (lambdakit.project.errors) for a missing or unusable engine. It is
-imported where it is raised, so that this file runs as a script without lambdakit on sys.path.
+Errors: ``ContainerEngineError`` (lambdakit.emulator.errors) for a missing or unusable engine.
+It is imported where it is raised, so that this file runs as a script without lambdakit on
+sys.path; ``lambdakit image`` translates it into the project commands' ``ImageError``.
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
-    from lambdakit.project.errors import ImageError
+    from lambdakit.emulator.errors import ContainerEngineError
 
 __all__ = [
     "ENGINES",
@@ -80,10 +81,10 @@ HOST_ONLY = frozenset(
 CATATONIT = ("/usr/libexec/podman/catatonit", "/usr/lib/podman/catatonit", "/usr/bin/catatonit")
 
 
-def _error(message: str) -> ImageError:
-    from lambdakit.project.errors import ImageError
+def _error(message: str) -> ContainerEngineError:
+    from lambdakit.emulator.errors import ContainerEngineError
 
-    return ImageError(message)
+    return ContainerEngineError(message)
 
 
 # --- what this machine needs ------------------------------------------------------------------
@@ -334,7 +335,7 @@ def detect_engine(
     environ: Mapping[str, str] | None = None,
 ) -> Engine:
     """The engine to use: PREFER, else the first of docker (if its daemon answers), podman and
-    buildah (only to build) that is installed. Raises ImageError if there is none."""
+    buildah (only to build) that is installed. Raises ContainerEngineError if there is none."""
     if prefer is not None and prefer not in ENGINES:
         raise _error(f"unknown container engine {prefer!r}; choose docker, podman or buildah")
     if prefer == "buildah" and purpose == "run":

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Literal
 
 from lambdakit.emulator import reaping, reports
 from lambdakit.emulator._http import bound_port, start_server
-from lambdakit.emulator.errors import FunctionConfigError
+from lambdakit.emulator.errors import ContainerEngineError, FunctionConfigError
 from lambdakit.emulator.invocations import (
     InvocationResult,
     Outcome,
@@ -34,6 +34,7 @@ from lambdakit.emulator.invocations import (
 )
 from lambdakit.emulator.process_env import (
     OUTPUT_PIECE,
+    command,
     log_stream_name,
     output_pipe,
     pipe_pending,
@@ -42,8 +43,8 @@ from lambdakit.emulator.process_env import (
 from lambdakit.emulator.runtime_api import TIMEOUTS, RuntimeAPI
 
 if TYPE_CHECKING:
-    from lambdakit.emulator.functions import FunctionSpec
     from lambdakit.emulator.limits import MemoryGuard, MemoryLimiter
+    from lambdakit.template import FunctionSpec
 
 ACCOUNT_ID = "123456789012"
 OUTPUT_DRAIN = 0.25  # seconds the output pumps get, once the processes are gone, to read the rest
@@ -212,14 +213,13 @@ class ExecutionEnvironment:
         """The spec's bootstrap, or its image run by a container engine: the engine's process
         takes the variables from ENVIRON by name, and ends its container when killed."""
         if self.spec.image is None:
-            return self.spec.command(self.settings.python or _default_python())
+            return command(self.spec, self.settings.python or _default_python())
         from lambdakit.emulator import containers
-        from lambdakit.project.errors import ImageError
 
         name = containers.container_name(self.spec.name, self.id)
         try:
             return containers.run_command(self.spec.image, environ, name=name)
-        except ImageError as error:
+        except ContainerEngineError as error:
             raise FunctionConfigError(f"function {self.spec.name!r}: {error}") from error
 
     def _mark(self, environ: dict[str, str], address: str) -> reaping.Footprint:

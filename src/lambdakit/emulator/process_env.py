@@ -1,4 +1,5 @@
-"""What an execution environment's process is given: its variables, and its output pipes.
+"""What an execution environment's process is given: its command, its variables, its output
+pipes.
 
 The variables are the ones Lambda documents for a runtime (runtimes-custom.html, "Defined
 runtime environment variables"), then the function's own; layers, which Lambda extracts to
@@ -14,11 +15,55 @@ import sys
 import termios
 import time
 from collections.abc import Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING
+
+from lambdakit.emulator.errors import FunctionConfigError
 
 if TYPE_CHECKING:
     from lambdakit.emulator.environments import Settings
-    from lambdakit.emulator.functions import FunctionSpec
+    from lambdakit.template import FunctionSpec
+
+
+def command(spec: FunctionSpec, python: str = sys.executable) -> list[str]:
+    """The argv of one execution environment's process.
+
+    ``provided.*``: the ``bootstrap`` of the code, else of the last layer that has one
+    (Lambda runs /var/task/bootstrap, else /opt/bootstrap:
+    https://docs.aws.amazon.com/lambda/latest/dg/runtimes-custom.html).
+    ``python3.x``: lambdakit's runtime in PYTHON, the managed runtime's equivalent.
+    """
+    if spec.runtime.startswith("provided"):
+        return [str(_bootstrap(spec))]
+    if not spec.is_python:
+        raise FunctionConfigError(
+            f"function {spec.name!r}: lambdakit cannot run the {spec.runtime} runtime; it "
+            "runs provided.* (any bootstrap) and python3.x functions"
+        )
+    if not spec.handler:
+        raise FunctionConfigError(
+            f"function {spec.name!r}: a {spec.runtime} function needs a handler "
+            "(module.function, e.g. app.handler)"
+        )
+    return [python, "-m", "lambdakit.runtime", spec.handler]
+
+
+def _bootstrap(spec: FunctionSpec) -> Path:
+    candidates = [spec.code_dir / "bootstrap"]
+    candidates += [layer / "bootstrap" for layer in reversed(spec.layers)]
+    for bootstrap in candidates:
+        if not bootstrap.is_file():
+            continue
+        if not os.access(bootstrap, os.X_OK):
+            raise FunctionConfigError(
+                f"function {spec.name!r}: {bootstrap} is not executable; run `chmod +x {bootstrap}`"
+            )
+        return bootstrap
+    raise FunctionConfigError(
+        f"function {spec.name!r}: a {spec.runtime} function starts the executable file "
+        f"`bootstrap`, and there is none in {spec.code_dir} or its layers; create one "
+        "(`lambdakit init` writes one) or use a python3.x runtime"
+    )
 
 
 def process_environment(

@@ -22,9 +22,9 @@ from lambdakit.emulator.errors import EmulatorError
 
 if TYPE_CHECKING:
     from lambdakit.emulator import reports
-    from lambdakit.emulator.functions import FunctionSpec
     from lambdakit.emulator.invocations import InvocationResult, PendingInvocation
     from lambdakit.emulator.limits import MemoryLimiter
+    from lambdakit.template import FunctionSpec
 
 __all__ = ["FunctionPool", "Throttled"]
 

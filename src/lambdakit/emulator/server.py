@@ -22,11 +22,11 @@ from lambdakit.emulator.concurrency import ACCOUNT_LIMIT, Account
 from lambdakit.emulator.environments import ACCOUNT_ID, Settings
 from lambdakit.emulator.errors import EmulatorError
 from lambdakit.emulator.event_queue import EventQueue
-from lambdakit.emulator.functions import FunctionSpec
 from lambdakit.emulator.invocations import InvocationResult, PendingInvocation
 from lambdakit.emulator.invoke_api import InvokeAPI
 from lambdakit.emulator.limits import MemoryLimiter, choose_limiter
 from lambdakit.emulator.scheduler import FunctionPool
+from lambdakit.template import FunctionSpec
 
 HANDLED_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 CLOSE_MARGIN = 0.5  # seconds close() waits past the grace period, for the killed to end

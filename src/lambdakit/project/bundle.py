@@ -35,11 +35,10 @@ from pathlib import Path
 from typing import Literal
 
 import lambdakit
-from lambdakit.emulator.errors import FunctionConfigError
-from lambdakit.emulator.functions import FunctionSpec, load_functions
 from lambdakit.project import _pip
 from lambdakit.project.errors import BuildError
 from lambdakit.project.vendoring import runtime_files
+from lambdakit.template import FunctionSpec, TemplateError, load_functions
 
 __all__ = [
     "MAX_UNZIPPED",
@@ -132,7 +131,7 @@ def select_functions(
     template's warnings; only the one named FUNCTION (FunctionName or logical id) if given."""
     try:
         result = load_functions(path)
-    except FunctionConfigError as exc:
+    except TemplateError as exc:
         raise BuildError(str(exc)) from exc
     specs = result.functions
     if function is not None:

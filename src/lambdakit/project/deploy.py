@@ -41,11 +41,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lambdakit.emulator._intrinsics import FUNCTION_TYPES, read_template
-from lambdakit.emulator.errors import FunctionConfigError
-from lambdakit.emulator.functions import TEMPLATE_NAMES, FunctionSpec, load_functions
 from lambdakit.project import bundle
 from lambdakit.project.errors import DeployError
+from lambdakit.template import (
+    FUNCTION_TYPES,
+    TEMPLATE_NAMES,
+    FunctionSpec,
+    TemplateError,
+    load_functions,
+    read_template,
+)
 
 __all__ = [
     "Action",
@@ -319,7 +324,7 @@ def deploy(
 def _select(path: Path, name: str | None, warn: Callable[[str], None]) -> list[FunctionSpec]:
     try:
         result = load_functions(path)
-    except FunctionConfigError as error:
+    except TemplateError as error:
         raise DeployError(str(error)) from error
     for warning in result.warnings:
         # The loader skips layer ARNs because it cannot run them; deploy attaches them.
@@ -422,7 +427,7 @@ def template_settings(template: Path) -> dict[str, Settings]:
     """
     try:
         data = read_template(template)
-    except FunctionConfigError as error:
+    except TemplateError as error:
         raise DeployError(str(error)) from error
     common = _mapping(_mapping(data.get("Globals")).get("Function"))
     settings = {}

@@ -13,16 +13,18 @@ can make (no Dockerfile, no engine, a failed build) raise ``ImageError`` saying 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
 import subprocess
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from lambdakit.emulator.containers import Engine, detect_engine
+from lambdakit.emulator.errors import ContainerEngineError
 from lambdakit.project.errors import ImageError
 from lambdakit.project.vendoring import runtime_files
 
@@ -77,7 +79,8 @@ def build_image(
     tag = tag or default_tag(project)
     if not _TAG.fullmatch(tag):
         raise ImageError(f"{tag!r} is not an image tag; use name[:tag] in lower case")
-    chosen = detect_engine(engine)
+    with _engine_errors():
+        chosen = detect_engine(engine)
     vendor_runtime(project)
     argv = chosen.build_argv(
         project, dockerfile=dockerfile, tag=tag, build_args=dict(build_args or {})
@@ -170,9 +173,11 @@ def _run_build(
     engine: Engine, argv: list[str], project: Path, tag: str, progress: Callable[[str], None]
 ) -> None:
     tail: deque[str] = deque(maxlen=_TAIL_LINES)
+    with _engine_errors():
+        environ = engine.environ()
     try:
         with subprocess.Popen(
-            argv, cwd=project, env=engine.environ(), stdin=subprocess.DEVNULL,
+            argv, cwd=project, env=environ, stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace",
         ) as process:  # fmt: skip
             assert process.stdout is not None
@@ -187,3 +192,12 @@ def _run_build(
             f"{engine.name} could not build {tag} (exit status {process.returncode}); "
             f"the end of its output:\n{output}"
         )
+
+
+@contextlib.contextmanager
+def _engine_errors() -> Iterator[None]:
+    """The engine layer's errors become this command's, with the same message."""
+    try:
+        yield
+    except ContainerEngineError as error:
+        raise ImageError(str(error)) from error

@@ -2,7 +2,7 @@
 
 One selection serves every place the runtime is copied to: a deployment zip and the runtime
 layer (``bundle``), an image's build context (``image``) and a new project (``scaffold``). The
-tooling (cli, emulator, project) stays behind.
+tooling (cli, emulator, template, project) stays behind.
 """
 
 from __future__ import annotations

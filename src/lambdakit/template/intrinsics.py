@@ -1,207 +1,29 @@
-"""CloudFormation templates as Python values: the reader and a local intrinsic-function resolver.
-
-Reading turns YAML (with CloudFormation's short-form tags) or JSON into plain dicts and lists;
-``!Sub x`` becomes ``{"Fn::Sub": "x"}``, the long form CloudFormation itself works on
-(https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/intrinsic-function-reference.html).
+"""A local resolver of CloudFormation's intrinsic functions, for one template.
 
 Resolving evaluates intrinsics the way CloudFormation would at deploy time, as far as that is
 possible on a laptop: parameters, pseudo parameters, conditions and mappings are known; other
 stacks, SSM and the physical ids of resources are not. What cannot be known becomes a
 ``${Name}`` placeholder and a warning naming the property, never an exception: a template that
 deploys must also load.
+(https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/intrinsic-function-reference.html)
 """
 
 from __future__ import annotations
 
 import base64
-import enum
 import ipaddress
 import itertools
 import json
 import os
 import re
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from typing import Any
 
-import yaml  # type: ignore[import-untyped,unused-ignore]
+from lambdakit.template.errors import TemplateError
+from lambdakit.template.parameters import is_ssm, parameter_values, pseudo_parameters
+from lambdakit.template.values import FUNCTION_TYPES, LAYER_TYPES, NO_VALUE, to_string
 
-from lambdakit.emulator.errors import FunctionConfigError
-
-FUNCTION_TYPES = ("AWS::Serverless::Function", "AWS::Lambda::Function")
-LAYER_TYPES = ("AWS::Serverless::LayerVersion", "AWS::Lambda::LayerVersion")
-
-
-class _Sentinel(enum.Enum):
-    NO_VALUE = "AWS::NoValue"
-    """``!Ref AWS::NoValue``: the enclosing key or list item is removed."""
-
-
-NO_VALUE = _Sentinel.NO_VALUE
-
-# ---------------------------------------------------------------------------------------------
-# Reading
-
-
-class _Int(int):
-    """An integer that remembers how the template wrote it, for environment values."""
-
-    source: str
-
-
-class _Float(float):
-    """A float that remembers how the template wrote it (``1.50`` stays ``1.50``)."""
-
-    source: str
-
-
-def _sourced(cls: type[_Int] | type[_Float], value: Any, text: str) -> _Int | _Float:
-    number = cls(value)
-    number.source = text
-    return number
-
-
-# CloudFormation's short forms: !Ref and !Condition keep their names, the rest get "Fn::".
-_TAGS = {"Ref": "Ref", "Condition": "Condition"} | {
-    name: f"Fn::{name}"
-    for name in [
-        *("And", "Base64", "Cidr", "Equals", "FindInMap", "GetAtt", "GetAZs", "If", "ImportValue"),
-        *("Join", "Length", "Not", "Or", "Select", "Split", "Sub", "ToJsonString", "Transform"),
-    ]
-}
-
-
-class TemplateLoader(yaml.SafeLoader):  # type: ignore[misc,unused-ignore]
-    """PyYAML's SafeLoader plus CloudFormation's tags; never constructs Python objects."""
-
-    def construct_mapping(self, node: Any, deep: bool = False) -> Any:
-        # CloudFormation rejects duplicate keys; PyYAML would silently keep the last one.
-        seen: set[object] = set()
-        for key_node, _ in node.value:
-            key = getattr(key_node, "value", None)
-            if isinstance(key, str) and key in seen:
-                raise yaml.constructor.ConstructorError(
-                    "while constructing a mapping",
-                    node.start_mark,
-                    f"found duplicate key {key!r}",
-                    key_node.start_mark,
-                )
-            seen.add(key)
-        return super().construct_mapping(node, deep=deep)
-
-
-def _construct_tag(loader: TemplateLoader, suffix: str, node: Any) -> dict[str, Any]:
-    name = _TAGS.get(suffix)
-    if name is None:
-        known = ", ".join(f"!{tag}" for tag in _TAGS)
-        raise yaml.constructor.ConstructorError(
-            None, None, f"unknown tag !{suffix} (CloudFormation's are {known})", node.start_mark
-        )
-    value: Any
-    if isinstance(node, yaml.ScalarNode):
-        value = loader.construct_scalar(node)
-        if name == "Fn::GetAtt":  # "!GetAtt Res.Attr.Sub" is ["Res", "Attr.Sub"]
-            value = value.split(".", 1)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)
-    return {name: value}
-
-
-def _construct_int(loader: TemplateLoader, node: Any) -> _Int | _Float:
-    return _sourced(_Int, loader.construct_yaml_int(node), node.value)
-
-
-def _construct_float(loader: TemplateLoader, node: Any) -> _Int | _Float:
-    return _sourced(_Float, loader.construct_yaml_float(node), node.value)
-
-
-def _construct_str(loader: TemplateLoader, node: Any) -> str:
-    # Dates stay text: `DATE: 2024-01-01` is the string CloudFormation passes on.
-    return str(loader.construct_scalar(node))
-
-
-TemplateLoader.add_multi_constructor("!", _construct_tag)
-TemplateLoader.add_constructor("tag:yaml.org,2002:int", _construct_int)
-TemplateLoader.add_constructor("tag:yaml.org,2002:float", _construct_float)
-TemplateLoader.add_constructor("tag:yaml.org,2002:timestamp", _construct_str)
-
-
-def read_template(path: Path) -> dict[str, Any]:
-    """The template at PATH as dicts and lists (JSON if it ends in ``.json``, else YAML)."""
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise FunctionConfigError(f"cannot read the template {path}: {exc}") from exc
-    data = _parse_json(text, path) if path.suffix == ".json" else _parse_yaml(text, path)
-    if not isinstance(data, dict):
-        raise FunctionConfigError(
-            f"{path}: not a CloudFormation template (expected a mapping with a Resources "
-            f"section, found {type(data).__name__})"
-        )
-    return data
-
-
-_SYNTAX_HINT = "; check the indentation and quoting there and on the lines above"
-
-
-def _parse_yaml(text: str, path: Path) -> Any:
-    try:
-        return yaml.load(text, Loader=TemplateLoader)  # a SafeLoader subclass: no Python objects
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
-        context = ""
-        if exc.context and exc.context_mark:
-            context = f" ({exc.context} at line {exc.context_mark.line + 1})"
-        # A constructor error (unknown tag, duplicate key) explains itself; a syntax error
-        # is most often an indentation or quoting slip on that line or the ones above.
-        hint = "" if isinstance(exc, yaml.constructor.ConstructorError) else _SYNTAX_HINT
-        raise FunctionConfigError(f"{where}: YAML error: {exc.problem}{context}{hint}") from exc
-    except yaml.YAMLError as exc:
-        raise FunctionConfigError(f"{path}: YAML error: {exc}") from exc
-
-
-def _parse_json(text: str, path: Path) -> Any:
-    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
-        keys = [key for key, _ in items]
-        duplicates = sorted({key for key in keys if keys.count(key) > 1})
-        if duplicates:
-            raise FunctionConfigError(f"{path}: duplicate key {duplicates[0]!r} in an object")
-        return dict(items)
-
-    try:
-        return json.loads(
-            text,
-            object_pairs_hook=pairs,
-            parse_int=lambda s: _sourced(_Int, int(s), s),
-            parse_float=lambda s: _sourced(_Float, float(s), s),
-        )
-    except json.JSONDecodeError as exc:
-        raise FunctionConfigError(
-            f"{path}:{exc.lineno}:{exc.colno}: JSON error: {exc.msg}"
-        ) from exc
-
-
-# ---------------------------------------------------------------------------------------------
-# Resolving
-
-
-def to_string(value: Any) -> str | None:
-    """VALUE as CloudFormation passes it where a string is needed, or None for lists and maps.
-
-    Booleans become ``true``/``false``; numbers keep the text they were written with.
-    """
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return getattr(value, "source", None) or str(value)
-    if isinstance(value, str):
-        return value
-    if value is None or value is NO_VALUE:
-        return ""
-    return None
+__all__ = ["Resolver", "is_intrinsic"]
 
 
 def is_intrinsic(value: Any) -> bool:
@@ -212,40 +34,10 @@ def is_intrinsic(value: Any) -> bool:
     return key in _FUNCTIONS or str(key).startswith("Fn::")
 
 
-def pseudo_parameters(
-    overrides: Mapping[str, str], stack_name: str, environ: Mapping[str, str]
-) -> dict[str, Any]:
-    """AWS::Region, AWS::AccountId... with local stand-ins; parameter overrides win.
-
-    https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/pseudo-parameter-reference.html
-    """
-    region = (
-        overrides.get("AWS::Region")
-        or environ.get("AWS_REGION")
-        or environ.get("AWS_DEFAULT_REGION")
-        or "us-east-1"
-    )
-    partition = "aws-cn" if region.startswith("cn-") else "aws"
-    partition = "aws-us-gov" if region.startswith("us-gov-") else partition
-    account = overrides.get("AWS::AccountId", "123456789012")
-    stack = overrides.get("AWS::StackName", stack_name)
-    values: dict[str, Any] = {
-        "AWS::AccountId": account,
-        "AWS::NotificationARNs": [],
-        "AWS::Partition": partition,
-        "AWS::Region": region,
-        "AWS::StackId": f"arn:{partition}:cloudformation:{region}:{account}:stack/{stack}/"
-        "00000000-0000-0000-0000-000000000000",
-        "AWS::StackName": stack,
-        "AWS::URLSuffix": "amazonaws.com.cn" if partition == "aws-cn" else "amazonaws.com",
-    }
-    return values | {key: value for key, value in overrides.items() if key in values}
-
-
 def _section(template: Mapping[str, Any], name: str, source: str) -> dict[str, Any]:
     section = template.get(name) or {}
     if not isinstance(section, dict):
-        raise FunctionConfigError(f"{source}: the template's {name} section must be a mapping")
+        raise TemplateError(f"{source}: the template's {name} section must be a mapping")
     return section
 
 
@@ -274,7 +66,7 @@ class Resolver:
         self._conditions = _section(template, "Conditions", source)
         self._condition_values: dict[str, bool] = {}
         self._evaluating: set[str] = set()
-        self._parameters = {name: self._parameter_value(name, overrides) for name in self.declared}
+        self._parameters = parameter_values(self.declared, overrides, source)
         for name in sorted(overrides.keys() - self.declared.keys() - self.pseudo.keys()):
             self.warn("Parameters", f"parameter override {name!r} matches no parameter")
 
@@ -283,36 +75,11 @@ class Resolver:
 
     # -- parameters ---------------------------------------------------------------------------
 
-    def _parameter_value(self, name: str, overrides: Mapping[str, str]) -> str | list[str] | None:
-        declaration = self.declared[name] if isinstance(self.declared[name], dict) else {}
-        kind = str(declaration.get("Type", "String"))
-        if name not in overrides and kind.startswith("AWS::SSM::Parameter::Value<"):
-            return None  # the Default names an SSM parameter; its value lives in the cloud
-        text = to_string(overrides.get(name, declaration.get("Default")))
-        if text is None or (name not in overrides and "Default" not in declaration):
-            return None
-        is_list = kind == "CommaDelimitedList" or kind.startswith("List<")
-        # "Each member string is space trimmed" (CloudFormation Parameters, Type).
-        values = [item.strip() for item in text.split(",")] if is_list else [text]
-        allowed = declaration.get("AllowedValues")
-        if isinstance(allowed, list):
-            self._check_allowed(name, values, [to_string(option) for option in allowed])
-        return values if is_list else text
-
-    def _check_allowed(self, name: str, values: list[str], allowed: list[str | None]) -> None:
-        for value in values:
-            if value not in allowed:
-                raise FunctionConfigError(
-                    f"{self.source}: Parameters.{name}: {value!r} is not one of its "
-                    f"AllowedValues {allowed}; give an allowed value as a parameter override"
-                )
-
     def _parameter(self, name: str, where: str) -> Any:
         value = self._parameters[name]
         if value is not None:
             return value
-        declaration = self.declared[name] if isinstance(self.declared[name], dict) else {}
-        if str(declaration.get("Type", "")).startswith("AWS::SSM::Parameter::Value<"):
+        if is_ssm(self.declared[name]):
             why = "is read from SSM Parameter Store at deploy time"
         else:
             why = "has no Default and no value was given"
@@ -374,12 +141,12 @@ class Resolver:
         if name in self._condition_values:
             return self._condition_values[name]
         if name not in self._conditions:
-            raise FunctionConfigError(
+            raise TemplateError(
                 f"{self.source}: {where}: condition {name!r} is not defined in the Conditions "
                 "section"
             )
         if name in self._evaluating:
-            raise FunctionConfigError(f"{self.source}: Conditions.{name}: refers to itself")
+            raise TemplateError(f"{self.source}: Conditions.{name}: refers to itself")
         self._evaluating.add(name)
         try:
             value = self._truth(self._conditions[name], f"Conditions.{name}")

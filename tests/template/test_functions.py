@@ -1,4 +1,4 @@
-"""FunctionSpec from templates, directories, flags and env files (lambdakit.emulator.functions).
+"""FunctionSpec from templates, directories, flags and env files (lambdakit.template).
 
 Fixture templates live in templates/; the small cases are written to tmp_path by the helpers
 below, so that each table row shows the whole template it is about.
@@ -15,9 +15,10 @@ from typing import Any
 
 import pytest
 
-from lambdakit.emulator.errors import EmulatorError, FunctionConfigError
-from lambdakit.emulator.functions import (
+from lambdakit.emulator.process_env import command
+from lambdakit.template import (
     FunctionSpec,
+    TemplateError,
     TemplateResult,
     UrlConfig,
     apply_env_file,
@@ -639,7 +640,7 @@ def test_invalid_templates_raise_clear_errors(
     tmp_path: Path, case: str, text: str, expected: str
 ) -> None:
     path = write(tmp_path, text)
-    with pytest.raises(FunctionConfigError) as caught:
+    with pytest.raises(TemplateError) as caught:
         load_template(path)
     message = str(caught.value)
     assert message.startswith(str(tmp_path)), message
@@ -649,28 +650,24 @@ def test_invalid_templates_raise_clear_errors(
 def test_json_errors_have_line_and_column(tmp_path: Path) -> None:
     path = write(tmp_path, '{\n  "Resources": {,}\n}\n', name="template.json")
     with pytest.raises(
-        FunctionConfigError, match=r"template\.json:2:17: JSON error: Expecting property name"
+        TemplateError, match=r"template\.json:2:17: JSON error: Expecting property name"
     ):
         load_template(path)
     path.write_text('{"Resources": {}, "Resources": {}}')
-    with pytest.raises(FunctionConfigError, match="duplicate key 'Resources'"):
+    with pytest.raises(TemplateError, match="duplicate key 'Resources'"):
         load_template(path)
 
 
 def test_unreadable_template(tmp_path: Path) -> None:
-    with pytest.raises(FunctionConfigError, match="cannot read the template"):
+    with pytest.raises(TemplateError, match="cannot read the template"):
         load_template(tmp_path / "missing.yaml")
 
 
 def test_parameter_override_must_be_allowed(tmp_path: Path) -> None:
     head = "Parameters:\n  Stage: {Type: String, Default: dev, AllowedValues: [dev, prod]}"
     path = write(tmp_path, template(fn(), head=head))
-    with pytest.raises(FunctionConfigError, match="'qa' is not one of its AllowedValues"):
+    with pytest.raises(TemplateError, match="'qa' is not one of its AllowedValues"):
         load_template(path, parameters={"Stage": "qa"})
-
-
-def test_function_config_error_is_an_emulator_error() -> None:
-    assert issubclass(FunctionConfigError, EmulatorError)
 
 
 # -- FunctionSpec ----------------------------------------------------------------------------
@@ -679,63 +676,6 @@ def test_function_config_error_is_an_emulator_error() -> None:
 def spec_in(directory: Path, **settings: Any) -> FunctionSpec:
     settings.setdefault("runtime", "provided.al2023")
     return FunctionSpec(name="f", code_dir=directory, **settings)
-
-
-def test_command_of_a_custom_runtime_is_its_bootstrap(tmp_path: Path) -> None:
-    bootstrap = executable(tmp_path / "bootstrap")
-    assert spec_in(tmp_path).command() == [str(bootstrap)]
-
-
-def test_command_finds_the_bootstrap_in_the_last_layer_that_has_one(tmp_path: Path) -> None:
-    code, first, second, third = (tmp_path / n for n in ("code", "l1", "l2", "l3"))
-    for directory in (code, first, second, third):
-        directory.mkdir()
-    executable(first / "bootstrap")
-    executable(second / "bootstrap")
-    assert spec_in(code, layers=(first, second, third)).command() == [str(second / "bootstrap")]
-
-
-@pytest.mark.parametrize(
-    ("mode", "expected"),
-    [
-        (0o644, r"bootstrap is not executable; run `chmod \+x .*bootstrap`"),
-        (None, r"starts the executable file `bootstrap`, and there is none in"),
-    ],
-)
-def test_command_explains_a_missing_or_non_executable_bootstrap(
-    tmp_path: Path, mode: int | None, expected: str
-) -> None:
-    if mode is not None:
-        executable(tmp_path / "bootstrap", mode)
-    with pytest.raises(FunctionConfigError, match=expected):
-        spec_in(tmp_path).command()
-
-
-def test_command_of_a_python_function_runs_the_lambdakit_runtime(tmp_path: Path) -> None:
-    spec = spec_in(tmp_path, runtime="python3.12", handler="app.handler")
-    assert spec.is_python
-    assert spec.command(python="/usr/bin/python3") == [
-        "/usr/bin/python3",
-        "-m",
-        "lambdakit.runtime",
-        "app.handler",
-    ]
-    assert spec.command()[0] == sys.executable
-
-
-@pytest.mark.parametrize(
-    ("settings", "expected"),
-    [
-        ({"runtime": "python3.12"}, "a python3.12 function needs a handler"),
-        (
-            {"runtime": "nodejs20.x", "handler": "index.handler"},
-            "cannot run the nodejs20.x runtime",
-        ),
-    ],
-)
-def test_command_errors(tmp_path: Path, settings: dict[str, str], expected: str) -> None:
-    with pytest.raises(FunctionConfigError, match=expected):
-        spec_in(tmp_path, **settings).command()
 
 
 @pytest.mark.parametrize(
@@ -748,7 +688,7 @@ def test_command_errors(tmp_path: Path, settings: dict[str, str], expected: str)
     ],
 )
 def test_spec_validates_limits(tmp_path: Path, settings: dict[str, int], expected: str) -> None:
-    with pytest.raises(FunctionConfigError, match=expected):
+    with pytest.raises(TemplateError, match=expected):
         spec_in(tmp_path, **settings)
 
 
@@ -775,7 +715,7 @@ def test_with_overrides(tmp_path: Path) -> None:
     assert (changed.handler, changed.timeout, changed.memory_size) == ("other.main", 0.5, 512)
     assert changed.environment == {"A": "1", "B": "3", "C": "4"}
     assert spec.with_overrides() == spec
-    with pytest.raises(FunctionConfigError, match="out of range"):
+    with pytest.raises(TemplateError, match="out of range"):
         spec.with_overrides(timeout=1000)
 
 
@@ -792,14 +732,14 @@ def test_directory_with_a_bootstrap_is_a_custom_runtime(tmp_path: Path) -> None:
         None,
         directory,
     )
-    assert spec.command() == [str(directory / "bootstrap")]
+    assert command(spec) == [str(directory / "bootstrap")]
 
 
 def test_directory_with_python_code(tmp_path: Path) -> None:
     spec = function_from_directory(TEMPLATES / "dirs" / "python_fn")
     assert (spec.name, spec.runtime, spec.handler) == ("python_fn", PYTHON_RUNTIME, "app.handler")
     assert (spec.timeout, spec.memory_size, spec.environment) == (3.0, 128, {})
-    assert spec.command("py") == ["py", "-m", "lambdakit.runtime", "app.handler"]
+    assert command(spec, "py") == ["py", "-m", "lambdakit.runtime", "app.handler"]
 
 
 def test_directory_settings(tmp_path: Path) -> None:
@@ -835,7 +775,7 @@ def test_directory_settings(tmp_path: Path) -> None:
     ids=["empty", "missing", "file"],
 )
 def test_directory_errors(tmp_path: Path, make: Callable[[Path], Path], expected: str) -> None:
-    with pytest.raises(FunctionConfigError, match=re.escape(expected)):
+    with pytest.raises(TemplateError, match=re.escape(expected)):
         function_from_directory(make(tmp_path))
 
 
@@ -899,7 +839,7 @@ def test_load_functions_reads_a_function_directory() -> None:
     ],
 )
 def test_load_functions_errors(path: Path, settings: dict[str, Any], expected: str) -> None:
-    with pytest.raises(FunctionConfigError, match=expected):
+    with pytest.raises(TemplateError, match=expected):
         load_functions(path, **settings)
 
 
@@ -929,7 +869,7 @@ def test_parse_env_file() -> None:
 def test_parse_env_file_errors(tmp_path: Path, text: str, expected: str) -> None:
     path = tmp_path / "dev.env"
     path.write_text(text)
-    with pytest.raises(FunctionConfigError, match=expected):
+    with pytest.raises(TemplateError, match=expected):
         parse_env_file(path)
 
 
@@ -954,7 +894,7 @@ def test_parse_env_vars_json() -> None:
 def test_parse_env_vars_json_errors(tmp_path: Path, text: str, expected: str) -> None:
     path = tmp_path / "env.json"
     path.write_text(text)
-    with pytest.raises(FunctionConfigError, match=expected):
+    with pytest.raises(TemplateError, match=expected):
         parse_env_vars_json(path)
 
 
@@ -988,5 +928,5 @@ def test_apply_dotenv_file_to_every_function() -> None:
 
 
 def test_apply_env_file_that_does_not_exist(tmp_path: Path) -> None:
-    with pytest.raises(FunctionConfigError, match=r"cannot read .*nope\.env"):
+    with pytest.raises(TemplateError, match=r"cannot read .*nope\.env"):
         apply_env_file(TemplateResult([]), tmp_path / "nope.env")

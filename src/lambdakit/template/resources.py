@@ -1,0 +1,355 @@
+"""A SAM/CloudFormation template's functions as ``FunctionSpec`` values.
+
+Resources of Type ``AWS::Serverless::Function`` and ``AWS::Lambda::Function`` become
+functions, with their layers (local directories, or layer resources of the template), and
+``AWS::Lambda::Url`` resources their URLs; ``Globals.Function``, Parameters, Conditions and
+Mappings apply as they would on deploy. What cannot run or be known locally (image functions,
+code in S3, ``!ImportValue``...) is a warning, not an error. Mistakes the user can make raise
+``TemplateError`` with the file, the resource and property, and what to do.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import sys
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lambdakit.template.errors import TemplateError
+from lambdakit.template.intrinsics import Resolver, is_intrinsic
+from lambdakit.template.reading import read_template
+from lambdakit.template.specs import (
+    ARCHITECTURES,
+    MAX_MEMORY,
+    MAX_TIMEOUT,
+    MIN_MEMORY,
+    FunctionSpec,
+    TemplateResult,
+    UrlConfig,
+    local_python_runtime,
+)
+from lambdakit.template.values import FUNCTION_TYPES, LAYER_TYPES, NO_VALUE, to_string
+
+__all__ = ["load_template"]
+
+
+def load_template(path: Path, *, parameters: Mapping[str, str] | None = None) -> TemplateResult:
+    """The functions of a SAM/CloudFormation template, in template order.
+
+    PARAMETERS override the Parameters' Defaults, and pseudo parameters too
+    (``AWS::Region``, as SAM CLI's ``--parameter-overrides`` allows). ``AWS::StackName`` is
+    the template directory's name; the region comes from AWS_REGION or AWS_DEFAULT_REGION,
+    else ``us-east-1``.
+    """
+    template = read_template(path)
+    resolver = Resolver(
+        template,
+        source=str(path),
+        stack_name=path.absolute().parent.name,
+        overrides=dict(parameters or {}),
+    )
+    functions = _TemplateReader(path, template, resolver).functions()
+    return TemplateResult(functions, resolver.warnings)
+
+
+class _Skip(Exception):
+    """A function that cannot run locally; the message becomes a warning."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Properties:
+    """One resource's Properties, resolved one at a time, so that properties lambdakit does not
+    use (Events, Policies) cannot produce warnings."""
+
+    logical_id: str
+    raw: Mapping[str, Any]
+    resolver: Resolver
+    source: Path
+
+    def get(self, key: str, default: Any = None) -> Any:
+        value = self.resolver.resolve(self.raw.get(key, default), f"{self.logical_id}.{key}")
+        return default if value is NO_VALUE else value
+
+    def error(self, key: str, message: str) -> TemplateError:
+        return TemplateError(f"{self.source}: {self.logical_id}.{key}: {message}")
+
+    def integer(self, key: str, low: int, high: int, unit: str) -> int | None:
+        """The whole number at KEY within LOW..HIGH, or None if the property is absent."""
+        value = self.get(key)
+        if value is None:
+            return None
+        text = to_string(value)
+        if text is None or not re.fullmatch(r"\s*\d+\s*", text):
+            raise self.error(key, f"{value!r} is not a whole number of {unit}")
+        if not low <= int(text) <= high:
+            raise self.error(
+                key, f"{int(text)} is out of range; Lambda allows {low} to {high} {unit}"
+            )
+        return int(text)
+
+
+class _TemplateReader:
+    def __init__(self, path: Path, template: Mapping[str, Any], resolver: Resolver) -> None:
+        self.path = path
+        self.base = path.absolute().parent
+        self.resolver = resolver
+        globals_ = template.get("Globals") or {}
+        function_globals = globals_.get("Function") if isinstance(globals_, dict) else None
+        self.globals: Mapping[str, Any] = function_globals or {}
+        self._python_warned: set[str] = set()
+
+    def functions(self) -> list[FunctionSpec]:
+        specs = []
+        for logical_id, resource in self.resolver.resources.items():
+            if isinstance(resource, dict) and resource.get("Type") in FUNCTION_TYPES:
+                try:
+                    specs.append(self._function(logical_id, resource))
+                except _Skip as skip:
+                    self.resolver.warn(logical_id, f"skipped: {skip}")
+        if not specs:
+            raise self._no_functions()
+        specs = self._with_urls(specs)
+        self._check_unique(specs)
+        return specs
+
+    def _function(self, logical_id: str, resource: Mapping[str, Any]) -> FunctionSpec:
+        condition = resource.get("Condition")
+        if isinstance(condition, str) and not self.resolver.condition(condition, logical_id):
+            raise _Skip(f"its Condition {condition} is false")
+        raw = resource.get("Properties") or {}
+        if not isinstance(raw, dict):
+            raise TemplateError(f"{self.path}: {logical_id}.Properties must be a mapping")
+        serverless = resource["Type"] == "AWS::Serverless::Function"
+        properties = _Properties(
+            logical_id, _merge(self.globals, raw) if serverless else raw, self.resolver, self.path
+        )
+        if properties.get("PackageType") == "Image":
+            raise _Skip("an image function (PackageType: Image); image functions need --image")
+        code_key = "CodeUri" if serverless else "Code"
+        code_dir = self._code_dir(properties, code_key, resource.get("Metadata"))
+        runtime = self._runtime(properties)
+        return FunctionSpec(
+            name=self.resolver.function_name(logical_id),
+            code_dir=code_dir,
+            runtime=runtime,
+            handler=self._handler(properties, runtime),
+            # Lambda's defaults: 3 seconds, 128 MB.
+            timeout=properties.integer("Timeout", 1, MAX_TIMEOUT, "seconds") or 3,
+            memory_size=properties.integer("MemorySize", MIN_MEMORY, MAX_MEMORY, "MB") or 128,
+            environment=self._environment(properties),
+            architectures=self._architectures(properties),
+            layers=self._layers(properties),
+            url=self._function_url(properties) if serverless else None,
+            reserved_concurrency=properties.integer(
+                "ReservedConcurrentExecutions", 0, sys.maxsize, "executions"
+            ),
+            logical_id=logical_id,
+        )
+
+    def _code_dir(self, properties: _Properties, key: str, metadata: object) -> Path:
+        code = properties.raw.get(key)
+        if "InlineCode" in properties.raw or (isinstance(code, dict) and "ZipFile" in code):
+            raise _Skip(f"inline code; lambdakit runs code from a directory (set {key} to one)")
+        # CDK's synthesized templates name the local asset in Metadata; SAM CLI reads it too.
+        if isinstance(metadata, dict) and metadata.get("aws:asset:property") == key:
+            asset = to_string(metadata.get("aws:asset:path"))
+            if asset:
+                return self._directory(properties, key, asset)
+        # Without CodeUri (or Code), SAM CLI runs the function from the template's directory.
+        value = properties.get(key, ".")
+        if isinstance(value, dict) or str(value).startswith("s3://"):
+            raise _Skip(
+                f"its {key} is in S3; lambdakit runs code from a local directory (point {key} "
+                "at the function's source directory)"
+            )
+        return self._directory(properties, key, str(value))
+
+    def _directory(self, properties: _Properties, key: str, value: str) -> Path:
+        directory = (self.base / value).resolve()
+        if not directory.exists():
+            raise properties.error(key, f"{value} does not exist (looked for {directory})")
+        if not directory.is_dir():
+            raise properties.error(
+                key, f"{value} is a file; lambdakit runs code from a directory (unpack it)"
+            )
+        return directory
+
+    def _runtime(self, properties: _Properties) -> str:
+        runtime = to_string(properties.get("Runtime"))
+        if not runtime:
+            raise properties.error(
+                "Runtime",
+                "missing; a zip function needs one, e.g. provided.al2023 or python3.12 (or set "
+                "PackageType: Image for an image function)",
+            )
+        if not runtime.startswith(("provided", "python3")):
+            raise _Skip(f"lambdakit cannot run {runtime}; it runs provided.* and python3.x")
+        local = local_python_runtime()
+        if runtime.startswith("python") and runtime != local and runtime not in self._python_warned:
+            self._python_warned.add(runtime)
+            self.resolver.warn(
+                properties.logical_id,
+                f"Runtime {runtime}: lambdakit runs Python functions on this interpreter, "
+                f"Python {local[6:]}",
+            )
+        return runtime
+
+    def _handler(self, properties: _Properties, runtime: str) -> str | None:
+        handler = to_string(properties.get("Handler"))
+        if not handler and runtime.startswith("python"):
+            raise properties.error("Handler", "missing; a Python function needs module.function")
+        return handler or None
+
+    def _environment(self, properties: _Properties) -> dict[str, str]:
+        environment = properties.get("Environment") or {}
+        # `Variables:` with every entry commented out is null: no variables, not an error.
+        variables = (environment.get("Variables") or {}) if isinstance(environment, dict) else None
+        if not isinstance(variables, dict):
+            raise properties.error("Environment", "must be a mapping with a Variables mapping")
+        result = {}
+        for key, value in variables.items():
+            text = to_string(value)
+            if text is None:
+                raise properties.error(
+                    f"Environment.Variables.{key}",
+                    f"is a {type(value).__name__}; environment variables are strings",
+                )
+            result[str(key)] = text
+        return result
+
+    def _architectures(self, properties: _Properties) -> tuple[str, ...]:
+        value = properties.get("Architectures", ["x86_64"])
+        if not isinstance(value, list) or len(value) != 1 or value[0] not in ARCHITECTURES:
+            raise properties.error(
+                "Architectures", f"{value!r}: give a list of one: [x86_64] or [arm64]"
+            )
+        return (value[0],)
+
+    def _layers(self, properties: _Properties) -> tuple[Path, ...]:
+        value = properties.get("Layers", [])
+        if not isinstance(value, list):
+            raise properties.error("Layers", "must be a list of layer ARNs or directories")
+        local = {self.resolver.layer_arn(k): k for k in self._resources_of(LAYER_TYPES)}
+        layers = []
+        for item in value:
+            item = to_string(item)
+            if item is None:
+                raise properties.error("Layers", "must be a list of layer ARNs or directories")
+            if item in local:
+                layers += self._layer_resource(local[item])
+            elif item.startswith("arn:"):
+                self.resolver.warn(
+                    f"{properties.logical_id}.Layers",
+                    f"layer {item} cannot be fetched locally; skipped (list its directory instead)",
+                )
+            else:
+                layers.append(self._directory(properties, "Layers", item))
+        return tuple(layers)
+
+    def _layer_resource(self, logical_id: str) -> list[Path]:
+        resource = self.resolver.resources[logical_id]
+        key = "ContentUri" if resource["Type"] == "AWS::Serverless::LayerVersion" else "Content"
+        properties = _Properties(
+            logical_id, resource.get("Properties") or {}, self.resolver, self.path
+        )
+        content = properties.get(key)
+        if isinstance(content, str) and not content.startswith("s3://"):
+            return [self._directory(properties, key, content)]
+        self.resolver.warn(f"{logical_id}.{key}", "layer content is not a local directory; skipped")
+        return []
+
+    def _function_url(self, properties: _Properties) -> UrlConfig | None:
+        values = properties.get("FunctionUrlConfig")
+        if values is None:
+            return None
+        if not isinstance(values, dict):
+            raise properties.error("FunctionUrlConfig", "must be a mapping (AuthType...)")
+        return _url_config(values, properties, "FunctionUrlConfig.")
+
+    def _with_urls(self, specs: list[FunctionSpec]) -> list[FunctionSpec]:
+        """Attach ``AWS::Lambda::Url`` resources to the functions they name."""
+        targets = {self.resolver.function_arn(s.name): i for i, s in enumerate(specs)}
+        targets |= {s.name: i for i, s in enumerate(specs)}
+        for logical_id in self._resources_of(("AWS::Lambda::Url",)):
+            resource = self.resolver.resources[logical_id]
+            condition = resource.get("Condition")
+            if isinstance(condition, str) and not self.resolver.condition(condition, logical_id):
+                continue
+            raw = resource.get("Properties") or {}
+            properties = _Properties(logical_id, raw, self.resolver, self.path)
+            target = to_string(properties.get("TargetFunctionArn")) or ""
+            index = targets.get(target)
+            if index is None or specs[index].url is not None:
+                why = "is not a function lambdakit runs" if index is None else "already has a URL"
+                self.resolver.warn(f"{logical_id}.TargetFunctionArn", f"{target} {why}; ignored")
+                continue
+            keys = ("AuthType", "InvokeMode", "Cors")
+            values = {key: properties.get(key) for key in keys if key in raw}
+            specs[index] = dataclasses.replace(specs[index], url=_url_config(values, properties))
+        return specs
+
+    def _resources_of(self, types: tuple[str, ...]) -> list[str]:
+        resources = self.resolver.resources.items()
+        return [k for k, r in resources if isinstance(r, dict) and r.get("Type") in types]
+
+    def _no_functions(self) -> TemplateError:
+        if self._resources_of(FUNCTION_TYPES):
+            reasons = "\n  ".join(self.resolver.warnings)
+            return TemplateError(
+                f"{self.path}: none of its functions can run locally:\n  {reasons}"
+            )
+        types = Counter(
+            str(r.get("Type")) for r in self.resolver.resources.values() if isinstance(r, dict)
+        )
+        found = ", ".join(f"{t} ({n})" for t, n in types.items()) or "no resources at all"
+        return TemplateError(
+            f"{self.path}: no functions found: lambdakit runs resources of Type "
+            f"AWS::Serverless::Function or AWS::Lambda::Function, and found {found}"
+        )
+
+    def _check_unique(self, specs: list[FunctionSpec]) -> None:
+        seen: dict[str, str | None] = {}
+        for spec in specs:
+            if spec.name in seen:
+                raise TemplateError(
+                    f"{self.path}: {seen[spec.name]} and {spec.logical_id} are both named "
+                    f"{spec.name!r}; give them different FunctionNames"
+                )
+            seen[spec.name] = spec.logical_id
+
+
+def _url_config(values: Mapping[str, Any], properties: _Properties, prefix: str = "") -> UrlConfig:
+    """A URL from the properties of AWS::Lambda::Url (SAM's FunctionUrlConfig has the same)."""
+    auth_type = values.get("AuthType")
+    if auth_type not in ("NONE", "AWS_IAM"):
+        raise properties.error(f"{prefix}AuthType", f"{auth_type!r}: use NONE or AWS_IAM")
+    invoke_mode = values.get("InvokeMode", "BUFFERED")
+    if invoke_mode not in ("BUFFERED", "RESPONSE_STREAM"):
+        raise properties.error(
+            f"{prefix}InvokeMode", f"{invoke_mode!r}: use BUFFERED or RESPONSE_STREAM"
+        )
+    cors = values.get("Cors")
+    if cors is not None and not isinstance(cors, dict):
+        raise properties.error(f"{prefix}Cors", "must be a mapping (AllowOrigins...)")
+    return UrlConfig(auth_type=auth_type, invoke_mode=invoke_mode, cors=cors)
+
+
+def _merge(global_value: Any, local_value: Any) -> Any:
+    """SAM's Globals rules: maps merge (the function wins), lists add up, else the function's.
+
+    https://docs.aws.amazon.com/serverless-application-model/latest/developerguide/sam-specification-template-anatomy-globals.html
+    """
+    if isinstance(global_value, dict) and isinstance(local_value, dict):
+        if is_intrinsic(global_value) or is_intrinsic(local_value):
+            return local_value
+        merged = dict(global_value)
+        for key, value in local_value.items():
+            merged[key] = _merge(global_value[key], value) if key in global_value else value
+        return merged
+    if isinstance(global_value, list) and isinstance(local_value, list):
+        return global_value + local_value
+    return local_value

@@ -1,0 +1,120 @@
+"""``FunctionSpec``: one function as lambdakit runs, builds and deploys it, whatever it came
+from (a template, a directory, flags); ``UrlConfig``, its URL; ``TemplateResult``, the
+functions of one source with the warnings about them."""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from lambdakit.template.errors import TemplateError
+
+__all__ = [
+    "ARCHITECTURES",
+    "MAX_MEMORY",
+    "MAX_TIMEOUT",
+    "MIN_MEMORY",
+    "FunctionSpec",
+    "TemplateResult",
+    "UrlConfig",
+    "local_python_runtime",
+]
+
+# Lambda's limits (https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html).
+MAX_TIMEOUT = 900
+MIN_MEMORY, MAX_MEMORY = 128, 10240
+ARCHITECTURES = ("x86_64", "arm64")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UrlConfig:
+    """A function URL: SAM's ``FunctionUrlConfig`` or an ``AWS::Lambda::Url`` resource."""
+
+    auth_type: Literal["NONE", "AWS_IAM"] = "NONE"
+    invoke_mode: Literal["BUFFERED", "RESPONSE_STREAM"] = "BUFFERED"
+    cors: Mapping[str, object] | None = field(default=None, hash=False)
+    """CloudFormation's shape: AllowOrigins, AllowMethods, AllowHeaders, MaxAge..."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FunctionSpec:
+    """One function, as the emulator runs it and the project commands build and deploy it.
+    Hashable (the environment takes no part)."""
+
+    name: str
+    """FunctionName if the template gives it as a plain string, else the logical id."""
+    code_dir: Path
+    """Absolute; what Lambda extracts to /var/task."""
+    runtime: str
+    """``provided.al2023``, ``provided.al2``, ``python3.12``..."""
+    handler: str | None = None
+    """The Handler setting; optional for ``provided.*`` runtimes."""
+    timeout: float = 3.0
+    """Seconds. Lambda takes whole seconds 1..900; fractions are allowed here for tests."""
+    memory_size: int = 128
+    environment: Mapping[str, str] = field(default_factory=dict, hash=False)
+    architectures: tuple[str, ...] = ("x86_64",)
+    layers: tuple[Path, ...] = ()
+    """Local layer directories, absolute, in the order Lambda extracts them to /opt."""
+    url: UrlConfig | None = None
+    reserved_concurrency: int | None = None
+    logical_id: str | None = None
+    image: str | None = None
+    """An OCI image to run instead of the code (``lambdakit image`` builds one): its ENTRYPOINT
+    and CMD are the bootstrap and the handler. CODE_DIR and the runtime then only name it."""
+
+    def __post_init__(self) -> None:
+        if not 0 < self.timeout <= MAX_TIMEOUT:
+            raise TemplateError(
+                f"function {self.name!r}: timeout {self.timeout:g} s is out of range; "
+                f"Lambda allows 1 to {MAX_TIMEOUT} seconds"
+            )
+        if not MIN_MEMORY <= self.memory_size <= MAX_MEMORY:
+            raise TemplateError(
+                f"function {self.name!r}: memory size {self.memory_size} MB is out of range; "
+                f"Lambda allows {MIN_MEMORY} to {MAX_MEMORY} MB"
+            )
+        # Normalise, so that a spec never shares a mutable dict with its caller.
+        object.__setattr__(self, "timeout", float(self.timeout))
+        object.__setattr__(self, "code_dir", Path(self.code_dir).absolute())
+        object.__setattr__(self, "environment", dict(self.environment))
+        object.__setattr__(self, "architectures", tuple(self.architectures))
+        object.__setattr__(self, "layers", tuple(Path(p).absolute() for p in self.layers))
+
+    @property
+    def is_python(self) -> bool:
+        return self.runtime.startswith("python")
+
+    def with_overrides(
+        self,
+        *,
+        handler: str | None = None,
+        timeout: float | None = None,
+        memory_size: int | None = None,
+        environment: Mapping[str, str] | None = None,
+    ) -> FunctionSpec:
+        """A copy with the given settings replaced; ENVIRONMENT is merged over the current."""
+        return dataclasses.replace(
+            self,
+            handler=self.handler if handler is None else handler,
+            timeout=self.timeout if timeout is None else timeout,
+            memory_size=self.memory_size if memory_size is None else memory_size,
+            environment={**self.environment, **(environment or {})},
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class TemplateResult:
+    """The functions found, in template order, and what the user should know about them."""
+
+    functions: list[FunctionSpec]
+    warnings: list[str] = field(default_factory=list)
+
+
+def local_python_runtime() -> str:
+    """The ``python3.X`` runtime of this interpreter, the one Python functions run on."""
+    return "python%d.%d" % sys.version_info[:2]
