@@ -392,6 +392,13 @@ class CgroupGuard:
     def attach(self, pid: int) -> None:
         if pid not in _procs(self.path):
             _write_quietly(self.path / "cgroup.procs", str(pid))
+        # The peak file is read at every REPORT: open it now, so that an environment holds the
+        # same descriptors from its start to its end (a leak shows as a count that grows).
+        if self._read_fd is None:
+            try:
+                self._read_fd = os.open(self.path / self._files.peak, os.O_RDONLY)
+            except OSError:
+                pass  # cgroup v2 before Linux 5.19 has no memory.peak: the tree meter instead
 
     def peak_bytes(self) -> int | None:
         if self._closed:
