@@ -36,7 +36,9 @@ from tests.stub import StubRuntimeAPI
 ROOT = Path(__file__).parent.parent.parent
 HELLO = ROOT / "examples" / "hello"
 BASE_IMAGE = "localhost/debian-python:bookworm"
-TAG = "localhost/lambdakit-test-hello:latest"
+# One tag per test run: two runs on one machine (share podman's storage) must not remove each
+# other's image at their ends.
+TAG = f"localhost/lambdakit-test-hello-{os.getpid()}:latest"
 PACKAGE = ROOT / "src" / "lambdakit"
 
 
