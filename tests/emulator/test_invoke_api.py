@@ -112,10 +112,19 @@ def test_event_and_dry_run(lambda_client: Any, server: Server) -> None:
         "echo:$LATEST",
         "arn:aws:lambda:us-east-1:123456789012:function:echo",
         "123456789012:function:echo",
+        "Echo",  # the logical id of the function whose FunctionName is echo, as in SAM CLI
+        "Echo:$LATEST",
+        "arn:aws:lambda:us-east-1:123456789012:function:Echo",
     ],
 )
 def test_function_names(lambda_client: Any, name: str) -> None:
     assert json.loads(call(lambda_client, name, {"x": 1})["Body"]) == {"x": 1}
+
+
+def test_a_function_invoked_by_its_logical_id_is_still_itself(lambda_client: Any) -> None:
+    answer = json.loads(call(lambda_client, "Context")["Body"])
+    assert answer["function_name"] == "context"
+    assert answer["arn"] == "arn:aws:lambda:us-east-1:123456789012:function:context"
 
 
 def test_unknown_function_and_qualifier(lambda_client: Any) -> None:

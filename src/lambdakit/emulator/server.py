@@ -71,6 +71,13 @@ class Emulator:
         if len(set(names)) != len(names):
             raise EmulatorError(f"function names must be unique: {names}")
         self.functions = {spec.name: spec for spec in functions}
+        # As SAM CLI does, a function may also be invoked by its logical id; a name that is
+        # another function's FunctionName stays that function's.
+        self._logical_ids = {
+            spec.logical_id: spec.name
+            for spec in functions
+            if spec.logical_id and spec.logical_id not in self.functions
+        }
         reserved = sum(spec.reserved_concurrency or 0 for spec in functions)
         self.account = Account(
             self.config.concurrency, reserved=reserved,
@@ -96,7 +103,11 @@ class Emulator:
     # --- what the Invoke API needs -------------------------------------------------------------
 
     def pool(self, name: str) -> FunctionPool | None:
-        return self.pools.get(name)
+        """The function named ``name``: its FunctionName, or its logical id."""
+        pool = self.pools.get(name)
+        if pool is None and name in self._logical_ids:
+            pool = self.pools[self._logical_ids[name]]
+        return pool
 
     def submit_event(self, pool: FunctionPool, invocation: PendingInvocation) -> None:
         self.events.submit(pool, invocation)
