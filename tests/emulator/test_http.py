@@ -1300,12 +1300,13 @@ TINY = 0.2
 
 def test_http_timeouts_default_to_the_public_listeners_limits() -> None:
     defaults = _http.DEFAULT_TIMEOUTS
-    assert (defaults.idle, defaults.head, defaults.body) == (60.0, 10.0, 60.0)
+    assert (defaults.idle, defaults.head, defaults.body, defaults.send) == (60.0, 10.0, 60.0, 60.0)
     assert HttpTimeouts() == defaults
 
 
 @pytest.mark.parametrize(
-    "limits", [{"idle": 0.0}, {"head": -1.0}, {"body": math.inf}, {"idle": math.nan}]
+    "limits",
+    [{"idle": 0.0}, {"head": -1.0}, {"body": math.inf}, {"idle": math.nan}, {"send": 0.0}],
 )
 def test_http_timeouts_refuse_limits_not_positive_and_finite(limits: dict[str, float]) -> None:
     with pytest.raises(ValueError, match="positive and finite"):
@@ -1554,6 +1555,35 @@ def test_a_client_hanging_up_mid_stream_abandons_the_response_at_once(
                     await until(lambda: harness.write_pauses > 0)
             await until(lambda: len(events) == 2)
             await until(lambda: _http.open_connections() == before)
+
+    harness.run(main)
+    assert events == ["finally", False]
+
+
+def test_a_client_that_stops_reading_is_hung_up_on_after_the_send_limit(harness: Harness) -> None:
+    """It holds the connection, and through flow control what produces the response, until
+    the send limit: then the response is abandoned (its body closed) and the socket closed."""
+    events: list[object] = []
+
+    async def main() -> None:
+        async def produce() -> AsyncIterator[bytes]:
+            try:
+                while True:
+                    yield b"x" * 65536
+            finally:
+                events.append("finally")
+
+        async def handler(request: Request) -> Response:
+            return Response(200, [], produce(), on_finish=events.append)
+
+        timeouts = HttpTimeouts(idle=None, head=None, body=None, send=TINY)
+        async with harness.serve(handler, timeouts) as port:
+            before = _http.open_connections()
+            async with connect(port, receive_buffer=65536) as client:
+                await client.send(get("/"))
+                await until(lambda: harness.write_pauses > 0)  # it reads nothing more
+                await until(lambda: len(events) == 2)
+                await until(lambda: _http.open_connections() == before)
 
     harness.run(main)
     assert events == ["finally", False]

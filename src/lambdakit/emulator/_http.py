@@ -78,9 +78,12 @@ class HttpTimeouts:
     """For the request line and headers to be complete, from the request's first byte."""
     body: float | None = 60.0
     """Between two arrivals of request body bytes while a handler waits for them."""
+    send: float | None = 60.0
+    """For a client to take more of a response while the server has more to send (its
+    buffer over the high-water mark): one that stops reading is hung up on."""
 
     def __post_init__(self) -> None:
-        for name in ("idle", "head", "body"):
+        for name in ("idle", "head", "body", "send"):
             limit = getattr(self, name)
             if limit is not None and not 0 < limit < math.inf:
                 raise ValueError(f"HttpTimeouts.{name} must be positive and finite, or None")
@@ -531,9 +534,19 @@ class _Connection(asyncio.Protocol):
             self.transport.write(data)
 
     async def drain(self) -> None:
-        """Wait while the transport's buffer is over its high-water mark."""
+        """Wait while the transport's buffer is over its high-water mark, for as long as the
+        send limit allows: a client that stops reading would otherwise hold the connection
+        and, through flow control, whatever produces the response (a function's stream)."""
         if self._drain is not None and not self._drain.done():
-            await self._drain
+            limit = self._timeouts.send
+            if limit is None:
+                await self._drain
+            else:
+                try:
+                    await asyncio.wait_for(asyncio.shield(self._drain), limit)
+                except asyncio.TimeoutError:
+                    self._hang_up()
+                    raise ConnectionError("the client stopped reading the response") from None
         if self.lost:
             raise ConnectionError("the client closed the connection")
 

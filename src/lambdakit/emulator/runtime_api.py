@@ -47,9 +47,10 @@ class Runtime(Protocol):
     def owns_client(self, client: tuple[str, int], server: tuple[str, int]) -> bool: ...
 
 
-# A runtime's connection idles while its function runs (up to 15 minutes), and a streamed
-# response may pause as long between chunks: only a request head that stops halfway is cut off.
-TIMEOUTS = HttpTimeouts(idle=None, head=10.0, body=None)
+# A runtime's connection idles while its function runs (up to 15 minutes), a streamed response
+# may pause as long between chunks, and a runtime reads its next event when it is ready: only a
+# request head that stops halfway is cut off.
+TIMEOUTS = HttpTimeouts(idle=None, head=10.0, body=None, send=None)
 
 OK = {"status": "OK"}
 ACCEPTED = json_response(202, OK)  # shared: the server never changes a response it sends
