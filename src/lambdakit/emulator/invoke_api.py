@@ -276,12 +276,9 @@ _NAME_PATTERN = (
     r"(arn:(aws[a-zA-Z-]*)?:lambda:)?((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:)?"
     r"(\d{12}:)?(function:)?([a-zA-Z0-9-_\.]+)(:(\$LATEST(\.PUBLISHED)?|[a-zA-Z0-9-_]+))?"
 )
-_FUNCTION_NAME = re.compile(
-    r"(?:arn:(?P<partition>aws[a-zA-Z-]*)?:lambda:)?"
-    r"(?:(?P<region>(?:eusc-)?[a-z]{2}(?:(?:-gov)|(?:-iso[a-z]?))?-[a-z]+-\d):)?"
-    r"(?:(?P<account>\d{12}):)?(?:function:)?(?P<name>[a-zA-Z0-9-_\.]+)"
-    r"(?::(?P<qualifier>\$LATEST(?:\.PUBLISHED)?|[a-zA-Z0-9-_]+))?"
-)
+_FUNCTION_NAME = re.compile(_NAME_PATTERN)
+# Its groups: 2 the partition, 3 "region:", 9 "account:", 11 the name, 13 the qualifier.
+_PARTITION, _REGION, _ACCOUNT, _NAME, _QUALIFIER_GROUP = 2, 3, 9, 11, 13
 _QUALIFIER_PATTERN = r"\$(LATEST(\.PUBLISHED)?)|[a-zA-Z0-9-_$]+"
 _QUALIFIER = re.compile(_QUALIFIER_PATTERN)
 _NAME_LIMIT = 256  # characters of FunctionName (botocore's model)
@@ -312,12 +309,13 @@ def parse_function_name(given: str) -> FunctionRef:
     match = _FUNCTION_NAME.fullmatch(given) if len(given) <= _NAME_LIMIT else None
     if match is None:
         raise _validation_error(given, "functionName", _NAME_PATTERN)
+    region, account = match[_REGION], match[_ACCOUNT]
     return FunctionRef(
-        name=match["name"],
-        qualifier=match["qualifier"],
-        region=match["region"],
-        account=match["account"],
-        partition=match["partition"],
+        name=match[_NAME],
+        qualifier=match[_QUALIFIER_GROUP],
+        region=region[:-1] if region else None,  # without the ":" that ends it
+        account=account[:-1] if account else None,
+        partition=match[_PARTITION],
     )
 
 
