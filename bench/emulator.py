@@ -127,10 +127,39 @@ BURST_HANDLER = f"import time\n\ndef handler(event, context):\n    time.sleep({B
 CONCURRENCY = 4
 URL_LINE = re.compile(rb"Invoke API at http://127\.0\.0\.1:(\d+)")
 
+# Reading one answer from a raw keep-alive socket ``sock`` into ``buffer`` (a bytearray): the
+# head, lower-cased, and the body by its Content-Length. Shared with bench/soak.py's clients.
+READER_C = r"""
+def fill():
+    data = sock.recv(262144)
+    if not data:
+        raise ConnectionError("the emulator closed the connection")
+    buffer.extend(data)
+
+def read_response():
+    end = buffer.find(b"\r\n\r\n")
+    while end < 0:
+        fill()
+        end = buffer.find(b"\r\n\r\n")
+    top = bytes(buffer[:end]).lower()
+    del buffer[:end + 4]
+    start = top.find(b"\r\ncontent-length:")
+    if start < 0:
+        raise ValueError("no Content-Length: %r" % top[:300])
+    stop = top.find(b"\r\n", start + 2)
+    length = int(top[start + 17:stop if stop > 0 else None])
+    while len(buffer) < length:
+        fill()
+    body = bytes(buffer[:length])
+    del buffer[:length]
+    return top, body
+"""
+
 # One client: a raw keep-alive socket. argv[1] is its configuration; it warms up, prints
 # "ready", waits for "go START END" on stdin, then runs ``count`` invocations (START/END
 # ignored) or as many as fit between the monotonic times START and END; prints a JSON result.
-CLIENT_C = r"""
+CLIENT_C = (
+    r"""
 import json, socket, sys, time
 config = json.loads(sys.argv[1])
 port, me = config["port"], config["client"]
@@ -149,31 +178,14 @@ def connect():
     sock = socket.create_connection(("127.0.0.1", port), timeout=30)
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
-def fill():
-    data = sock.recv(262144)
-    if not data:
-        raise ConnectionError("the emulator closed the connection")
-    buffer.extend(data)
-
+"""
+    + READER_C
+    + r"""
 def call(seq):
     body = b'{"client":%d,"seq":%d}' % (me, seq)
     sock.sendall(head + b"%d\r\n\r\n" % len(body) + body)
     state["sent"] += 1
-    end = buffer.find(b"\r\n\r\n")
-    while end < 0:
-        fill()
-        end = buffer.find(b"\r\n\r\n")
-    response = bytes(buffer[:end]).lower()
-    del buffer[:end + 4]
-    start = response.find(b"\r\ncontent-length:")
-    if start < 0:
-        raise ValueError("no Content-Length: %r" % response[:300])
-    stop = response.find(b"\r\n", start + 2)
-    length = int(response[start + 17:stop if stop > 0 else None])
-    while len(buffer) < length:
-        fill()
-    payload = bytes(buffer[:length])
-    del buffer[:length]
+    response, payload = read_response()
     state["answered"] += 1
     text = payload[:300].decode("utf-8", "replace")
     if not response.startswith(b"http/1.1 200 ") or b"\r\nx-amz-function-error:" in response:
@@ -225,6 +237,7 @@ while True:
         latencies.append(int((done - sent) * 1e6))
 finish(len(latencies), end - start, latencies)
 """
+)
 
 # boto3 for information: the rate a boto3 user sees (signing and parsing included).
 BOTO3_C = r"""

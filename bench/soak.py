@@ -206,7 +206,8 @@ print(json.dumps(dict(state, elapsed=elapsed, lat=latencies, cpu=cpu)), flush=Tr
 """
 
 # A raw keep-alive socket with a pre-built request head.
-RAW_C = r"""
+RAW_C = (
+    r"""
 import socket
 head = ("POST /2015-03-31/functions/%s/invocations HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n"
         "Content-Type: application/json\r\nContent-Length: " % (config["function"], port))
@@ -229,35 +230,15 @@ def recover():
     except OSError:
         pass  # the next send fails and counts as lost
 
-def fill():
-    data = sock.recv(262144)
-    if not data:
-        raise ConnectionError("the emulator closed the connection")
-    buffer.extend(data)
-
-def response():
-    end = buffer.find(b"\r\n\r\n")
-    while end < 0:
-        fill()
-        end = buffer.find(b"\r\n\r\n")
-    top = bytes(buffer[:end]).lower()
-    del buffer[:end + 4]
-    start = top.find(b"\r\ncontent-length:")
-    if start < 0:
-        raise ValueError("no Content-Length: %r" % top[:200])
-    stop = top.find(b"\r\n", start + 2)
-    length = int(top[start + 17:stop if stop > 0 else None])
-    while len(buffer) < length:
-        fill()
-    body = bytes(buffer[:length])
-    del buffer[:length]
-    return top, body
+"""
+    + em.READER_C
+    + r"""
 
 def call(seq):
     body = b'{"client":%d,"seq":%d}' % (me, seq)
     sock.sendall(head + b"%d\r\n\r\n" % len(body) + body)
     while True:  # more than one answer only if the emulator sent one that was not ours
-        top, payload = response()
+        top, payload = read_response()
         if not top.startswith(b"http/1.1 200 ") or b"\r\nx-amz-function-error:" in top:
             state["errors"] += 1
             note(top[:12].decode() + " " + payload[:200].decode("utf-8", "replace"))
@@ -279,6 +260,7 @@ def call(seq):
 
 connect()
 """
+)
 
 # The real client: boto3, with the same payloads and categories.
 BOTO3_C = r"""
