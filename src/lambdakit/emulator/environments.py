@@ -34,6 +34,7 @@ from lambdakit.emulator.invocations import (
 )
 from lambdakit.emulator.process_env import (
     OUTPUT_PIECE,
+    OutputPipe,
     command,
     log_stream_name,
     output_pipe,
@@ -153,7 +154,7 @@ class ExecutionEnvironment:
         self._server: asyncio.Server | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._pumps: list[asyncio.Task[None]] = []  # the output pumps, among the _tasks
-        self._outputs: list[tuple[int, asyncio.StreamReader]] = []  # (read fd, its reader)
+        self._outputs: list[OutputPipe] = []  # stdout's and stderr's read ends
         # The output read after the last newline of one stream (``_take``), and that stream.
         self._partial = b""
         self._partial_from: reports.Stream | None = None
@@ -175,9 +176,9 @@ class ExecutionEnvironment:
             self.spec, self.settings, api_address=address, log_stream=self.log_stream
         )
         command = self._command(environ)
-        out_fd, out_w, out = await output_pipe()
+        out, out_w = await output_pipe()
         try:
-            err_fd, err_w, err = await output_pipe()
+            err, err_w = await output_pipe()
         except BaseException:
             os.close(out_w)
             raise
@@ -195,13 +196,13 @@ class ExecutionEnvironment:
         finally:  # the child has its copies; without them the readers see the end (EOF)
             os.close(out_w)
             os.close(err_w)
-        self._outputs = [(out_fd, out), (err_fd, err)]
+        self._outputs = [out, err]
         self.guard.attach(self._process.pid)
         if not self.guard.confines:
             self._footprint = self._mark(environ, address)
         self._pumps = [
-            asyncio.create_task(self._pump(out, "stdout")),
-            asyncio.create_task(self._pump(err, "stderr")),
+            asyncio.create_task(self._pump(out.reader, "stdout")),
+            asyncio.create_task(self._pump(err.reader, "stderr")),
         ]
         self._tasks = [*self._pumps, asyncio.create_task(self._watch_exit())]
         loop = asyncio.get_running_loop()
@@ -230,7 +231,7 @@ class ExecutionEnvironment:
         return reaping.footprint(
             self._process.pid,
             variables={name: value for name, value in unique.items() if environ.get(name) == value},
-            pipes=[fd for fd, _ in self._outputs],
+            pipes=[pipe.fd for pipe in self._outputs],
         )
 
     def _enter(self, state: EnvState) -> None:
@@ -494,12 +495,8 @@ class ExecutionEnvironment:
                 pump.cancel()
 
     def _close_outputs(self) -> None:
-        for _, reader in self._outputs:
-            # output_pipe() keeps the read pipe's transport to itself; the reader has it. Closing
-            # it closes the descriptor and gives the reader its EOF.
-            transport = getattr(reader, "_transport", None)
-            if transport is not None:
-                transport.close()
+        for pipe in self._outputs:
+            pipe.transport.close()  # closes the descriptor; the reader sees its EOF
 
     def _crashed(self, invocation: PendingInvocation, returncode: int) -> None:
         if self._timer is not None:
@@ -667,10 +664,11 @@ class ExecutionEnvironment:
     def _unread_output(self) -> bool:
         if self._process is None or self._process.returncode is not None:
             return False
-        for fd, reader in self._outputs:
+        for pipe in self._outputs:
+            reader = pipe.reader
             if getattr(reader, "_buffer", None):  # read, not yet taken by the pump
                 return True
-            if not getattr(reader, "_eof", True) and pipe_pending(fd):
+            if not getattr(reader, "_eof", True) and pipe_pending(pipe.fd):
                 return True  # once at EOF the descriptor is closed, perhaps reused
         return False
 

@@ -15,6 +15,7 @@ import sys
 import termios
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -133,8 +134,17 @@ def pipe_pending(fd: int) -> bool:
 _NO_BYTES = b"\0\0\0\0"  # FIONREAD's answer (an int) when the pipe is empty
 
 
-async def output_pipe() -> tuple[int, int, asyncio.StreamReader]:
-    """A pipe for a child's stdout or stderr: (read fd, write fd, reader of the read end).
+@dataclass(frozen=True)
+class OutputPipe:
+    """The read end of a child's stdout or stderr pipe."""
+
+    fd: int  # its descriptor, for pipe_pending()
+    reader: asyncio.StreamReader
+    transport: asyncio.BaseTransport  # closing it closes the descriptor: the reader sees EOF
+
+
+async def output_pipe() -> tuple[OutputPipe, int]:
+    """A pipe for a child's stdout or stderr: (its read end, the write end's descriptor).
 
     Made here rather than by ``asyncio.subprocess.PIPE`` so that the read end's descriptor is
     known on every event loop (uvloop's pipe transports do not expose it): END waits until
@@ -145,12 +155,13 @@ async def output_pipe() -> tuple[int, int, asyncio.StreamReader]:
     reader = asyncio.StreamReader(limit=OUTPUT_PIECE)
     try:
         loop = asyncio.get_running_loop()
-        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), file)
+        protocol = asyncio.StreamReaderProtocol(reader)
+        transport, _ = await loop.connect_read_pipe(lambda: protocol, file)
     except BaseException:
         file.close()
         os.close(write_fd)
         raise
-    return read_fd, write_fd, reader
+    return OutputPipe(read_fd, reader, transport), write_fd
 
 
 OUTPUT_PIECE = 2**16  # asyncio's default limit; the pumps read this much at most, and pass a
