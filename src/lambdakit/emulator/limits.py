@@ -69,6 +69,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from lambdakit.emulator.reaping import parse_stat
+
 __all__ = [
     "CgroupGuard",
     "CgroupLimiter",
@@ -655,9 +657,8 @@ def _children_by_scan() -> Callable[[int], list[int]]:
     for entry in _listdir(PROC):
         if entry.isdigit():
             try:
-                # "pid (comm) state ppid ...": comm may hold spaces and parentheses.
-                ppid = int(_read(PROC / entry / "stat").rpartition(")")[2].split()[1])
-            except (OSError, ValueError, IndexError):
+                ppid = parse_stat(_read(PROC / entry / "stat")).ppid
+            except (OSError, ValueError):
                 continue
             children.setdefault(ppid, []).append(int(entry))
     return lambda pid: children.get(pid, [])
