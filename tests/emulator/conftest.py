@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -91,17 +92,23 @@ def server() -> Iterator[Server]:
     srv.stop()
 
 
-@pytest.fixture
-def lambda_client(server: Server):  # type: ignore[no-untyped-def]
+def client_for(url: str, read_timeout: float = 60) -> Any:
+    """A boto3 Lambda client for the emulator at ``url``, without retries (a test sees each
+    answer as it came), and a connection pool of its own."""
     import boto3
     from botocore.config import Config
 
-    config = Config(retries={"max_attempts": 0}, read_timeout=60, connect_timeout=5)
+    config = Config(retries={"max_attempts": 0}, read_timeout=read_timeout, connect_timeout=5)
     return boto3.client(
         "lambda",
-        endpoint_url=server.url,
+        endpoint_url=url,
         region_name="us-east-1",
         aws_access_key_id="test",
         aws_secret_access_key="test",
         config=config,
     )
+
+
+@pytest.fixture
+def lambda_client(server: Server) -> Any:
+    return client_for(server.url)

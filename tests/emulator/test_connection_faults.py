@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.emulator.conftest import PROJECT, Server
+from tests.emulator.conftest import PROJECT, Server, client_for
 
 # Far below the 1024 a shell's `ulimit -n` gives, so that a leak shows after a few hundred
 # connections; far above what the server needs (its listeners, an environment's pipes).
@@ -38,18 +38,7 @@ def open_fds(pid: int) -> int:
 
 def lambda_client(url: str) -> Any:
     """A boto3 Lambda client of its own, hence a connection of its own to the server."""
-    import boto3
-    from botocore.config import Config
-
-    config = Config(retries={"max_attempts": 0}, read_timeout=10, connect_timeout=5)
-    return boto3.client(
-        "lambda",
-        endpoint_url=url,
-        region_name="us-east-1",
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-        config=config,
-    )
+    return client_for(url, read_timeout=10)
 
 
 def invoke_echo(url: str, n: int) -> Any:

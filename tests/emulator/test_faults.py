@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.emulator.conftest import Server
+from tests.emulator.conftest import Server, client_for
 from tests.helpers import FUNCTIONS
 
 PROJECT = FUNCTIONS / "faults"
@@ -25,17 +25,6 @@ def faults() -> Iterator[Server]:
     server = Server(PROJECT)
     yield server
     server.stop()
-
-
-def client_for(url: str) -> Any:
-    import boto3
-    from botocore.config import Config
-
-    return boto3.client(
-        "lambda", endpoint_url=url, region_name="us-east-1",
-        aws_access_key_id="x", aws_secret_access_key="x",
-        config=Config(retries={"max_attempts": 0}, read_timeout=60),
-    )  # fmt: skip
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.emulator.conftest import Server
+from tests.emulator.conftest import Server, client_for
 from tests.helpers import FUNCTIONS
 
 PROJECT = FUNCTIONS / "partial"
@@ -43,14 +43,7 @@ def partial_server() -> Iterator[Server]:
 
 @pytest.fixture
 def client(partial_server: Server) -> Any:
-    import boto3
-    from botocore.config import Config
-
-    return boto3.client(
-        "lambda", endpoint_url=partial_server.url, region_name="us-east-1",
-        aws_access_key_id="test", aws_secret_access_key="test",
-        config=Config(retries={"max_attempts": 0}, read_timeout=30, connect_timeout=5),
-    )  # fmt: skip
+    return client_for(partial_server.url, read_timeout=30)
 
 
 def between_start_and_end(lines: list[str], request_id: str) -> list[str]:

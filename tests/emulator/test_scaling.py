@@ -11,8 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.emulator.conftest import PROJECT, Server
-from tests.emulator.test_faults import client_for
+from tests.emulator.conftest import PROJECT, Server, client_for
 
 
 @pytest.fixture(scope="module")

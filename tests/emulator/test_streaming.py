@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.emulator.conftest import Server
+from tests.emulator.conftest import Server, client_for
 from tests.helpers import FUNCTIONS
 
 PROJECT = FUNCTIONS / "streaming"
@@ -27,14 +27,7 @@ def streaming_server() -> Iterator[Server]:
 
 @pytest.fixture
 def client(streaming_server: Server) -> Any:
-    import boto3
-    from botocore.config import Config
-
-    return boto3.client(
-        "lambda", endpoint_url=streaming_server.url, region_name="us-east-1",
-        aws_access_key_id="x", aws_secret_access_key="x",
-        config=Config(retries={"max_attempts": 0}, read_timeout=30),
-    )  # fmt: skip
+    return client_for(streaming_server.url, read_timeout=30)
 
 
 def stream_events(

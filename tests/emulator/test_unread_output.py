@@ -19,6 +19,7 @@ import pytest
 
 from lambdakit.emulator import console
 from lambdakit.emulator.console import ConsoleWriter
+from tests.emulator.conftest import client_for
 
 PROJECT = Path(__file__).parent.parent / "functions" / "emulator"
 LINE = "x" * 99 + "\n"  # 100 bytes
@@ -203,15 +204,8 @@ def unread_server() -> Iterator[tuple[subprocess.Popen[bytes], str]]:
 def test_serve_answers_and_stops_while_nobody_reads_its_output(
     unread_server: tuple[subprocess.Popen[bytes], str],
 ) -> None:
-    import boto3
-    from botocore.config import Config
-
     process, url = unread_server
-    client = boto3.client(
-        "lambda", endpoint_url=url, region_name="us-east-1",
-        aws_access_key_id="test", aws_secret_access_key="test",
-        config=Config(retries={"max_attempts": 0}, read_timeout=15, connect_timeout=5),
-    )  # fmt: skip
+    client = client_for(url, read_timeout=15)
     for n in range(60):  # ~200 KB of log each: 12 MB, past the pipe and the writer's queue
         payload = json.dumps({"n": n, "lines": 2000}).encode()
         response = client.invoke(FunctionName="echo", Payload=payload)
