@@ -66,6 +66,9 @@ class Resolver:
         self._conditions = _section(template, "Conditions", source)
         self._condition_values: dict[str, bool] = {}
         self._evaluating: set[str] = set()
+        self._function_names: dict[str, str] = {}
+        self._naming: set[str] = set()  # functions whose FunctionName is being resolved
+        self._cyclic: set[str] = set()  # ... and found to depend on itself
         self._parameters = parameter_values(self.declared, overrides, source)
         for name in sorted(overrides.keys() - self.declared.keys() - self.pseudo.keys()):
             self.warn("Parameters", f"parameter override {name!r} matches no parameter")
@@ -116,10 +119,36 @@ class Resolver:
         return text
 
     def function_name(self, logical_id: str) -> str:
-        """The local name of a function resource: its FunctionName if literal, else its id."""
+        """The name of a function resource: its FunctionName resolved (``!Sub
+        ${AWS::StackName}-api`` included, as SAM CLI resolves it), else its logical id, as
+        SAM CLI names a function without one. A name that cannot be known locally (it
+        depends on another stack, or on itself) falls back to the logical id, with a warning."""
+        known = self._function_names.get(logical_id)
+        if known is not None:
+            return known
         properties = self.resources[logical_id].get("Properties") or {}
-        name = properties.get("FunctionName") if isinstance(properties, dict) else None
-        return name if isinstance(name, str) and name else logical_id
+        raw = properties.get("FunctionName") if isinstance(properties, dict) else None
+        name = logical_id
+        if raw is not None and logical_id not in self._naming:
+            self._naming.add(logical_id)
+            try:
+                where = f"{logical_id}.FunctionName"
+                resolved = self.resolve(raw, where)
+                text = to_string(resolved) if resolved is not NO_VALUE else None
+                if logical_id in self._cyclic:
+                    self.warn(where, "refers to itself; the function is named by its logical id")
+                elif text and "${" not in text:
+                    name = text
+                elif text:
+                    self.warn(where, f"{text} cannot be known locally; the function is "
+                              f"named {logical_id} here")  # fmt: skip
+            finally:
+                self._naming.discard(logical_id)
+        elif raw is not None:
+            self._cyclic.add(logical_id)  # the outer resolution of this name gives up
+            return logical_id
+        self._function_names[logical_id] = name
+        return name
 
     def arn(self, service: str, resource: str) -> str:
         """An ARN in this stack's partition, region and account."""

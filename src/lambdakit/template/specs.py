@@ -18,7 +18,10 @@ __all__ = [
     "MAX_MEMORY",
     "MAX_TIMEOUT",
     "MIN_MEMORY",
+    "AsyncConfig",
     "FunctionSpec",
+    "ImageBuild",
+    "LoggingConfig",
     "TemplateResult",
     "UrlConfig",
     "local_python_runtime",
@@ -38,6 +41,50 @@ class UrlConfig:
     invoke_mode: Literal["BUFFERED", "RESPONSE_STREAM"] = "BUFFERED"
     cors: Mapping[str, object] | None = field(default=None, hash=False)
     """CloudFormation's shape: AllowOrigins, AllowMethods, AllowHeaders, MaxAge..."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LoggingConfig:
+    """A function's ``LoggingConfig``
+    (https://docs.aws.amazon.com/lambda/latest/dg/monitoring-cloudwatchlogs-advanced.html)."""
+
+    log_format: Literal["Text", "JSON"] = "Text"
+    application_log_level: str | None = None
+    """TRACE, DEBUG, INFO, WARN, ERROR or FATAL; JSON format only (None: Lambda's INFO)."""
+    system_log_level: str | None = None
+    """DEBUG, INFO or WARN; JSON format only (None: Lambda's INFO)."""
+    log_group: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AsyncConfig:
+    """How Lambda handles a function's asynchronous (Event) invocations: ``EventInvokeConfig``
+    and ``DeadLetterQueue``
+    (https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-configuring.html)."""
+
+    maximum_retry_attempts: int = 2
+    """0..2 retries after the first attempt fails."""
+    maximum_event_age: int = 21600
+    """Seconds, 60..21600: an event older than this is discarded (or sent on failure)."""
+    on_success: str | None = None
+    """Destination ARN for a successful invocation's record."""
+    on_failure: str | None = None
+    """Destination ARN for an invocation that failed its last attempt, or expired."""
+    dead_letter: str | None = None
+    """DeadLetterQueue target ARN (an SQS queue or an SNS topic)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ImageBuild:
+    """How to build a ``PackageType: Image`` function's image: its template ``Metadata``."""
+
+    dockerfile: str = "Dockerfile"
+    """Relative to CONTEXT."""
+    context: Path
+    """Absolute."""
+    tag: str | None = None
+    """``DockerTag``; the image is named after the function otherwise."""
+    build_args: Mapping[str, str] = field(default_factory=dict, hash=False)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -66,6 +113,17 @@ class FunctionSpec:
     image: str | None = None
     """An OCI image to run instead of the code (``lambdakit image`` builds one): its ENTRYPOINT
     and CMD are the bootstrap and the handler. CODE_DIR and the runtime then only name it."""
+    image_build: ImageBuild | None = None
+    """A ``PackageType: Image`` function: how its image is built (then IMAGE names it)."""
+    logging: LoggingConfig = LoggingConfig()
+    async_config: AsyncConfig = AsyncConfig()
+    alias: str | None = None
+    """``AutoPublishAlias``: the alias that names the published version."""
+    provisioned_concurrency: int | None = None
+    """``ProvisionedConcurrencyConfig``: environments started (and kept) before any invoke."""
+    per_tenant: bool = False
+    """``TenancyConfig: TenantIsolationMode: PER_TENANT``: each tenant gets its own
+    environments, and every invocation must name its tenant."""
 
     def __post_init__(self) -> None:
         if not 0 < self.timeout <= MAX_TIMEOUT:
