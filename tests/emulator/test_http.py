@@ -1,4 +1,4 @@
-"""The emulator's HTTP/1.1 server (``lambdakit.emulator._http``) over real sockets.
+"""The emulator's HTTP/1.1 server (the ``lambdakit.emulator._http`` package) over real sockets.
 
 Each test starts the server on a free port in an event loop of its own, once with the default
 asyncio loop and once with uvloop, and talks to it in raw bytes so that the framing is checked
@@ -43,6 +43,7 @@ from lambdakit.emulator._http import (
     Response,
     json_response,
 )
+from lambdakit.emulator._http.connection import MAX_HEADER_BYTES, _Connection
 
 # A whole conversation takes milliseconds; only a hang (a bug) ever gets near this.
 DEADLINE = 5.0
@@ -71,7 +72,7 @@ class Harness:
 
     def __init__(self, factory: LoopFactory) -> None:
         self.factory = factory
-        self.connections: list[_http._Connection] = []
+        self.connections: list[_Connection] = []
         self.read_pauses = 0  # pause_reading() calls: a request body past the high water
         self.read_resumes = 0  # resume_reading() calls
         self.write_pauses = 0  # times the transport told a connection to stop writing
@@ -139,19 +140,19 @@ async def _spin() -> None:
 @pytest.fixture(params=_loop_factories())
 def harness(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Harness:
     harness = Harness(request.param)
-    connection = _http._Connection
+    connection = _Connection
     connection_made, pause_writing = connection.connection_made, connection.pause_writing
     eof_received = connection.eof_received
 
-    def record_connection(self: _http._Connection, transport: asyncio.BaseTransport) -> None:
+    def record_connection(self: _Connection, transport: asyncio.BaseTransport) -> None:
         harness.connections.append(self)
         connection_made(self, cast(asyncio.BaseTransport, RecordingTransport(transport, harness)))
 
-    def record_write_pause(self: _http._Connection) -> None:
+    def record_write_pause(self: _Connection) -> None:
         harness.write_pauses += 1
         pause_writing(self)
 
-    def record_eof(self: _http._Connection) -> bool | None:
+    def record_eof(self: _Connection) -> bool | None:
         harness.eofs += 1
         return eof_received(self)
 
@@ -716,7 +717,7 @@ def test_garbage_is_answered_400_and_the_connection_closed(harness: Harness) -> 
 def _expect_431(reply: Reply) -> None:
     assert reply.raw.startswith(b"HTTP/1.1 431 Request Header Fields Too Large\r\n")
     assert reply.header("connection") == "close"
-    assert reply.json() == {"errorMessage": f"request head over {_http.MAX_HEADER_BYTES} bytes"}
+    assert reply.json() == {"errorMessage": f"request head over {MAX_HEADER_BYTES} bytes"}
 
 
 def test_a_request_head_over_64_kib_of_headers_is_answered_431(harness: Harness) -> None:
@@ -743,7 +744,7 @@ def test_an_endless_request_head_line_is_answered_431(harness: Harness) -> None:
         async with harness.serve(echo) as port, connect(port) as client:
             await client.send(b"GET / HTTP/1.1\r\nX-Endless: ")
             with contextlib.suppress(ConnectionError):
-                for _ in range(5 * _http.MAX_HEADER_BYTES // 4096):
+                for _ in range(5 * MAX_HEADER_BYTES // 4096):
                     await client.send(b"a" * 4096)
             _expect_431(await client.read_response())
             assert await client.read_to_eof() == b""

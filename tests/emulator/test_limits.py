@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from lambdakit.emulator import limits
+from lambdakit.emulator import reaping
 from lambdakit.emulator.limits import (
     CgroupGuard,
     CgroupLimiter,
@@ -22,9 +22,12 @@ from lambdakit.emulator.limits import (
     MemoryLimiter,
     choose_limiter,
     describe,
+    files,
+    hierarchy,
     locate_cgroup,
-    process_tree,
 )
+from lambdakit.emulator.limits.protocols import Unavailable
+from lambdakit.emulator.reaping import process_tree
 
 MIB = 1024 * 1024
 LINUX = sys.platform.startswith("linux")
@@ -212,7 +215,7 @@ def test_locate_cgroup(
 def test_locate_cgroup_says_why_not(
     version: int, proc_cgroup: str, mountinfo: str, reason: str
 ) -> None:
-    with pytest.raises(limits._Unavailable, match=reason):
+    with pytest.raises(Unavailable, match=reason):
         locate_cgroup(version, proc_cgroup, mountinfo)
 
 
@@ -338,27 +341,27 @@ def kernel(monkeypatch: pytest.MonkeyPatch) -> None:
     """Plain files that behave like cgroupfs where it matters: a new cgroup has empty interface
     files, subtree_control refuses while its cgroup holds processes, and a move leaves the old
     cgroup."""
-    read, write = limits._read, limits._write
+    read, write = files.read, files.write
 
     def kernel_read(path: Path) -> str:
         return read(path) if path.exists() or not path.parent.is_dir() else ""
 
     def kernel_write(path: Path, text: str) -> None:
-        if path.name == "cgroup.subtree_control" and limits._procs(path.parent):
+        if path.name == "cgroup.subtree_control" and files.procs(path.parent):
             raise OSError(errno.EBUSY, "Device or resource busy", str(path))
         if path.name == "cgroup.procs":
             for other in path.parents[2].rglob("cgroup.procs"):
                 other.write_text("")
         write(path, text)
 
-    monkeypatch.setattr(limits, "_read", kernel_read)
-    monkeypatch.setattr(limits, "_write", kernel_write)
+    monkeypatch.setattr(files, "read", kernel_read)
+    monkeypatch.setattr(files, "write", kernel_write)
 
 
 @pytest.mark.usefixtures("kernel")
 def test_v2_empty_cgroup_delegates_memory(tmp_path: Path) -> None:
     where = v2_tree(tmp_path, [])
-    base = limits._v2_base(where)
+    base = hierarchy._v2_base(where)
     assert base == where.path / f"lambdakit-{os.getpid()}"
     assert (where.path / "cgroup.subtree_control").read_text() == "+memory"
     assert (base / "cgroup.subtree_control").read_text() == "+memory"
@@ -367,14 +370,14 @@ def test_v2_empty_cgroup_delegates_memory(tmp_path: Path) -> None:
 def test_v2_needs_the_memory_controller(tmp_path: Path) -> None:
     where = v2_tree(tmp_path, [])
     (where.path / "cgroup.controllers").write_text("cpu pids\n")
-    with pytest.raises(limits._Unavailable, match="memory controller is not enabled"):
-        limits._v2_base(where)
+    with pytest.raises(Unavailable, match="memory controller is not enabled"):
+        hierarchy._v2_base(where)
 
 
 @pytest.mark.usefixtures("kernel")
 def test_v2_alone_in_its_cgroup_moves_into_a_leaf(tmp_path: Path) -> None:
     where = v2_tree(tmp_path, [os.getpid()])
-    base = limits._v2_base(where)
+    base = hierarchy._v2_base(where)
     assert (base / "emulator" / "cgroup.procs").read_text() == str(os.getpid())
     assert (where.path / "cgroup.subtree_control").read_text() == "+memory"
 
@@ -385,8 +388,8 @@ def test_v2_with_other_processes_is_unavailable(
 ) -> None:
     monkeypatch.setattr(os, "geteuid", lambda: 1000)
     where = v2_tree(tmp_path, [1, os.getpid()])
-    with pytest.raises(limits._Unavailable, match="holds other processes"):
-        limits._v2_base(where)
+    with pytest.raises(Unavailable, match="holds other processes"):
+        hierarchy._v2_base(where)
 
 
 @pytest.mark.usefixtures("kernel")
@@ -395,7 +398,7 @@ def test_v2_as_root_uses_the_hierarchy_root(
 ) -> None:
     monkeypatch.setattr(os, "geteuid", lambda: 0)
     where = v2_tree(tmp_path, [1, os.getpid()])
-    assert limits._v2_base(where) == tmp_path / f"lambdakit-{os.getpid()}"
+    assert hierarchy._v2_base(where) == tmp_path / f"lambdakit-{os.getpid()}"
 
 
 def test_stale_directories_of_dead_emulators_are_swept(tmp_path: Path) -> None:
@@ -403,7 +406,7 @@ def test_stale_directories_of_dead_emulators_are_swept(tmp_path: Path) -> None:
     dead.wait()
     (tmp_path / f"lambdakit-{dead.pid}" / "env-fn-0001").mkdir(parents=True)
     (tmp_path / "lambdakit-1").mkdir()  # init is alive: not ours to sweep
-    limits._make_base(tmp_path)
+    hierarchy._make_base(tmp_path)
     names = sorted(p.name for p in tmp_path.iterdir())
     assert names == sorted(["lambdakit-1", f"lambdakit-{os.getpid()}"])
 
@@ -452,7 +455,7 @@ def test_rlimit_peak_is_the_process_tree(rlimit: MemoryLimiter) -> None:
 def test_process_tree_by_scanning_proc(
     rlimit: MemoryLimiter, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(limits, "_has_children_files", lambda: False)
+    monkeypatch.setattr(reaping, "_has_children_files", lambda: False)
     guard = rlimit.prepare("fn", 128)
     with Child(guard) as child:
         child.do("spawn 1")

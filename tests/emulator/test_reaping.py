@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -98,6 +99,28 @@ def test_writes(fdinfo: str, expected: bool) -> None:
 )
 def test_descendants(parents: dict[int, int], roots: list[int], expected: set[int]) -> None:
     assert reaping.descendants(parents, roots) == expected
+
+
+@pytest.mark.parametrize(
+    ("children", "roots", "expected"),
+    [
+        ({1: [2, 5], 2: [3], 3: [4]}, [1], [1, 5, 2, 3, 4]),  # each parent before its children
+        ({2: [3], 3: [2]}, [2], [2, 3]),  # a cycle (pids reused between reads) ends
+        ({1: [2], 3: [2]}, [1, 3], [3, 2, 1]),  # a process reached twice is listed once
+        ({}, [7], [7]),
+    ],
+)
+def test_walk(children: dict[int, list[int]], roots: list[int], expected: list[int]) -> None:
+    assert reaping.walk(lambda pid: children.get(pid, []), roots) == expected
+
+
+def test_process_tree_is_this_process_and_its_children() -> None:
+    with subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"]) as child:
+        try:
+            tree = reaping.process_tree(os.getpid())
+            assert tree[0] == os.getpid() and child.pid in tree
+        finally:
+            child.kill()
 
 
 # --- searches over a made-up /proc -------------------------------------------------------------

@@ -26,7 +26,7 @@ from click.testing import CliRunner
 
 from lambdakit.cli.image import image
 from lambdakit.emulator import containers
-from lambdakit.emulator.containers import Adjustments, Engine, HostFacts, detect_engine
+from lambdakit.emulator.containers import Adjustments, Engine, HostFacts, detect_engine, supervisor
 from lambdakit.emulator.errors import ContainerEngineError
 from lambdakit.project import image as project_image
 from lambdakit.project.errors import ImageError
@@ -242,7 +242,7 @@ ENVIRON = {
 
 def test_the_run_command_supervises_the_engine() -> None:
     argv = containers.run_command("fn:1", ENVIRON, engine=PODMAN, name="lambdakit-fn-1")
-    assert argv[:4] == [sys.executable, "-I", "-S", containers.__file__]
+    assert argv[:4] == [sys.executable, "-I", "-S", supervisor.__file__]
     remove = argv.index("--rm")
     run = argv.index("--")
     assert argv[remove + 1 : run] == [
@@ -278,17 +278,17 @@ def test_container_names_are_valid_and_unique_per_emulator() -> None:
 
 def test_the_supervisor_returns_the_engine_status_and_restores_signals() -> None:
     before = signal.getsignal(signal.SIGTERM)
-    assert containers.supervise(["--set", "X=1", "--rm", "false", "--", "sh", "-c", "exit $X"]) == 1
+    assert supervisor.supervise(["--set", "X=1", "--rm", "false", "--", "sh", "-c", "exit $X"]) == 1
     assert signal.getsignal(signal.SIGTERM) is before
     with pytest.raises(SystemExit, match="usage"):
-        containers.supervise(["sh"])
+        supervisor.supervise(["sh"])
 
 
 @pytest.mark.parametrize(("status", "signum"), [(137, -9), (143, -15), (3, 3), (200, 200)])
 def test_the_supervisor_dies_of_the_signal_that_killed_the_container(
     status: int, signum: int
 ) -> None:
-    script = [sys.executable, "-I", "-S", containers.__file__, "--rm", "true", "--"]
+    script = [sys.executable, "-I", "-S", supervisor.__file__, "--rm", "true", "--"]
     done = subprocess.run([*script, "sh", "-c", f"exit {status}"], check=False)
     assert done.returncode == signum
 

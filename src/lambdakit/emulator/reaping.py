@@ -4,7 +4,7 @@ On Lambda nothing an environment started outlives it: after the Shutdown phase's
 environment is removed, and a runtime that fails during an invocation gets the environment
 reset (lambda-runtime-environment.html, "Shutdown phase", "Failures during the invoke phase").
 Here the runtime's process group is not enough. A child that called ``setsid()`` has left it;
-a daemon that forked twice has been reparented to init. A cgroup per environment (limits.py)
+a daemon that forked twice has been reparented to init. A cgroup per environment (limits/cgroups.py)
 knows them all. Without one, this module finds them in /proc (proc(5)) by what they keep
 unless they take pains to shed it:
 
@@ -22,10 +22,17 @@ Unless we are root, only our own user's processes are looked at: we could not si
 others. Searches are for endings (shutdown, a kill after a timeout, a runtime that exited,
 idle reaping), never for an invocation. Everything here swallows the OSErrors of processes
 that end while they are being read.
+
+``process_tree`` is the plain descent, without marks, for what must be quick and may miss a
+stray daemon: the memory meter of an environment without a cgroup (limits, at every REPORT)
+and the check that a Runtime API client is the environment's own (peers). It reads only the
+tree's own ``children`` files where the kernel has them. One walk (``walk``) serves it and the
+search.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 from collections.abc import Callable, Iterable, Mapping
@@ -42,6 +49,8 @@ __all__ = [
     "kill_all",
     "parse_stat",
     "pipe_inode",
+    "process_tree",
+    "walk",
     "writes",
 ]
 
@@ -119,14 +128,20 @@ def descendants(parents: Mapping[int, int], roots: Iterable[int]) -> set[int]:
     children: dict[int, list[int]] = {}
     for pid, ppid in parents.items():
         children.setdefault(ppid, []).append(pid)
-    found: set[int] = set()
+    return set(walk(lambda pid: children.get(pid, ()), roots))
+
+
+def walk(children: Callable[[int], Iterable[int]], roots: Iterable[int]) -> list[int]:
+    """``roots`` and every process below them, each once, a parent before its children. The
+    one walk of a process tree: pids reused between two reads can make a cycle, which ends."""
+    found: dict[int, None] = {}  # ordered, for the parent-first order
     queue = list(roots)
     while queue:
         pid = queue.pop()
         if pid not in found:
-            found.add(pid)
-            queue += children.get(pid, [])
-    return found
+            found[pid] = None
+            queue += children(pid)
+    return list(found)
 
 
 # --- reading /proc -----------------------------------------------------------------------------
@@ -186,6 +201,44 @@ def kill_all(
                 pass  # gone already
         signalled |= new
     return len(signalled)
+
+
+def process_tree(root: int) -> list[int]:
+    """``root`` and its descendants now, ``root`` first: what the memory meter of an
+    environment without a cgroup sums (limits), and whose sockets are the environment's own
+    (peers). Read from the children files where the kernel has them (only the tree's own
+    files), else from every process's parent."""
+    children = _children if _has_children_files() else _children_by_scan(os.fspath(PROC))
+    return walk(children, [root])
+
+
+@functools.cache
+def _has_children_files() -> bool:
+    # /proc/PID/task/TID/children needs CONFIG_PROC_CHILDREN (most distributions have it).
+    return os.path.exists(f"{os.fspath(PROC)}/{os.getpid()}/task/{os.getpid()}/children")
+
+
+def _children(pid: int) -> list[int]:
+    task = f"{os.fspath(PROC)}/{pid}/task"
+    found: list[int] = []
+    for thread in _listdir(task):
+        try:
+            with open(f"{task}/{thread}/children", "rb") as file:  # may exceed one read
+                found += [int(p) for p in file.read().split()]
+        except (OSError, ValueError):
+            pass
+    return found
+
+
+def _children_by_scan(proc: str) -> Callable[[int], list[int]]:
+    """Children from every process's parent pid, read once for one walk of the tree."""
+    children: dict[int, list[int]] = {}
+    for entry in _listdir(proc):
+        if entry.isdigit():
+            stat = _stat(f"{proc}/{entry}")
+            if stat is not None:
+                children.setdefault(stat.ppid, []).append(stat.pid)
+    return lambda pid: children.get(pid, [])
 
 
 def _recent(proc: str, since: int) -> dict[int, Stat]:

@@ -1,0 +1,179 @@
+"""The request side: ``Request``, which a handler gets as soon as its head has arrived, and
+whose body the connection feeds in as the parser produces it.
+
+A handler reads the body whole (``body()``) or as it arrives (``chunks()``); the connection
+stops reading from the socket while too much of it waits unread (flow control), and sends
+``100 Continue`` only when the handler first asks for the body (RFC 9110 §10.1.1).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from lambdakit.emulator._http.connection import _Connection
+
+CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+
+
+class ParseError(Exception):
+    """A request the server cannot take: STATUS is the answer (400, 408, 431)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class BodyTooLarge(Exception):
+    """The request body exceeded the handler's limit."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__(f"request body of at least {size} bytes")
+        self.size = size
+
+
+class Request:
+    """One HTTP request; its body is read on demand, as the connection receives it."""
+
+    __slots__ = (
+        "_body_done",
+        "_broken",
+        "_buffered",
+        "_chunks",
+        "_connection",
+        "_expects_continue",
+        "_waiter",
+        "headers",
+        "http_10",
+        "keep_alive",
+        "method",
+        "target",
+        "trailers",
+    )
+
+    def __init__(self, connection: _Connection, target: str) -> None:
+        self.method = ""
+        self.target = target
+        self.headers: list[tuple[str, str]] = []
+        self.trailers: dict[str, str] = {}
+        self.keep_alive = True
+        self.http_10 = False
+        self._connection = connection
+        self._chunks: collections.deque[bytes] = collections.deque()
+        self._buffered = 0
+        self._body_done = False
+        self._waiter: asyncio.Future[None] | None = None
+        self._expects_continue = False
+        self._broken = False
+
+    @property
+    def path(self) -> str:
+        return self.target.split("?", 1)[0]
+
+    @property
+    def connection(self) -> object:
+        """The connection the request came on, as an opaque key (weak references allowed)."""
+        return self._connection
+
+    @property
+    def disconnected(self) -> bool:
+        """Whether the client has closed its connection, or its sending half (a client that
+        sends nothing more is, for a long poll, one that has gone)."""
+        return self._connection.lost or self._connection.eof
+
+    @property
+    def peer(self) -> tuple[str, int] | None:
+        """The client's address (host, port), if the transport knows it."""
+        return self._connection.address("peername")
+
+    @property
+    def local(self) -> tuple[str, int] | None:
+        """The server's own address on this connection (host, port)."""
+        return self._connection.address("sockname")
+
+    @property
+    def query(self) -> dict[str, str]:
+        if "?" not in self.target:
+            return {}
+        from urllib.parse import parse_qsl
+
+        return dict(parse_qsl(self.target.partition("?")[2], keep_blank_values=True))
+
+    def header(self, name: str, default: str | None = None) -> str | None:
+        lower = name.lower()
+        for key, value in self.headers:
+            if key == lower:
+                return value
+        return default
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        """The body as it arrives; ``trailers`` is filled in once it has all arrived. Raises
+        ``ConnectionError`` when the connection closes before the body ends."""
+        if self._expects_continue:
+            self._expects_continue = False
+            self._connection.write(CONTINUE)
+        while True:
+            if self._chunks:
+                chunk = self._chunks.popleft()
+                self._buffered -= len(chunk)
+                self._connection.body_consumed(self._buffered)
+                yield chunk
+            elif self._body_done:
+                return
+            elif self._connection.lost or self._broken:
+                raise ConnectionError("the connection closed before the request body ended")
+            else:
+                self._waiter = self._connection.loop.create_future()
+                self._connection.body_wait_begins()
+                try:
+                    await self._waiter
+                finally:
+                    self._waiter = None
+                    self._connection.body_wait_ends()
+
+    async def body(self, limit: int | None = None) -> bytes:
+        """The whole body; raises ``BodyTooLarge`` past ``limit`` (the rest is discarded)."""
+        if self._body_done and len(self._chunks) <= 1 and not self._expects_continue:
+            body = self._chunks.popleft() if self._chunks else b""  # the common case: arrived
+            self._buffered = 0
+            self._connection.body_consumed(0)
+            if limit is not None and len(body) > limit:
+                raise BodyTooLarge(len(body))
+            return body
+        parts: list[bytes] = []
+        size = 0
+        async for chunk in self.chunks():
+            size += len(chunk)
+            if limit is None or size <= limit:
+                parts.append(chunk)
+        if limit is not None and size > limit:
+            raise BodyTooLarge(size)
+        return b"".join(parts)
+
+    # --- fed by the connection -------------------------------------------------------------
+
+    def _feed(self, chunk: bytes) -> None:
+        self._chunks.append(chunk)
+        self._buffered += len(chunk)
+        self._wake()
+
+    def _end(self) -> None:
+        self._body_done = True
+        self._wake()
+
+    def _wake(self) -> None:
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+    def _discard_unread(self) -> bool:
+        """Drop what the handler left; True when the body has fully arrived."""
+        self._chunks.clear()
+        self._buffered = 0
+        self._connection.body_consumed(0)
+        return self._body_done
+
+
+__all__ = ["CONTINUE", "BodyTooLarge", "ParseError", "Request"]

@@ -1,0 +1,229 @@
+"""The response side: ``Response``, what a handler answers, and the writer that sends it.
+
+A body of bytes goes out with its head in one write; an async iterator of bytes goes out
+chunked as it is produced (to HTTP/1.0 clients unchunked, ended by the close), waiting while
+the client is slow to take it (``_Connection.drain``). Trailers follow the last chunk.
+
+A ``Response`` may carry ``on_finish``, told once whether it went out whole; a streamed body
+that did not is closed at once, also while it waits for its next chunk (the connection cancels
+the task that sends it when the client hangs up).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from http import HTTPStatus
+from typing import TYPE_CHECKING
+
+from lambdakit.emulator import console
+from lambdakit.emulator._http.request import Request
+
+if TYPE_CHECKING:
+    from lambdakit.emulator._http.connection import _Connection
+
+_REASONS = {status.value: status.phrase.encode() for status in HTTPStatus}
+_NO_BODY_STATUSES = frozenset({204, 304})
+
+
+class Response:
+    """What a handler answers. ``on_finish`` is called once: True when the whole response
+    (a streamed body and its trailers included) has been handed to the transport, False when
+    it was abandoned (the client went away before or while it was written, the body iterator
+    failed, the server closed)."""
+
+    __slots__ = ("body", "headers", "on_finish", "status", "trailers")
+
+    def __init__(
+        self,
+        status: int,
+        headers: list[tuple[str, str]] | None = None,
+        body: bytes | AsyncIterator[bytes] = b"",
+        trailers: Callable[[], list[tuple[str, str]]] | None = None,
+        *,
+        on_finish: Callable[[bool], None] | None = None,
+    ) -> None:
+        self.status = status
+        self.headers = headers if headers is not None else []
+        self.body = body
+        self.trailers = trailers
+        self.on_finish = on_finish
+
+
+def json_response(
+    status: int, document: object, headers: list[tuple[str, str]] | None = None
+) -> Response:
+    body = json.dumps(document, separators=(",", ":")).encode()
+    return Response(status, [("Content-Type", "application/json"), *(headers or [])], body)
+
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+async def call_handler(conn: _Connection, request: Request) -> Response:
+    """The handler's response; a 500 naming the fault if the handler itself failed (a bug
+    of ours, reported to the client rather than as an unhandled-task traceback)."""
+    try:
+        return await conn.handler(request)
+    except (ConnectionError, asyncio.CancelledError):
+        raise
+    except Exception as error:  # the boundary where a fault of ours becomes a 500
+        return internal_error(request, error)
+
+
+async def _finish_body(request: Request) -> bool:
+    """Read and drop the rest of a body that has not all arrived; False when the connection
+    cannot carry another request (the client waits for a 100 Continue it will not get)."""
+    if request._expects_continue:
+        return False
+    async for _ in request.chunks():
+        pass
+    return True
+
+
+async def deliver(conn: _Connection, request: Request, response: Response) -> None:
+    """Read the rest of the request body, then send the response; its ``on_finish`` hears
+    whether it went out whole, and a streamed body that did not is closed at once."""
+    sent = False
+    try:
+        if not request._discard_unread() and not await _finish_body(request):
+            request.keep_alive = False
+        sent = await _respond(conn, request, response)
+    finally:
+        try:
+            if not sent:
+                await close_iterator(response.body)
+        finally:  # even if closing it was cut short (cancelled again)
+            if response.on_finish is not None:
+                _call_on_finish(request, response.on_finish, sent)
+
+
+async def _respond(conn: _Connection, request: Request, response: Response) -> bool:
+    """Send the response; False when a 500 went instead (it could not be sent as it is)."""
+    if conn.lost:  # the client left while the handler worked: spare the body iterator
+        raise ConnectionError("the client closed the connection")
+    headers = response.headers
+    if not request.keep_alive:
+        headers = [*headers, ("Connection", "close")]
+    body = response.body
+    try:
+        head = _head_for(request, response.status, headers, body)
+    except ValueError as error:  # a header that would split the response
+        await _respond(conn, request, internal_error(request, error))
+        return False
+    if isinstance(body, bytes):
+        if response.status in _NO_BODY_STATUSES or request.method == "HEAD":
+            conn.write(head)
+        else:
+            conn.write(head + body)
+        if conn._drain is not None or conn.lost:
+            await conn.drain()
+        return True
+    if response.status in _NO_BODY_STATUSES or request.method == "HEAD":
+        await close_iterator(body)
+        conn.write(head)
+        await conn.drain()
+        return True
+    try:
+        await _respond_streamed(conn, request, response, head, body)
+    except (ConnectionError, asyncio.CancelledError):
+        raise
+    except Exception as error:  # the stream or its trailers failed: cut the response short
+        raise ConnectionError("the response broke off") from error
+    return True
+
+
+def _head_for(
+    request: Request,
+    status: int,
+    headers: list[tuple[str, str]],
+    body: bytes | AsyncIterator[bytes],
+) -> bytes:
+    if isinstance(body, bytes):
+        length = None if status in _NO_BODY_STATUSES else len(body)
+        return encode_head(status, headers, length)
+    if status in _NO_BODY_STATUSES or request.method == "HEAD":
+        return encode_head(status, headers, None)
+    if request.http_10:  # no chunked encoding in HTTP/1.0: the end of the body is the close
+        if request.keep_alive:
+            request.keep_alive = False
+            headers = [*headers, ("Connection", "close")]
+        return encode_head(status, headers, None)
+    return encode_head(status, [*headers, ("Transfer-Encoding", "chunked")])
+
+
+async def _respond_streamed(
+    conn: _Connection, request: Request, response: Response, head: bytes, body: AsyncIterator[bytes]
+) -> None:
+    conn.streaming = True  # from here, the client hanging up cancels this task
+    try:
+        conn.write(head)
+        if request.http_10:
+            async for chunk in body:
+                conn.write(chunk)
+                await conn.drain()
+            return
+        async for chunk in body:
+            if chunk:
+                conn.write(b"%x\r\n%b\r\n" % (len(chunk), chunk))
+                await conn.drain()
+        trailers = response.trailers() if response.trailers is not None else []
+        conn.write(b"0\r\n" + header_lines(trailers) + b"\r\n")
+        await conn.drain()
+    finally:
+        conn.streaming = False
+
+
+def internal_error(request: Request, error: Exception) -> Response:
+    """The 500 for a fault of the emulator's own, said on stderr too."""
+    request.keep_alive = False
+    message = f"lambdakit emulator internal error: {type(error).__name__}: {error}"
+    console.warn(f"{request.method} {request.path}: {message}")
+    return json_response(500, {"errorMessage": message, "errorType": "ServiceException"})
+
+
+def _call_on_finish(request: Request, on_finish: Callable[[bool], None], sent: bool) -> None:
+    try:
+        on_finish(sent)
+    except Exception as error:  # a fault of the hook's owner must not end the connection
+        message = f"lambdakit emulator internal error: on_finish: {type(error).__name__}: {error}"
+        console.warn(f"{request.method} {request.path}: {message}")
+
+
+async def close_iterator(body: bytes | AsyncIterator[bytes]) -> None:
+    aclose = getattr(body, "aclose", None)
+    if aclose is not None:
+        with contextlib.suppress(Exception):
+            await aclose()
+
+
+def encode_head(status: int, headers: list[tuple[str, str]], length: int | None = None) -> bytes:
+    reason = _REASONS.get(status, b"")
+    lines = header_lines(headers)
+    if length is not None:
+        lines += b"Content-Length: %d\r\n" % length
+    return b"HTTP/1.1 %d %b\r\n%b\r\n" % (status, reason, lines)
+
+
+def header_lines(headers: list[tuple[str, str]]) -> bytes:
+    text = "".join([f"{name}: {value}\r\n" for name, value in headers])
+    # One CR and one LF per line, no NUL: no header can smuggle in another (RFC 9110 §5.5).
+    count = len(headers)
+    if text.count("\r") != count or text.count("\n") != count or "\0" in text:
+        raise ValueError(f"a response header contains CR, LF or NUL: {headers!r}")
+    return text.encode("latin-1", "replace")
+
+
+__all__ = [
+    "Handler",
+    "Response",
+    "call_handler",
+    "close_iterator",
+    "deliver",
+    "encode_head",
+    "header_lines",
+    "internal_error",
+    "json_response",
+]

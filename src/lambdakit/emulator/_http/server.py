@@ -1,0 +1,25 @@
+"""The listening side: a server of ``_Connection`` protocols, one per accepted connection."""
+
+from __future__ import annotations
+
+import asyncio
+
+from lambdakit.emulator._http.connection import _Connection
+from lambdakit.emulator._http.response import Handler
+from lambdakit.emulator._http.timeouts import DEFAULT_TIMEOUTS, HttpTimeouts
+
+
+async def start_server(
+    handler: Handler, host: str, port: int, *, timeouts: HttpTimeouts = DEFAULT_TIMEOUTS
+) -> asyncio.Server:
+    """Listen on ``host:port`` (0: any free port) and serve ``handler``, waiting on clients no
+    longer than ``timeouts`` allow."""
+    loop = asyncio.get_running_loop()
+    return await loop.create_server(lambda: _Connection(handler, timeouts), host, port)
+
+
+def bound_port(server: asyncio.Server) -> int:
+    return int(server.sockets[0].getsockname()[1])
+
+
+__all__ = ["bound_port", "start_server"]

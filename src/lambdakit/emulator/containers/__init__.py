@@ -1,0 +1,38 @@
+"""Container engines: find one, adapt it to this machine, run an image as an environment.
+
+- ``detect_engine(prefer)`` (engines.py): docker (when its daemon answers), then podman, then
+  buildah, which builds images but cannot run them. A machine with none raises
+  ``ContainerEngineError`` (lambdakit.emulator.errors).
+- ``HostFacts`` and ``adjustments`` (host.py): the settings podman and buildah need on some
+  machines, derived from facts read from /proc and /sys rather than typed by users.
+- ``run_command(image, environ, engine=, name=)`` (run.py): the argv of one execution
+  environment that runs an image, under a supervisor (supervisor.py, a standard-library
+  script) that makes it behave like any ``bootstrap`` towards signals.
+"""
+
+from __future__ import annotations
+
+from lambdakit.emulator.containers.engines import Engine, detect_engine
+from lambdakit.emulator.containers.host import (
+    ENGINES,
+    NO_ULIMITS_CONF,
+    Adjustments,
+    EngineName,
+    HostFacts,
+    adjustments,
+)
+from lambdakit.emulator.containers.run import container_name, forwarded_names, run_command
+
+__all__ = [
+    "ENGINES",
+    "NO_ULIMITS_CONF",
+    "Adjustments",
+    "Engine",
+    "EngineName",
+    "HostFacts",
+    "adjustments",
+    "container_name",
+    "detect_engine",
+    "forwarded_names",
+    "run_command",
+]
