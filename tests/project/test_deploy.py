@@ -31,6 +31,10 @@ from lambdakit.project.deploy import (
     lambdakit_builder,
     template_settings,
 )
+from lambdakit.project.deploy import aws as deploy_aws
+from lambdakit.project.deploy import function as deploy_steps
+from lambdakit.project.deploy import project as deploy_project
+from lambdakit.project.deploy import shapes as deploy_shapes
 from lambdakit.project.errors import DeployError
 from lambdakit.template import FunctionSpec
 
@@ -140,7 +144,7 @@ def client(aws: None, monkeypatch: pytest.MonkeyPatch) -> Any:
     """The Lambda client every deploy in the test uses, so that its calls can be recorded."""
     lambda_ = boto3.client("lambda", region_name=REGION)
     ecr = boto3.client("ecr", region_name=REGION)
-    monkeypatch.setattr(deploy_module, "connect", lambda **_: Clients(lambda_, ecr))
+    monkeypatch.setattr(deploy_project, "connect", lambda **_: Clients(lambda_, ecr))
     return lambda_
 
 
@@ -181,7 +185,7 @@ def test_create_makes_the_function_its_url_permissions_and_concurrency(
     assert configuration["MemorySize"] == 128 and configuration["Timeout"] == 3
     assert configuration["Environment"]["Variables"] == {"GREETING": "hi"}
     assert configuration["Architectures"] == ["x86_64"]
-    assert configuration["CodeSha256"] == deploy_module._code_sha256(
+    assert configuration["CodeSha256"] == deploy_shapes.code_sha256(
         (tmp_path / "build" / "hello.zip").read_bytes()
     )
     url = client.get_function_url_config(FunctionName="hello")
@@ -353,7 +357,7 @@ def test_url_cors_settings_are_sent_typed_and_compared_as_lambda_does(
 
 def test_an_unknown_cors_setting_is_a_clear_error(tmp_path: Path, client: Any, role: str) -> None:
     project = write_project(tmp_path, extra=CORS.replace("MaxAge", "MaxAgeSeconds"))
-    with pytest.raises(DeployError, match=r"Cors.MaxAgeSeconds is not a CORS setting of Function"):
+    with pytest.raises(DeployError, match=r"Cors.MaxAgeSeconds: is not a CORS setting of Function"):
         run(project, role=role)
 
 
@@ -625,8 +629,8 @@ def test_a_template_role_that_only_cloudformation_knows_is_explained(
 @pytest.fixture
 def no_retry_pauses(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     pauses: list[float] = []
-    monkeypatch.setattr(deploy_module, "ROLE_RETRY_DELAYS", (2.0, 4.0))
-    monkeypatch.setattr(deploy_module.time, "sleep", pauses.append)
+    monkeypatch.setattr(deploy_steps, "ROLE_RETRY_DELAYS", (2.0, 4.0))
+    monkeypatch.setattr(deploy_steps.time, "sleep", pauses.append)
     return pauses
 
 
@@ -751,7 +755,7 @@ def test_an_unreachable_endpoint_is_a_clear_error() -> None:
     from botocore.exceptions import EndpointConnectionError
 
     error = EndpointConnectionError(endpoint_url="https://lambda.example")
-    translated = deploy_module._translate(error, "hello", None)
+    translated = deploy_aws.translate(error, "hello", None)
     assert translated is not None
     assert str(translated).startswith("cannot reach AWS: Could not connect to the endpoint URL")
 

@@ -1,4 +1,5 @@
-"""Options and translations shared by the subcommands that run functions (serve, invoke)."""
+"""Options and translations shared by the subcommands that run functions (serve, invoke), and
+the template options every project command has (--parameter-overrides, --config-env...)."""
 
 from __future__ import annotations
 
@@ -11,13 +12,15 @@ from typing import Any, TypeVar
 
 import click
 
+from lambdakit.cli._images import prepare_images
 from lambdakit.template import (
-    TEMPLATE_NAMES,
     FunctionSpec,
+    Selected,
     TemplateError,
-    apply_env_file,
-    load_functions,
+    UnknownFunctionError,
+    select,
 )
+from lambdakit.template.samconfig import Command
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -34,11 +37,75 @@ class Selection:
     env: Sequence[str]
     env_file: Path | None
     image: str | None = None
+    parameter_overrides: tuple[str, ...] = ()
+    config_env: str | None = None
+    config_file: Path | None = None
+    command: Command = "invoke"
+    """The lambdakit command, which chooses the samconfig sections that apply."""
 
 
 _SELECTION_FIELDS = (
     "path", "function_name", "handler", "timeout", "memory", "env", "env_file", "image",
+    "parameter_overrides", "config_env", "config_file",
 )  # fmt: skip
+
+_OVERRIDES_FLAG = "--parameter-overrides"
+
+
+class ProjectCommand(click.Command):
+    """A command with ``--parameter-overrides``, which takes every following argument that
+    is KEY=VALUE as SAM CLI's does (``--parameter-overrides A=1 B=2``), so that commands
+    copied from SAM's documentation work; PATH, which has no ``=``, ends the list."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, _spread_overrides(args))
+
+
+def _spread_overrides(args: list[str]) -> list[str]:
+    """ARGS with each extra KEY=VALUE after ``--parameter-overrides`` given the flag again."""
+    spread: list[str] = []
+    taking = False
+    for index, arg in enumerate(args):
+        if arg == "--":
+            return spread + args[index:]
+        if taking and "=" in arg and not arg.startswith("-"):
+            spread += [_OVERRIDES_FLAG, arg]
+            continue
+        previous = spread[-1] if spread else ""
+        taking = previous == _OVERRIDES_FLAG or arg.startswith(f"{_OVERRIDES_FLAG}=")
+        spread.append(arg)
+    return spread
+
+
+def config_options(command: F) -> F:
+    """``--parameter-overrides``, ``--config-env`` and ``--config-file``, as SAM CLI has them;
+    the command receives ``parameter_overrides`` (a tuple), ``config_env`` and
+    ``config_file``. Use with ``@click.command(cls=ProjectCommand)``."""
+    decorators = [
+        click.option(
+            _OVERRIDES_FLAG,
+            "parameter_overrides",
+            multiple=True,
+            metavar="KEY=VALUE...",
+            help="Template parameter values: Key=Value pairs, or "
+            "ParameterKey=Key,ParameterValue=Value (SAM CLI's forms); replaces samconfig's.",
+        ),
+        click.option(
+            "--config-env",
+            metavar="NAME",
+            help="The samconfig environment to read (default: default).",
+        ),
+        click.option(
+            "--config-file",
+            type=click.Path(dir_okay=False, path_type=Path),
+            help="The samconfig file (default: samconfig.toml, .yaml or .yml beside the "
+            "template; relative to the project directory).",
+        ),
+    ]
+    wrapped: Any = command
+    for decorator in reversed(decorators):
+        wrapped = decorator(wrapped)
+    return wrapped  # type: ignore[no-any-return]
 
 
 def function_options(command: F) -> F:
@@ -48,7 +115,8 @@ def function_options(command: F) -> F:
     @functools.wraps(command)
     def collect(**kwargs: Any) -> Any:
         fields = {name: kwargs.pop(name) for name in _SELECTION_FIELDS}
-        return command(selection=Selection(**fields), **kwargs)
+        name = click.get_current_context().command.name
+        return command(selection=Selection(**fields, command=_command(name)), **kwargs)
 
     decorators = [
         click.argument("path", type=click.Path(path_type=Path), default=".", required=False),
@@ -68,10 +136,15 @@ def function_options(command: F) -> F:
             help="Run this OCI image (`lambdakit image` builds it) with docker or podman.",
         ),
     ]
-    wrapped: Any = collect
+    wrapped: Any = config_options(collect)
     for decorator in reversed(decorators):
         wrapped = decorator(wrapped)
     return wrapped  # type: ignore[no-any-return]
+
+
+def _command(name: str | None) -> Command:
+    commands: dict[str | None, Command] = {"serve": "serve", "build": "build", "deploy": "deploy"}
+    return commands.get(name, "invoke")
 
 
 def warn(text: str) -> None:
@@ -89,37 +162,34 @@ def parse_env_pairs(pairs: Sequence[str]) -> dict[str, str]:
 
 
 def select_functions(selection: Selection, *, warn: Callable[[str], None]) -> list[FunctionSpec]:
-    """Load PATH, keep the named function, apply the overrides."""
-    path, function_name, handler = selection.path, selection.function_name, selection.handler
-    env_file = selection.env_file
+    """The functions the user chose (``lambdakit.template.select``), the warnings shown."""
+    return select_project(selection, warn=warn).functions
+
+
+def select_project(
+    selection: Selection, *, warn: Callable[[str], None], region: str | None = None
+) -> Selected:
+    """The functions the user chose and the parameters they were loaded with (the
+    warnings shown; images built). REGION is a ``--region`` flag: it is ``AWS::Region``."""
+    variables = parse_env_pairs(selection.env)
     try:
-        result = load_functions(path, handler=handler if _is_directory_of_code(path) else None)
-        if env_file is not None:
-            result = apply_env_file(result, env_file)
+        chosen = select(
+            selection.path, command=selection.command, function=selection.function_name,
+            parameter_overrides=selection.parameter_overrides, config_env=selection.config_env,
+            config_file=selection.config_file, handler=selection.handler, region=region,
+            timeout=selection.timeout, memory_size=selection.memory,
+            environment=variables or None, env_file=selection.env_file,
+        )  # fmt: skip
+    except UnknownFunctionError as error:
+        raise click.BadParameter(str(error), param_hint="--function") from error
     except TemplateError as error:
         raise click.ClickException(str(error)) from error
-    for warning in result.warnings:
+    for warning in chosen.warnings:
         warn(warning)
-    functions = result.functions
-    if function_name is not None:
-        functions = [
-            f for f in functions if f.name == function_name or f.logical_id == function_name
-        ]
-        if not functions:
-            names = ", ".join(f.name for f in result.functions)
-            raise click.BadParameter(
-                f"no function {function_name!r} in {path} (there are: {names})",
-                param_hint="--function",
-            )
-    variables = parse_env_pairs(selection.env)
-    functions = [
-        spec.with_overrides(
-            handler=handler, timeout=selection.timeout, memory_size=selection.memory,
-            environment=variables or None,
-        )
-        for spec in functions
-    ]  # fmt: skip
-    return _with_image(functions, selection.image) if selection.image else functions
+    functions = chosen.functions
+    functions = functions if selection.image else prepare_images(functions, warn=warn)
+    functions = _with_image(functions, selection.image) if selection.image else functions
+    return dataclasses.replace(chosen, functions=functions)
 
 
 def _with_image(functions: list[FunctionSpec], image: str) -> list[FunctionSpec]:
@@ -135,8 +205,3 @@ def _with_image(functions: list[FunctionSpec], image: str) -> list[FunctionSpec]
     except ContainerEngineError as error:
         raise click.ClickException(str(error)) from error
     return [dataclasses.replace(functions[0], image=image)]
-
-
-def _is_directory_of_code(path: Path) -> bool:
-    """A function directory (not a project with a template): --handler configures it."""
-    return path.is_dir() and not any((path / name).exists() for name in TEMPLATE_NAMES)

@@ -7,13 +7,15 @@ from pathlib import Path
 
 import click
 
+from lambdakit.cli._common import ProjectCommand, config_options
 from lambdakit.project import bundle
 from lambdakit.project.errors import ProjectError
 
 
-@click.command()
+@click.command(cls=ProjectCommand)
 @click.argument("path", type=click.Path(path_type=Path), default=".", required=False)
 @click.option("--function", "function_name", metavar="NAME", help="Only this function.")
+@config_options
 @click.option(
     "--arch",
     type=click.Choice(["x86_64", "arm64"]),
@@ -42,6 +44,9 @@ from lambdakit.project.errors import ProjectError
 def build(
     path: Path,
     function_name: str | None,
+    parameter_overrides: tuple[str, ...],
+    config_env: str | None,
+    config_file: Path | None,
     arch: str | None,
     python: str | None,
     target: str | None,
@@ -53,7 +58,10 @@ def build(
     Each zip's path, size and sha256 go to stdout; progress and next steps to stderr.
     """
     try:
-        specs, warnings = bundle.select_functions(path, function_name)
+        specs, warnings = bundle.select_functions(
+            path, function_name, parameter_overrides=parameter_overrides,
+            config_env=config_env, config_file=config_file,
+        )  # fmt: skip
         for warning in warnings:
             click.echo(f"warning: {warning}", err=True)
         for spec in specs:

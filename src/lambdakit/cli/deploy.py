@@ -6,16 +6,22 @@ from pathlib import Path
 
 import click
 
+from lambdakit.cli._common import ProjectCommand, config_options
 from lambdakit.project.deploy import Step
 from lambdakit.project.deploy import deploy as deploy_project
 from lambdakit.project.errors import ProjectError
 
 
-@click.command()
+@click.command(cls=ProjectCommand)
 @click.argument("path", type=click.Path(path_type=Path), default=".", required=False)
 @click.option("--function", "function_name", metavar="NAME", help="Only this function.")
-@click.option("--region", metavar="R", help="AWS region (default: AWS_REGION, the profile's).")
-@click.option("--profile", metavar="P", help="AWS profile in ~/.aws (default: AWS_PROFILE).")
+@config_options
+@click.option(
+    "--region", metavar="R", help="AWS region (default: samconfig's, AWS_REGION, the profile's)."
+)
+@click.option(
+    "--profile", metavar="P", help="AWS profile in ~/.aws (default: samconfig's, AWS_PROFILE)."
+)
 @click.option(
     "--role", metavar="ARN", help="Execution role of new functions (default: the template's)."
 )
@@ -43,6 +49,9 @@ from lambdakit.project.errors import ProjectError
 def deploy(
     path: Path,
     function_name: str | None,
+    parameter_overrides: tuple[str, ...],
+    config_env: str | None,
+    config_file: Path | None,
     region: str | None,
     profile: str | None,
     role: str | None,
@@ -67,7 +76,8 @@ def deploy(
 
     try:
         deploy_project(
-            path, function_name=function_name, region=region, profile=profile,
+            path, function_name=function_name, parameter_overrides=parameter_overrides,
+            config_env=config_env, config_file=config_file, region=region, profile=profile,
             endpoint_url=endpoint_url, role=role, zip_file=zip_file, image_uri=image_uri,
             target=target, python_layer=python_layer, publish=publish, dry_run=dry_run,
             report=report, warn=lambda text: click.echo(f"warning: {text}", err=True),

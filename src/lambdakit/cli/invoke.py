@@ -11,12 +11,18 @@ from typing import BinaryIO
 
 import click
 
-from lambdakit.cli._common import Selection, function_options, select_functions, warn
+from lambdakit.cli._common import (
+    ProjectCommand,
+    Selection,
+    function_options,
+    select_functions,
+    warn,
+)
 from lambdakit.emulator.errors import EmulatorError
 from lambdakit.template import FunctionSpec
 
 
-@click.command()
+@click.command(cls=ProjectCommand)
 @function_options
 @click.option("--event", "event_text", metavar="JSON", help="The event, as JSON text.")
 @click.option(

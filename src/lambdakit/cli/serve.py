@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import re
 from pathlib import Path
 
 import click
 
-from lambdakit.cli._common import Selection, function_options, select_functions
+from lambdakit.cli._common import ProjectCommand, Selection, function_options, select_project
 from lambdakit.cli._common import warn as _warn
 from lambdakit.emulator.concurrency import ACCOUNT_LIMIT
 from lambdakit.emulator.errors import EmulatorError
 
 
-@click.command()
+@click.command(cls=ProjectCommand)
 @function_options
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=9000, show_default=True, type=click.IntRange(0, 65535))
@@ -42,6 +43,20 @@ from lambdakit.emulator.errors import EmulatorError
     metavar="S,S",
     help="Seconds between the attempts of a failed Event invocation (Lambda: about 60,120).",
 )
+@click.option(
+    "--account-id",
+    metavar="ID",
+    callback=lambda _c, _p, v: _matching(v, r"\d{12}", "--account-id", "12 digits"),
+    help="The account the emulator models, in the ARNs it gives and accepts "
+    "(default: the AWS::AccountId parameter override, else 123456789012).",
+)
+@click.option(
+    "--region",
+    metavar="R",
+    callback=lambda _c, _p, v: _matching(v, _REGION, "--region", "a region such as eu-west-1"),
+    help="The region the emulator models (default: the AWS::Region parameter override, "
+    "else AWS_REGION, AWS_DEFAULT_REGION, us-east-1).",
+)
 def serve(
     selection: Selection,
     host: str,
@@ -50,6 +65,8 @@ def serve(
     watch: bool,
     urls: bool,
     event_retry_delays: str,
+    account_id: str | None,
+    region: str | None,
 ) -> None:
     """Serve the Invoke API for the functions in PATH.
 
@@ -62,7 +79,8 @@ def serve(
     from lambdakit.emulator import serve as run_server
     from lambdakit.template import UrlConfig
 
-    functions = select_functions(selection, warn=_warn)
+    chosen = select_project(selection, warn=_warn, region=region)
+    functions = chosen.functions
     if urls:
         functions = [f if f.url else dataclasses.replace(f, url=UrlConfig()) for f in functions]
     try:
@@ -71,6 +89,8 @@ def serve(
             run_server(
                 functions, host=host, port=port, concurrency=concurrency, watch=watch,
                 state_dir=_state_dir(selection.path), retry_delays=_delays(event_retry_delays),
+                account_id=account_id or chosen.parameters.get("AWS::AccountId"),
+                region=chosen.parameters.get("AWS::Region") or region,
             )
         )  # fmt: skip
     except EmulatorError as error:
@@ -91,6 +111,15 @@ def _event_loop_policy() -> None:
     except ImportError:
         return
     asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+
+
+_REGION = r"[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d"  # botocore's pattern of a region in an ARN
+
+
+def _matching(value: str | None, pattern: str, flag: str, what: str) -> str | None:
+    if value is not None and re.fullmatch(pattern, value) is None:
+        raise click.BadParameter(f"{value!r}: give {what}", param_hint=flag)
+    return value
 
 
 def _delays(text: str) -> tuple[float, ...]:

@@ -13,37 +13,45 @@ Requirements are wheels for the target's CPython, architecture and glibc (``_pip
 is precompiled (unchecked-hash .pyc: Lambda's /var/task is read-only, so Python cannot cache
 what it compiles) when this interpreter is the target's version. The same inputs give the same
 bytes: sorted entries, one timestamp, normalised modes, no extra fields.
+
+This module chooses and checks (targets, Lambda's size limits, next steps); the parts are in
+``contents`` (code, requirements, runtime, bytecode), ``python_layer`` (an interpreter for
+provided.*) and ``zips`` (deterministic zip files).
 """
 
 from __future__ import annotations
 
-import hashlib
-import importlib.util
-import json
-import os
 import re
-import stat
-import subprocess
-import sys
-import tarfile
 import tempfile
-import time
-import zipfile
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
-from typing import Literal
+from typing import Any
 
-import lambdakit
 from lambdakit.project import _pip
+from lambdakit.project.contents import (
+    WRAPPER_PATH,
+    Target,
+    function_files,
+    python_minor,
+    runtime_layer_files,
+)
 from lambdakit.project.errors import BuildError
-from lambdakit.project.vendoring import runtime_files
-from lambdakit.template import FunctionSpec, TemplateError, load_functions
+from lambdakit.project.python_layer import python_layer_files
+from lambdakit.project.zips import (
+    SYMLINK,
+    BuildResult,
+    Files,
+    Kind,
+    content_size,
+    write_zip,
+)
+from lambdakit.template import FunctionSpec, TemplateError, select
 
 __all__ = [
     "MAX_UNZIPPED",
     "MAX_ZIPPED",
     "SYMLINK",
+    "WRAPPER_PATH",
     "BuildResult",
     "Kind",
     "build_function",
@@ -59,87 +67,32 @@ __all__ = [
 MAX_ZIPPED = 52_428_800  # 50 MB
 MAX_UNZIPPED = 262_144_000  # 250 MB
 DEFAULT_PYTHON = "3.12"
-SYMLINK = stat.S_IFLNK | 0o777
-"""A ``write_zip`` mode: the entry is a symbolic link; its content is the link's target."""
-
-Kind = Literal["function", "runtime-layer", "python-layer"]
-Source = Path | bytes
-Files = dict[str, tuple[Source, int]]
-"""arcname -> (content, mode); a later entry for the same name replaces an earlier one."""
-
-PACKAGE = Path(lambdakit.__file__).parent
-WRAPPER = Path(__file__).parent / "wrapper" / "lambdakit-wrapper"
-# Where the runtime layer's wrapper lands on Lambda: what AWS_LAMBDA_EXEC_WRAPPER must name.
-WRAPPER_PATH = "/opt/lambdakit-wrapper"
-
-# Never part of a function: caches, version control, virtual environments, tests, tools.
-SKIP_DIRS = frozenset({
-    "__pycache__", ".git", ".hg", ".svn", ".lambdakit", ".aws-sam", ".pytest_cache",
-    ".mypy_cache", ".ruff_cache", ".tox", ".nox", ".eggs", ".idea", ".vscode", "node_modules",
-    "tests",
-})  # fmt: skip
-SKIP_FILES = frozenset({".DS_Store", "Thumbs.db", ".coverage"})
-SKIP_AT_ROOT = frozenset({
-    "template.yaml", "template.yml", "template.json", "samconfig.toml", "samconfig.yaml",
-    "Dockerfile", ".dockerignore", ".gitignore",
-})  # fmt: skip
-
-
-@dataclass(frozen=True, slots=True)
-class BuildResult:
-    """One zip written by a build."""
-
-    path: Path
-    sha256: str
-    size: int
-    """Bytes of the zip."""
-    unzipped_size: int
-    """Bytes of its files once extracted (what Lambda's 250 MB limit counts)."""
-    kind: Kind
-
-
-@dataclass(frozen=True, slots=True)
-class _Target:
-    runtime: str
-    python: str
-    arch: str
-
-    @property
-    def managed(self) -> bool:
-        return self.runtime.startswith("python")
-
-    @property
-    def glibc_minor(self) -> int:
-        # provided.al2023 and python3.12+ run on Amazon Linux 2023; the others on AL2.
-        if self.runtime.startswith("provided"):
-            return _pip.GLIBC[self.runtime.removeprefix("provided.")]
-        return _pip.GLIBC["al2023" if _minor(self.python) >= 12 else "al2"]
-
-
-def _minor(python: str) -> int:
-    return int(python.split(".")[1])
-
+_Target = Target  # the name the tests know
 
 # ---------------------------------------------------------------------------------------------
 # Choosing what to build
 
 
 def select_functions(
-    path: Path, function: str | None = None
+    path: Path,
+    function: str | None = None,
+    *,
+    parameter_overrides: Any = None,
+    config_env: str | None = None,
+    config_file: Path | None = None,
 ) -> tuple[list[FunctionSpec], list[str]]:
     """The functions at PATH (a project with template.yaml, or a function directory), and the
-    template's warnings; only the one named FUNCTION (FunctionName or logical id) if given."""
+    template's warnings; only the one named FUNCTION (FunctionName or logical id) if given.
+    PARAMETER_OVERRIDES, CONFIG_ENV and CONFIG_FILE are the flags of ``lambdakit build``
+    (``lambdakit.template.select``, with samconfig's ``build`` sections)."""
     try:
-        result = load_functions(path)
+        chosen = select(
+            path, command="build", function=function, parameter_overrides=parameter_overrides,
+            config_env=config_env, config_file=config_file,
+        )  # fmt: skip
     except TemplateError as exc:
         raise BuildError(str(exc)) from exc
-    specs = result.functions
-    if function is not None:
-        specs = [spec for spec in specs if function in (spec.name, spec.logical_id)]
-        if not specs:
-            names = ", ".join(spec.name for spec in result.functions)
-            raise BuildError(f"no function {function!r} in {path}; its functions are: {names}")
-    return specs, list(result.warnings)
+    return chosen.functions, chosen.other_warnings()
 
 
 def default_output(path: Path) -> Path:
@@ -167,8 +120,8 @@ def resolve_settings(
     return arch or (spec.architectures or ("x86_64",))[0], python, target
 
 
-def _target(spec: FunctionSpec, runtime: str, python: str, arch: str) -> _Target:
-    if not re.fullmatch(r"3\.\d+", python) or _minor(python) < 10:
+def _target(spec: FunctionSpec, runtime: str, python: str, arch: str) -> Target:
+    if not re.fullmatch(r"3\.\d+", python) or python_minor(python) < 10:
         raise BuildError(
             f"Python {python}: the lambdakit runtime needs 3.10 or newer; give --python 3.12 "
             "(or --target python3.12)"
@@ -187,7 +140,7 @@ def _target(spec: FunctionSpec, runtime: str, python: str, arch: str) -> _Target
             f"--python {python} does not match the {runtime} runtime; leave --python out, or "
             f"build for python{python}"
         )
-    return _Target(runtime, python, arch)
+    return Target(runtime, python, arch)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -216,12 +169,12 @@ def build_function(
     with tempfile.TemporaryDirectory(prefix="lambdakit-build-") as tmp:
         work = Path(tmp)
         zips: list[tuple[Kind, Files]] = [
-            ("function", _function_files(spec, plan, output, work, say))
+            ("function", function_files(spec, plan, output, work, say))
         ]
         if plan.managed:
-            zips.append(("runtime-layer", _runtime_layer_files(plan, work, say)))
+            zips.append(("runtime-layer", runtime_layer_files(plan, work, say)))
         if python_layer is not None:
-            zips.append(("python-layer", _python_layer_files(python_layer, plan, work, say)))
+            zips.append(("python-layer", python_layer_files(python_layer, plan, work, say)))
         _check_unzipped(spec.name, zips)
         output.mkdir(parents=True, exist_ok=True)
         results = []
@@ -234,311 +187,15 @@ def build_function(
     return results
 
 
-def _function_files(
-    spec: FunctionSpec, plan: _Target, output: Path, work: Path, say: Callable[[str], None]
-) -> Files:
-    files: Files = {}
-    requirements = spec.code_dir / "requirements.txt"
-    if _pip.has_requirements(requirements):
-        say(
-            f"installing {requirements.name} for CPython {plan.python} on manylinux "
-            f"{plan.arch} (glibc 2.{plan.glibc_minor})"
-        )
-        deps = work / "deps"
-        _pip.install(
-            requirements, deps, python=plan.python, arch=plan.arch,
-            glibc_minor=plan.glibc_minor, progress=say,
-        )  # fmt: skip
-        files.update(_dependency_files(deps))
-    say(f"adding the code in {spec.code_dir}")
-    files.update(_code_files(spec.code_dir, output))
-    if plan.managed:
-        files.pop("bootstrap", None)  # a managed runtime starts through AWS_LAMBDA_EXEC_WRAPPER
-    else:
-        files.update(_runtime_files("lambdakit"))
-        own = spec.code_dir / "bootstrap"
-        files["bootstrap"] = (own if own.is_file() else PACKAGE / "runtime" / "bootstrap", 0o755)
-    files.update(_bytecode(files, plan, "/var/task/", work / "pyc-function", say))
-    return files
-
-
-def _runtime_layer_files(plan: _Target, work: Path, say: Callable[[str], None]) -> Files:
-    files: Files = {"lambdakit-wrapper": (WRAPPER, 0o755)}
-    files.update(_runtime_files("python/lambdakit"))
-    files.update(_bytecode(files, plan, "/opt/", work / "pyc-layer", say))
-    return files
-
-
-def _runtime_files(prefix: str) -> Files:
-    """The runtime part of this installation's lambdakit package, under PREFIX."""
-    return {
-        f"{prefix}/{relative.as_posix()}": (PACKAGE / relative, _mode(PACKAGE / relative))
-        for relative in runtime_files(PACKAGE)
-    }
-
-
-def _code_files(code_dir: Path, output: Path) -> Files:
-    def skip(path: Path, is_dir: bool) -> bool:
-        if is_dir:
-            if path.name in SKIP_DIRS or (path / "pyvenv.cfg").is_file():
-                return True
-            return os.path.realpath(path) == os.path.realpath(output)
-        if path.parent == code_dir and path.name in SKIP_AT_ROOT:
-            return True
-        return path.name in SKIP_FILES or path.suffix in (".pyc", ".pyo")
-
-    return {name: (path, _mode(path)) for name, path in _walk(code_dir, skip)}
-
-
-def _dependency_files(deps: Path) -> Files:
-    """pip's output, without what would differ between two builds or machines."""
-    files: Files = {}
-    for name, path in _walk(deps, lambda p, is_dir: is_dir and p.name == "__pycache__"):
-        if name.endswith(".dist-info/direct_url.json"):  # the local path or URL installed from
-            continue
-        content: Source = path
-        if name.endswith(".dist-info/RECORD"):
-            lines = path.read_bytes().splitlines(keepends=True)
-            content = b"".join(line for line in lines if b"/direct_url.json," not in line)
-        elif name.startswith("bin/"):
-            # Console scripts name this machine's interpreter; Lambda's is python3 on PATH.
-            content = _SHEBANG.sub(b"#!/usr/bin/env python3\n", path.read_bytes(), count=1)
-        files[name] = (content, _mode(path))
-    return files
-
-
-_SHEBANG = re.compile(rb"\A#![^\n]*python[^\n]*\n|\A#!/bin/sh\n'''exec' [^\n]*\n' '''\n")
-
-
-def _walk(root: Path, skip: Callable[[Path, bool], bool]) -> Iterator[tuple[str, Path]]:
-    """(posix arcname, path) of the files under ROOT, following links, each directory once."""
-    seen: set[str] = set()
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
-        here = Path(dirpath)
-        real = os.path.realpath(here)
-        if real in seen:  # a link back up the tree
-            dirnames[:] = []
-            continue
-        seen.add(real)
-        dirnames[:] = [d for d in dirnames if not skip(here / d, True)]
-        for name in filenames:
-            path = here / name
-            if not skip(path, False):
-                yield path.relative_to(root).as_posix(), path
-
-
-def _mode(path: Path) -> int:
-    try:
-        executable = path.stat().st_mode & 0o111
-    except OSError as exc:
-        raise BuildError(f"cannot read {path}: {exc.strerror}; remove it or fix the link") from exc
-    return 0o755 if executable else 0o644
-
-
-# ---------------------------------------------------------------------------------------------
-# Bytecode
-
-_COMPILE = """\
-import json, py_compile, sys
-failed = []
-for source, cfile, dfile in json.load(sys.stdin):
-    try:
-        py_compile.compile(source, cfile, dfile, doraise=True, optimize=0,
-            invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
-    except (py_compile.PyCompileError, OSError, ValueError):
-        failed.append(dfile)
-json.dump(failed, sys.stdout)
-"""
-
-
-def _bytecode(
-    files: Files, plan: _Target, root: str, work: Path, say: Callable[[str], None]
-) -> Files:
-    """Unchecked-hash .pyc files for the .py files among FILES, if this Python is the target's.
-
-    Unchecked: the importer trusts them without looking at the source's mtime or hash, which
-    is right for a read-only package and keeps mtimes out of the zip. Compiled in a fresh
-    interpreter with a fixed hash seed, so that two builds give the same bytes; ROOT + arcname
-    is the file name tracebacks show (/var/task/app.py).
-    """
-    if sys.version_info[:2] != tuple(map(int, plan.python.split("."))):
-        this = "%d.%d" % sys.version_info[:2]
-        say(
-            f"bytecode not precompiled: this is CPython {this} and .pyc files are "
-            f"version-specific; build with CPython {plan.python} to precompile"
-        )
-        return {}
-    jobs, compiled = [], {}
-    for name, (source, _) in sorted(files.items()):
-        if name.endswith(".py") and isinstance(source, Path):
-            cache = importlib.util.cache_from_source(name, optimization="")
-            jobs.append((str(source), str(work / cache), root + name))
-            compiled[root + name] = cache
-    say(f"precompiling {len(jobs)} modules for CPython {plan.python}")
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
-    done = subprocess.run(
-        [sys.executable, "-S", "-c", _COMPILE], input=json.dumps(jobs), capture_output=True,
-        text=True, env={**environ, "PYTHONHASHSEED": "0"}, cwd=work.parent, check=True,
-    )  # fmt: skip
-    for dfile in json.loads(done.stdout):  # not Python of this version: imported as source
-        del compiled[dfile]
-    return {cache: (work / cache, 0o644) for cache in compiled.values()}
-
-
-# ---------------------------------------------------------------------------------------------
-# An interpreter layer for provided.* (Lambda extracts layers to /opt; /opt/bin is on PATH)
-
-# What a function never imports: the test suite, IDLE, Tk, headers and static libraries.
-_INTERPRETER_SKIP = re.compile(
-    r"(include|share|lib/(tcl|tk|itcl|thread|pkgconfig)[^/]*"
-    r"|lib/python3\.\d+/(test|idlelib|tkinter|turtledemo|config-[^/]*))(/.*)?|.*\.a"
-)
-_ELF_MACHINES = {62: "x86_64", 183: "arm64"}
-
-
-def _python_layer_files(
-    source: Path, plan: _Target, work: Path, say: Callable[[str], None]
-) -> Files:
-    say(f"adding the interpreter in {source}")
-    base = source
-    if source.is_file():
-        base = work / "python-layer"
-        _extract(source, base)
-    root = next((d for d in (base, base / "python") if os.path.lexists(d / "bin/python3")), None)
-    if root is None:
-        raise BuildError(
-            f"{source} has no bin/python3 (nor python/bin/python3): give a relocatable CPython, "
-            "such as python-build-standalone's install_only .tar.gz, or its extracted directory"
-        )
-    _check_interpreter(source, root, plan)
-    files: Files = {}
-    for dirpath, dirnames, filenames in os.walk(root):
-        here = Path(dirpath)
-        for name in [*dirnames, *filenames]:
-            path = here / name
-            arcname = path.relative_to(root).as_posix()
-            if _INTERPRETER_SKIP.fullmatch(arcname):
-                if name in dirnames:
-                    dirnames.remove(name)
-            elif path.is_symlink():
-                files[arcname] = _link(path, root)
-            elif name in filenames:
-                files[arcname] = (path, _mode(path))
-    return files
-
-
-def _extract(archive: Path, dest: Path) -> None:
-    try:
-        with tarfile.open(archive) as tar:
-            if hasattr(tarfile, "data_filter"):  # 3.12, and 3.10.12/3.11.4 onwards
-                tar.extractall(dest, filter="data")
-            else:  # pragma: no cover - older patch releases: trusted input only
-                tar.extractall(dest)
-    except (tarfile.TarError, OSError) as exc:
-        raise BuildError(
-            f"cannot extract {archive}: {exc}; give a .tar.gz (python-build-standalone's "
-            "install_only archive) or a directory"
-        ) from exc
-
-
-def _link(path: Path, root: Path) -> tuple[Source, int]:
-    """A link within the tree stays a link (python3 -> python3.12); others are copied."""
-    real = Path(os.path.realpath(path))
-    if real.is_relative_to(root.resolve()):
-        return os.path.relpath(real, os.path.realpath(path.parent)).encode(), SYMLINK
-    if real.is_file():
-        return real, _mode(real)
-    raise BuildError(f"{path} links to {real}, outside the interpreter's directory")
-
-
-def _check_interpreter(source: Path, root: Path, plan: _Target) -> None:
-    versions = sorted(p.name[6:] for p in (root / "lib").glob("python3.*") if p.is_dir())
-    if versions and plan.python not in versions:
-        raise BuildError(
-            f"{source} is CPython {', '.join(versions)}, and the function is built for "
-            f"{plan.python}: use the {plan.python} build, or build with --python {versions[0]}"
-        )
-    try:
-        with open(root / "bin/python3", "rb") as binary:
-            head = binary.read(20)
-    except OSError as exc:
-        raise BuildError(f"cannot read {root / 'bin/python3'}: {exc.strerror}") from exc
-    if head[:4] == b"\x7fELF":
-        machine = _ELF_MACHINES.get(int.from_bytes(head[18:20], "little"), "another machine")
-        if machine != plan.arch:
-            raise BuildError(
-                f"{source} is built for {machine} and the function for {plan.arch}: use the "
-                f"{plan.arch} build (aarch64 is arm64), or build with --arch {machine}"
-            )
-
-
-# ---------------------------------------------------------------------------------------------
-# Zips and limits
-
-
-def write_zip(
-    files: Iterable[tuple[str, Source, int]], dest: Path, *, kind: Kind = "function"
-) -> BuildResult:
-    """Write FILES (arcname, content, mode) to DEST, the same bytes for the same FILES.
-
-    Entries are sorted, with a directory entry for each parent; every entry has one timestamp
-    (SOURCE_DATE_EPOCH, else 1980-01-01), Unix modes 0644/0755 (directories 0755), no extra
-    fields and deflate level 9. MODE is 0o755 for executables, else 0o644, or SYMLINK.
-    """
-    entries = {name: (content, mode) for name, content, mode in files}
-    directories = {parent for name in entries for parent in _parents(name)}
-    date_time = _timestamp()
-    temporary = dest.with_name(f".{dest.name}.tmp")
-    unzipped = 0
-    with zipfile.ZipFile(temporary, "w") as archive:
-        for name in sorted(directories | entries.keys()):
-            info = zipfile.ZipInfo(name, date_time)
-            info.create_system = 3  # Unix: the modes below are read by unzip and by Lambda
-            if name in directories:
-                info.external_attr = (stat.S_IFDIR | 0o755) << 16 | 0x10  # 0x10: MS-DOS dir
-                archive.writestr(info, b"", zipfile.ZIP_STORED)
-                continue
-            content, mode = entries[name]
-            data = content if isinstance(content, bytes) else content.read_bytes()
-            unzipped += len(data)
-            info.external_attr = (mode if mode == SYMLINK else stat.S_IFREG | mode) << 16
-            archive.writestr(info, data, zipfile.ZIP_DEFLATED, 9)
-    os.replace(temporary, dest)
-    digest = hashlib.sha256(dest.read_bytes()).hexdigest()
-    return BuildResult(dest, digest, dest.stat().st_size, unzipped, kind)
-
-
-def _parents(name: str) -> Iterator[str]:
-    parts = name.split("/")[:-1]
-    for index in range(1, len(parts) + 1):
-        yield "/".join(parts[:index]) + "/"
-
-
-def _timestamp() -> tuple[int, int, int, int, int, int]:
-    """SOURCE_DATE_EPOCH (https://reproducible-builds.org/specs/source-date-epoch/), within
-    what a zip can hold (1980 to 2107), else 1980-01-01 00:00:00."""
-    epoch = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
-    if not epoch:
-        return (1980, 1, 1, 0, 0, 0)
-    if not epoch.isdigit():
-        raise BuildError(f"SOURCE_DATE_EPOCH={epoch!r}: give a whole number of seconds")
-    moment = time.gmtime(min(max(int(epoch), 315532800), 4354819198))
-    return moment[:6]
-
-
-def _size(content: Source) -> int:
-    return len(content) if isinstance(content, bytes) else content.stat().st_size
-
-
 def _check_unzipped(function: str, zips: list[tuple[Kind, Files]]) -> None:
-    sizes = {kind: sum(_size(c) for c, _ in files.values()) for kind, files in zips}
+    sizes = {kind: sum(content_size(c) for c, _ in files.values()) for kind, files in zips}
     total = sum(sizes.values())
     if total <= MAX_UNZIPPED:
         return
     parts = ", ".join(f"{kind} {_mb(size)}" for kind, size in sizes.items())
     tops: dict[str, int] = {}
     for name, (content, _) in zips[0][1].items():
-        tops[name.split("/")[0]] = tops.get(name.split("/")[0], 0) + _size(content)
+        tops[name.split("/")[0]] = tops.get(name.split("/")[0], 0) + content_size(content)
     largest = ", ".join(f"{n} {_mb(s)}" for n, s in sorted(tops.items(), key=lambda t: -t[1])[:3])
     raise BuildError(
         f"{function}: {_mb(total)} unzipped ({total:,} bytes: {parts}); Lambda allows "

@@ -13,31 +13,44 @@ not honoured locally. Standard library and PyYAML only; knows nothing of process
     resources.py   ``load_template``: a template's functions, layers, URLs, Globals
     sources.py     ``load_functions``: a template, or a directory of code, plus flags
     envfiles.py    ``apply_env_file``: SAM's --env-vars JSON or a dotenv file
+    overrides.py   ``parse_parameter_overrides``: SAM CLI's --parameter-overrides forms
+    samconfig.py   ``load_config``: samconfig.toml / .yaml, per command and --config-env
+    selection.py   ``select``: the user's whole selection (path, function, parameters...)
 """
 
 from __future__ import annotations
 
 from lambdakit.template.envfiles import apply_env_file, parse_env_file, parse_env_vars_json
 from lambdakit.template.errors import TemplateError
+from lambdakit.template.overrides import parse_parameter_overrides
 from lambdakit.template.reading import read_template
 from lambdakit.template.resources import load_template
+from lambdakit.template.samconfig import CONFIG_NAMES, ProjectConfig, load_config
+from lambdakit.template.selection import Selected, UnknownFunctionError, select
 from lambdakit.template.sources import TEMPLATE_NAMES, function_from_directory, load_functions
 from lambdakit.template.specs import FunctionSpec, TemplateResult, UrlConfig
 from lambdakit.template.values import FUNCTION_TYPES, LAYER_TYPES
 
 __all__ = [
+    "CONFIG_NAMES",
     "FUNCTION_TYPES",
     "LAYER_TYPES",
     "TEMPLATE_NAMES",
     "FunctionSpec",
+    "ProjectConfig",
+    "Selected",
     "TemplateError",
     "TemplateResult",
+    "UnknownFunctionError",
     "UrlConfig",
     "apply_env_file",
     "function_from_directory",
+    "load_config",
     "load_functions",
     "load_template",
     "parse_env_file",
     "parse_env_vars_json",
+    "parse_parameter_overrides",
     "read_template",
+    "select",
 ]

@@ -31,6 +31,7 @@ def apply_env_file(result: TemplateResult, path: Path) -> TemplateResult:
         return TemplateResult(
             [spec.with_overrides(environment=variables) for spec in result.functions],
             result.warnings,
+            result.differences,
         )
     by_target = parse_env_vars_json(path)
     common = by_target.pop("Parameters", {})
@@ -51,7 +52,7 @@ def apply_env_file(result: TemplateResult, path: Path) -> TemplateResult:
         for target in by_target
         if target not in known
     ]
-    return TemplateResult(functions, [*result.warnings, *unused])
+    return TemplateResult(functions, [*result.warnings, *unused], result.differences)
 
 
 def parse_env_vars_json(path: Path) -> dict[str, dict[str, str]]:

@@ -111,7 +111,7 @@ def load_functions(
         spec.with_overrides(timeout=timeout, memory_size=memory_size, environment=environment)
         for spec in result.functions
     ]
-    return TemplateResult(functions, result.warnings)
+    return TemplateResult(functions, result.warnings, result.differences)
 
 
 def find_template(directory: Path) -> Path | None:
