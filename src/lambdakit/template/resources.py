@@ -19,20 +19,27 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from lambdakit.template.async_config import read_async_config, with_event_invoke_configs
+from lambdakit.template.code import SkipFunction, function_code
+from lambdakit.template.differences import function_differences
 from lambdakit.template.errors import TemplateError
 from lambdakit.template.intrinsics import Resolver, is_intrinsic
+from lambdakit.template.logging_config import logging_config
 from lambdakit.template.reading import read_template
 from lambdakit.template.specs import (
     ARCHITECTURES,
     MAX_MEMORY,
     MAX_TIMEOUT,
     MIN_MEMORY,
+    Difference,
     FunctionSpec,
     TemplateResult,
     UrlConfig,
     local_python_runtime,
 )
+from lambdakit.template.urls import url_cors
 from lambdakit.template.values import FUNCTION_TYPES, LAYER_TYPES, NO_VALUE, to_string
+from lambdakit.template.versions import version_settings
 
 __all__ = ["load_template"]
 
@@ -52,12 +59,13 @@ def load_template(path: Path, *, parameters: Mapping[str, str] | None = None) ->
         stack_name=path.absolute().parent.name,
         overrides=dict(parameters or {}),
     )
-    functions = _TemplateReader(path, template, resolver).functions()
-    return TemplateResult(functions, resolver.warnings)
+    resolver.warnings[:0] = template.warnings  # duplicate keys, found while reading
+    reader = _TemplateReader(path, template, resolver)
+    functions = reader.functions()
+    return TemplateResult(functions, resolver.warnings, reader.differences)
 
 
-class _Skip(Exception):
-    """A function that cannot run locally; the message becomes a warning."""
+_Skip = SkipFunction  # a function that cannot run locally; the message becomes a warning
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +109,7 @@ class _TemplateReader:
         function_globals = globals_.get("Function") if isinstance(globals_, dict) else None
         self.globals: Mapping[str, Any] = function_globals or {}
         self._python_warned: set[str] = set()
+        self.differences: list[Difference] = []
 
     def functions(self) -> list[FunctionSpec]:
         specs = []
@@ -113,6 +122,7 @@ class _TemplateReader:
         if not specs:
             raise self._no_functions()
         specs = self._with_urls(specs)
+        specs = with_event_invoke_configs(specs, self.resolver, self.path)
         self._check_unique(specs)
         return specs
 
@@ -127,16 +137,18 @@ class _TemplateReader:
         properties = _Properties(
             logical_id, _merge(self.globals, raw) if serverless else raw, self.resolver, self.path
         )
-        if properties.get("PackageType") == "Image":
-            raise _Skip("an image function (PackageType: Image); image functions need --image")
-        code_key = "CodeUri" if serverless else "Code"
-        code_dir = self._code_dir(properties, code_key, resource.get("Metadata"))
-        runtime = self._runtime(properties)
+        code = function_code(
+            properties, serverless=serverless, metadata=resource.get("Metadata"),
+            base=self.base, runtime=self._runtime,
+        )  # fmt: skip
+        self.differences += function_differences(properties, resource["Type"])
         return FunctionSpec(
             name=self.resolver.function_name(logical_id),
-            code_dir=code_dir,
-            runtime=runtime,
-            handler=self._handler(properties, runtime),
+            code_dir=code.code_dir,
+            runtime=code.runtime,
+            handler=None if code.image else self._handler(properties, code.runtime),
+            image=code.image,
+            image_build=code.image_build,
             # Lambda's defaults: 3 seconds, 128 MB.
             timeout=properties.integer("Timeout", 1, MAX_TIMEOUT, "seconds") or 3,
             memory_size=properties.integer("MemorySize", MIN_MEMORY, MAX_MEMORY, "MB") or 128,
@@ -148,25 +160,10 @@ class _TemplateReader:
                 "ReservedConcurrentExecutions", 0, sys.maxsize, "executions"
             ),
             logical_id=logical_id,
+            async_config=read_async_config(properties, serverless=serverless),
+            logging=logging_config(properties),
+            **version_settings(properties, serverless=serverless),
         )
-
-    def _code_dir(self, properties: _Properties, key: str, metadata: object) -> Path:
-        code = properties.raw.get(key)
-        if "InlineCode" in properties.raw or (isinstance(code, dict) and "ZipFile" in code):
-            raise _Skip(f"inline code; lambdakit runs code from a directory (set {key} to one)")
-        # CDK's synthesized templates name the local asset in Metadata; SAM CLI reads it too.
-        if isinstance(metadata, dict) and metadata.get("aws:asset:property") == key:
-            asset = to_string(metadata.get("aws:asset:path"))
-            if asset:
-                return self._directory(properties, key, asset)
-        # Without CodeUri (or Code), SAM CLI runs the function from the template's directory.
-        value = properties.get(key, ".")
-        if isinstance(value, dict) or str(value).startswith("s3://"):
-            raise _Skip(
-                f"its {key} is in S3; lambdakit runs code from a local directory (point {key} "
-                "at the function's source directory)"
-            )
-        return self._directory(properties, key, str(value))
 
     def _directory(self, properties: _Properties, key: str, value: str) -> Path:
         directory = (self.base / value).resolve()
@@ -332,9 +329,7 @@ def _url_config(values: Mapping[str, Any], properties: _Properties, prefix: str 
         raise properties.error(
             f"{prefix}InvokeMode", f"{invoke_mode!r}: use BUFFERED or RESPONSE_STREAM"
         )
-    cors = values.get("Cors")
-    if cors is not None and not isinstance(cors, dict):
-        raise properties.error(f"{prefix}Cors", "must be a mapping (AllowOrigins...)")
+    cors = url_cors(values.get("Cors"), properties, prefix)
     return UrlConfig(auth_type=auth_type, invoke_mode=invoke_mode, cors=cors)
 
 

@@ -19,6 +19,7 @@ __all__ = [
     "MAX_TIMEOUT",
     "MIN_MEMORY",
     "AsyncConfig",
+    "Difference",
     "FunctionSpec",
     "ImageBuild",
     "LoggingConfig",
@@ -85,6 +86,8 @@ class ImageBuild:
     tag: str | None = None
     """``DockerTag``; the image is named after the function otherwise."""
     build_args: Mapping[str, str] = field(default_factory=dict, hash=False)
+    target: str | None = None
+    """``DockerBuildTarget``: the Dockerfile stage to build."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -93,7 +96,7 @@ class FunctionSpec:
     Hashable (the environment takes no part)."""
 
     name: str
-    """FunctionName if the template gives it as a plain string, else the logical id."""
+    """The resolved FunctionName (``!Sub`` and parameters included), else the logical id."""
     code_dir: Path
     """Absolute; what Lambda extracts to /var/task."""
     runtime: str
@@ -124,6 +127,9 @@ class FunctionSpec:
     per_tenant: bool = False
     """``TenancyConfig: TenantIsolationMode: PER_TENANT``: each tenant gets its own
     environments, and every invocation must name its tenant."""
+    published: bool = False
+    """Version 1 exists (``AutoPublishAlias``, or an ``AWS::Lambda::Version`` of the template);
+    always so when ALIAS is set. Locally it runs the same code as $LATEST."""
 
     def __post_init__(self) -> None:
         if not 0 < self.timeout <= MAX_TIMEOUT:
@@ -171,6 +177,19 @@ class TemplateResult:
 
     functions: list[FunctionSpec]
     warnings: list[str] = field(default_factory=list)
+    differences: list[Difference] = field(default_factory=list)
+    """How each function will behave locally unlike on AWS; also among WARNINGS."""
+
+
+@dataclass(frozen=True, slots=True)
+class Difference:
+    """A property of a function that lambdakit does not honour locally (``differences.py``)."""
+
+    function: str
+    """The function's logical id."""
+    property: str
+    local_behaviour: str
+    """What happens locally instead."""
 
 
 def local_python_runtime() -> str:
