@@ -4,7 +4,14 @@ YAML's CloudFormation short-form tags become the long form CloudFormation itself
 ``!Sub x`` becomes ``{"Fn::Sub": "x"}``
 (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/intrinsic-function-reference.html).
 Numbers remember how they were written, for ``to_string``. Errors name the file, line and
-column; duplicate keys are errors, as they are to CloudFormation.
+column.
+
+A key given twice in one mapping keeps its last value, with a warning naming both places:
+that is what AWS does. CloudFormation accepts such a template and deploys the last value (for
+YAML and JSON alike; aws-cloudformation/cfn-language-discussion#96), and SAM CLI reads
+templates with PyYAML and ``json`` (``samcli/yamlhelper.py``), which keep the last value
+silently, so ``sam build``/``sam deploy`` hand CloudFormation only that one. cfn-lint reports
+it, as we do, since the first value is most likely a copy-and-paste slip.
 """
 
 from __future__ import annotations
@@ -17,7 +24,15 @@ import yaml  # type: ignore[import-untyped,unused-ignore]
 
 from lambdakit.template.errors import TemplateError
 
-__all__ = ["TemplateLoader", "read_template"]
+__all__ = ["Template", "TemplateLoader", "read_template"]
+
+
+class Template(dict[str, Any]):
+    """A template's top-level mapping, with what reading it found worth a warning."""
+
+    def __init__(self, data: dict[str, Any], warnings: list[str]) -> None:
+        super().__init__(data)
+        self.warnings = warnings
 
 
 class _Int(int):
@@ -49,21 +64,25 @@ _TAGS = {"Ref": "Ref", "Condition": "Condition"} | {
 
 
 class TemplateLoader(yaml.SafeLoader):  # type: ignore[misc,unused-ignore]
-    """PyYAML's SafeLoader plus CloudFormation's tags; never constructs Python objects."""
+    """PyYAML's SafeLoader plus CloudFormation's tags; never constructs Python objects.
+
+    DUPLICATES collects each key given twice in one mapping: (key, first mark, second mark).
+    """
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self.duplicates: list[tuple[str, Any, Any]] = []
 
     def construct_mapping(self, node: Any, deep: bool = False) -> Any:
-        # CloudFormation rejects duplicate keys; PyYAML would silently keep the last one.
-        seen: set[object] = set()
+        # Before merge keys (<<) are flattened: a key that overrides a merged one is no slip.
+        first: dict[tuple[str, str], Any] = {}
         for key_node, _ in node.value:
-            key = getattr(key_node, "value", None)
-            if isinstance(key, str) and key in seen:
-                raise yaml.constructor.ConstructorError(
-                    "while constructing a mapping",
-                    node.start_mark,
-                    f"found duplicate key {key!r}",
-                    key_node.start_mark,
-                )
-            seen.add(key)
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag.endswith(":merge"):
+                continue
+            key = (key_node.tag, key_node.value)
+            if key in first:
+                self.duplicates.append((key_node.value, first[key], key_node.start_mark))
+            first[key] = key_node.start_mark
         return super().construct_mapping(node, deep=deep)
 
 
@@ -105,27 +124,38 @@ TemplateLoader.add_constructor("tag:yaml.org,2002:float", _construct_float)
 TemplateLoader.add_constructor("tag:yaml.org,2002:timestamp", _construct_str)
 
 
-def read_template(path: Path) -> dict[str, Any]:
+def read_template(path: Path) -> Template:
     """The template at PATH as dicts and lists (JSON if it ends in ``.json``, else YAML)."""
     try:
         text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         raise TemplateError(f"cannot read the template {path}: {exc}") from exc
-    data = _parse_json(text, path) if path.suffix == ".json" else _parse_yaml(text, path)
+    parse = _parse_json if path.suffix == ".json" else _parse_yaml
+    data, duplicates = parse(text, path)
     if not isinstance(data, dict):
         raise TemplateError(
             f"{path}: not a CloudFormation template (expected a mapping with a Resources "
             f"section, found {type(data).__name__})"
         )
-    return data
+    return Template(data, [_duplicate_warning(path, *d) for d in duplicates])
+
+
+def _duplicate_warning(path: Path, key: str, first: Any, second: Any) -> str:
+    where = f"{path}:{second.line + 1}:{second.column + 1}" if second else str(path)
+    earlier = f" (first at line {first.line + 1})" if first else ""
+    return (
+        f"{where}: duplicate key {key!r}{earlier}: this last value is used and the first "
+        "ignored, as CloudFormation and SAM CLI do; remove one of them"
+    )
 
 
 _SYNTAX_HINT = "; check the indentation and quoting there and on the lines above"
 
 
-def _parse_yaml(text: str, path: Path) -> Any:
+def _parse_yaml(text: str, path: Path) -> tuple[Any, list[tuple[str, Any, Any]]]:
+    loader = TemplateLoader(text)  # a SafeLoader subclass: no Python objects
     try:
-        return yaml.load(text, Loader=TemplateLoader)  # a SafeLoader subclass: no Python objects
+        return loader.get_single_data(), loader.duplicates
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
@@ -138,18 +168,20 @@ def _parse_yaml(text: str, path: Path) -> Any:
         raise TemplateError(f"{where}: YAML error: {exc.problem}{context}{hint}") from exc
     except yaml.YAMLError as exc:
         raise TemplateError(f"{path}: YAML error: {exc}") from exc
+    finally:
+        loader.dispose()
 
 
-def _parse_json(text: str, path: Path) -> Any:
+def _parse_json(text: str, path: Path) -> tuple[Any, list[tuple[str, Any, Any]]]:
+    duplicates: list[tuple[str, Any, Any]] = []
+
     def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
         keys = [key for key, _ in items]
-        duplicates = sorted({key for key in keys if keys.count(key) > 1})
-        if duplicates:
-            raise TemplateError(f"{path}: duplicate key {duplicates[0]!r} in an object")
-        return dict(items)
+        duplicates.extend((key, None, None) for i, key in enumerate(keys) if key in keys[:i])
+        return dict(items)  # the last value wins, as in CloudFormation
 
     try:
-        return json.loads(
+        data = json.loads(
             text,
             object_pairs_hook=pairs,
             parse_int=lambda s: _sourced(_Int, int(s), s),
@@ -157,3 +189,17 @@ def _parse_json(text: str, path: Path) -> Any:
         )
     except json.JSONDecodeError as exc:
         raise TemplateError(f"{path}:{exc.lineno}:{exc.colno}: JSON error: {exc.msg}") from exc
+    return data, _located(text, duplicates) if duplicates else []
+
+
+def _located(text: str, found: list[tuple[str, Any, Any]]) -> list[tuple[str, Any, Any]]:
+    """JSON's duplicates with their places: JSON is YAML's flow syntax, and PyYAML has marks.
+    Where PyYAML cannot read the JSON (tabs...), the duplicates keep no place."""
+    loader = TemplateLoader(text)
+    try:
+        loader.get_single_data()
+    except yaml.YAMLError:
+        return found
+    finally:
+        loader.dispose()
+    return loader.duplicates or found
