@@ -32,6 +32,7 @@ from lambdakit.emulator.invocations import (
     exit_result,
     timeout_result,
 )
+from lambdakit.emulator.platform_log import PlatformLog, application_filter
 from lambdakit.emulator.process_env import (
     OUTPUT_PIECE,
     OutputPipe,
@@ -78,6 +79,7 @@ class Settings:
     """How environments run; the emulator's configuration passes these down."""
 
     region: str = "us-east-1"
+    account_id: str = ACCOUNT_ID  # the account the emulator models (serve --account-id)
     init_timeout: float = 10.0  # Lambda's Init phase limit
     shutdown_grace: float = 2.0  # SIGTERM, then SIGKILL after this (Lambda's Shutdown phase)
     python: str = ""  # interpreter for python3.x functions; "" = the emulator's own
@@ -88,12 +90,24 @@ class Settings:
     )  # fmt: skip
 
     @classmethod
-    def from_env(cls) -> Settings:
-        """Defaults, with the region from AWS_REGION / AWS_DEFAULT_REGION and the init limit
-        from LAMBDAKIT_INIT_TIMEOUT (seconds; Lambda's is 10)."""
-        region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+    def from_env(cls, *, region: str | None = None, account_id: str | None = None) -> Settings:
+        """Defaults, with the region REGION, else from AWS_REGION / AWS_DEFAULT_REGION, the
+        account ACCOUNT_ID, and the init limit from LAMBDAKIT_INIT_TIMEOUT (seconds; Lambda's
+        is 10)."""
+        region = (
+            region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+            or "us-east-1"
+        )  # fmt: skip
         init_timeout = float(os.environ.get("LAMBDAKIT_INIT_TIMEOUT") or 10.0)
-        return cls(region=region, init_timeout=init_timeout)
+        return cls(region=region, account_id=account_id or ACCOUNT_ID, init_timeout=init_timeout)
+
+    def function_arn(self, name: str, qualifier: str | None = None) -> str:
+        """The ARN of function NAME (with QUALIFIER) in the account, region and partition the
+        emulator models: the one source of the ARNs it gives and accepts."""
+        partition = "aws-cn" if self.region.startswith("cn-") else "aws"
+        partition = "aws-us-gov" if self.region.startswith("us-gov-") else partition
+        arn = f"arn:{partition}:lambda:{self.region}:{self.account_id}:function:{name}"
+        return f"{arn}:{qualifier}" if qualifier else arn
 
 
 class Events:
@@ -121,12 +135,24 @@ class ExecutionEnvironment:
         events: Events,
         init_limit: float | None = None,
         first: PendingInvocation | None = None,
+        version: str = "$LATEST",
+        provisioned: bool = False,
     ) -> None:
         self.spec = spec
+        # On Lambda each version has environments of its own; provisioned ones start (and run
+        # their init) before any invocation, and keep running (provisioned-concurrency.html).
+        self.version = version
+        self.provisioned = provisioned
         self.id = f"{next(_ids):04d}"
         self.settings = settings
         self.printer = printer
         self.events = events
+        self.platform_log = PlatformLog(
+            spec.logging, function_name=spec.name, function_arn=self.function_arn(),
+            version=version,
+            initialization_type="provisioned-concurrency" if provisioned else "on-demand",
+        )  # fmt: skip
+        self._app_filter = application_filter(spec.logging)
         self.state = EnvState.STARTING
         if spec.image is not None:  # the engine limits the container itself (run -m)
             from lambdakit.emulator.limits import NoLimiter
@@ -139,7 +165,7 @@ class ExecutionEnvironment:
         self.init_limit = settings.init_timeout if init_limit is None else init_limit
         # A suppressed init (after an init timeout) runs inside the first invocation's time.
         self.suppressed_for = first
-        self.log_stream = log_stream_name()
+        self.log_stream = log_stream_name(version)
         self._current: PendingInvocation | None = None
         # The invocation whose log the output belongs to: it outlives _current until END.
         self._log_target: PendingInvocation | None = None
@@ -173,8 +199,9 @@ class ExecutionEnvironment:
         self._server = await start_server(api.handle, "127.0.0.1", 0, timeouts=TIMEOUTS)
         address = f"127.0.0.1:{bound_port(self._server)}"
         environ = process_environment(
-            self.spec, self.settings, api_address=address, log_stream=self.log_stream
-        )
+            self.spec, self.settings, api_address=address, log_stream=self.log_stream,
+            version=self.version, provisioned=self.provisioned,
+        )  # fmt: skip
         command = self._command(environ)
         out, out_w = await output_pipe()
         try:
@@ -205,6 +232,7 @@ class ExecutionEnvironment:
             asyncio.create_task(self._pump(err.reader, "stderr")),
         ]
         self._tasks = [*self._pumps, asyncio.create_task(self._watch_exit())]
+        self._platform(None, self.platform_log.init_start())
         loop = asyncio.get_running_loop()
         self._timer = loop.call_later(self.init_limit, self._init_timed_out)
         if self._death_reason == "shutdown":  # shut down while it was being spawned
@@ -334,7 +362,7 @@ class ExecutionEnvironment:
         self._work.set_result(invocation)
         # START in the next turn of the loop, once the runtime has been sent its event, and
         # still before any output of the function can have been read.
-        loop.call_soon(self._platform, invocation, reports.start_line(invocation.request_id))
+        loop.call_soon(self._platform, invocation, self.platform_log.start(invocation.request_id))
 
     def current(self) -> PendingInvocation | None:
         return self._current
@@ -343,7 +371,11 @@ class ExecutionEnvironment:
         return int((time.time() + (self._deadline - time.monotonic())) * 1000)
 
     def function_arn(self) -> str:
-        return f"arn:aws:lambda:{self.settings.region}:{ACCOUNT_ID}:function:{self.spec.name}"
+        """The ARN the current invocation was made with, its qualifier included (the context's
+        ``invoked_function_arn``); without one, the function's unqualified ARN."""
+        current = getattr(self, "_current", None)  # None too while the constructor runs
+        qualifier = current.qualifier if current is not None else None
+        return self.settings.function_arn(self.spec.name, qualifier)
 
     def owns_client(self, client: tuple[str, int], server: tuple[str, int]) -> bool:
         """Whether the Runtime API client at ``client`` is a process of this environment (or
@@ -351,7 +383,7 @@ class ExecutionEnvironment:
         if self.spec.image is not None or self._process is None:
             return True
         from lambdakit.emulator import peers
-        from lambdakit.emulator.limits import process_tree
+        from lambdakit.emulator.reaping import process_tree
 
         ours = peers.client_is_one_of(client, server, process_tree(self._process.pid))
         if ours is False:
@@ -428,6 +460,10 @@ class ExecutionEnvironment:
         if self._timer is not None:
             self._timer.cancel()
         self._init_ms = (time.monotonic() - self._started) * 1000
+        if (records := self.platform_log.init_done(self._init_ms)) is not None:
+            self._platform(None, records)
+        if self.provisioned:  # no cold start: REPORT has no Init Duration, as on Lambda
+            self._init_ms = None
         self._enter(EnvState.IDLE)
 
     # --- endings -----------------------------------------------------------------------------
@@ -436,7 +472,7 @@ class ExecutionEnvironment:
         if self.state is not EnvState.STARTING:
             return
         phase: Literal["init", "invoke"] = "invoke" if self.suppressed_for else "init"
-        line = reports.init_report_line(
+        line = self.platform_log.init_report(
             init_duration_ms=self.init_limit * 1000, phase=phase, status="timeout"
         )
         self._init_report = line
@@ -448,7 +484,8 @@ class ExecutionEnvironment:
         if invocation is None:
             return
         self._current = None
-        self._platform(invocation, reports.timeout_line(invocation.request_id, self.spec.timeout))
+        timed_out = self.platform_log.timeout(invocation.request_id, self.spec.timeout)
+        self._platform(invocation, timed_out)
         result = timeout_result(invocation.request_id, self.spec.timeout)
         self._break_stream(result)
         self._end(invocation, status="timeout", error_type=None)
@@ -517,7 +554,7 @@ class ExecutionEnvironment:
         error_type = "Runtime.ExitError"
         if self.init_error_body is not None and self.init_error_body[1]:
             error_type = self.init_error_body[1]
-        self._init_report = reports.init_report_line(
+        self._init_report = self.platform_log.init_report(
             init_duration_ms=(time.monotonic() - self._started) * 1000,
             phase="invoke" if self.suppressed_for else "init", status="error",
             error_type=error_type,
@@ -549,7 +586,7 @@ class ExecutionEnvironment:
         invoke phase: START, the init's output and INIT_REPORT (in its log tail), END, and a
         REPORT with the status. A caller that asked for the log tail gets it complete."""
         result = result or self.init_failure(invocation)
-        self._platform(invocation, reports.start_line(invocation.request_id))
+        self._platform(invocation, self.platform_log.start(invocation.request_id))
         invocation.tail.append(self.init_output.value())
         if self._init_report is not None:
             invocation.tail.append(self._init_report.encode() + b"\n")
@@ -576,21 +613,24 @@ class ExecutionEnvironment:
         init_ms, self._init_ms = self._init_ms, None
         peak = self.guard.peak_bytes()
         used = reports.bytes_to_mb(peak) if peak is not None else self.spec.memory_size
-        report = reports.report_line(
+        lines = self.platform_log.end(
             invocation.request_id, duration_ms=duration, memory_size_mb=self.spec.memory_size,
             max_memory_used_mb=used, init_duration_ms=init_ms, status=status,
             error_type=error_type,
         )  # fmt: skip
         # _platform first ends a partial line, still in the log of the invocation it belongs to.
-        self._platform(invocation, reports.end_line(invocation.request_id) + "\n" + report)
+        self._platform(invocation, lines)
         self._log_target = None
         invocation.reported.set()
 
     # --- logs --------------------------------------------------------------------------------
 
-    def _platform(self, invocation: PendingInvocation | None, text: str) -> None:
+    def _platform(self, invocation: PendingInvocation | None, text: str | None) -> None:
+        """A platform line; None (filtered out by SystemLogLevel) still ends a partial line."""
         if self._partial_from is not None:  # the output written before this line comes first
             self._close_partial_line()
+        if text is None:
+            return
         if invocation is not None:
             invocation.tail.append(text.encode() + b"\n")
         self.printer.print(self._line("platform", text))
@@ -644,6 +684,10 @@ class ExecutionEnvironment:
         """Output (whole lines, or a piece of a long one) to the log it belongs to (the
         invocation's until its END, the init's while it runs) and, as one entry, to the
         printer, which prefixes each of its lines."""
+        if self._app_filter is not None:  # LogFormat JSON: Lambda drops lines below the level
+            output = self._app_filter(output)
+            if not output:
+                return
         if self._log_target is not None:
             self._log_target.tail.append(output)
         elif self.state is EnvState.STARTING:

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from lambdakit.emulator.errors import FunctionConfigError
+from lambdakit.emulator.platform_log import log_variables
 
 if TYPE_CHECKING:
     from lambdakit.emulator.environments import Settings
@@ -68,9 +69,16 @@ def _bootstrap(spec: FunctionSpec) -> Path:
 
 
 def process_environment(
-    spec: FunctionSpec, settings: Settings, *, api_address: str, log_stream: str
+    spec: FunctionSpec,
+    settings: Settings,
+    *,
+    api_address: str,
+    log_stream: str,
+    version: str = "$LATEST",
+    provisioned: bool = False,
 ) -> dict[str, str]:
-    """The variables Lambda documents for a runtime, then the function's own."""
+    """The variables Lambda documents for a runtime, then the function's own. VERSION is the
+    one the environment runs; PROVISIONED, whether it is a provisioned-concurrency one."""
     environ = {k: os.environ[k] for k in settings.passthrough if k in os.environ}
     environ.update({k: v for k, v in os.environ.items() if k.startswith("COVERAGE_")})
     environ.update(
@@ -79,15 +87,15 @@ def process_environment(
         LAMBDA_TASK_ROOT=str(spec.code_dir),
         LAMBDA_RUNTIME_DIR=runtime_dir(),
         AWS_LAMBDA_FUNCTION_NAME=spec.name,
-        AWS_LAMBDA_FUNCTION_VERSION="$LATEST",
+        AWS_LAMBDA_FUNCTION_VERSION=version,
         AWS_LAMBDA_FUNCTION_MEMORY_SIZE=str(spec.memory_size),
-        AWS_LAMBDA_LOG_GROUP_NAME=f"/aws/lambda/{spec.name}",
         AWS_LAMBDA_LOG_STREAM_NAME=log_stream,
-        AWS_LAMBDA_INITIALIZATION_TYPE="on-demand",
+        AWS_LAMBDA_INITIALIZATION_TYPE="provisioned-concurrency" if provisioned else "on-demand",
         AWS_REGION=settings.region,
         AWS_DEFAULT_REGION=settings.region,
         TZ=":UTC",
     )
+    environ.update(log_variables(spec.name, spec.logging))
     if spec.is_python:
         environ["AWS_EXECUTION_ENV"] = f"AWS_Lambda_{spec.runtime}"
     # The shipped bootstrap runs $LAMBDAKIT_PYTHON, else python3 from PATH (which on a developer
@@ -168,10 +176,11 @@ OUTPUT_PIECE = 2**16  # asyncio's default limit; the pumps read this much at mos
 # longer line on in pieces of this size
 
 
-def log_stream_name() -> str:
+def log_stream_name(version: str = "$LATEST") -> str:
+    """``2025/01/31/[$LATEST]<32 hex>``: Lambda's log stream names carry the version."""
     import uuid
 
-    return time.strftime("%Y/%m/%d/[$LATEST]", time.gmtime()) + uuid.uuid4().hex
+    return time.strftime(f"%Y/%m/%d/[{version}]", time.gmtime()) + uuid.uuid4().hex
 
 
 def runtime_dir() -> str:
