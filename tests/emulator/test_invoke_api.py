@@ -75,7 +75,8 @@ def test_function_error(lambda_client: Any) -> None:
 
 def test_context_and_environment(lambda_client: Any) -> None:
     client_context = base64.b64encode(json.dumps({"custom": {"k": "v"}}).encode()).decode()
-    response = call(lambda_client, "context", ClientContext=client_context, TenantId="tenant-1")
+    # (A tenant id is refused by a function without tenant isolation: see test_tenancy.py.)
+    response = call(lambda_client, "context", ClientContext=client_context)
     info = json.loads(response["Body"])
     assert info["request_id"] == response["ResponseMetadata"]["RequestId"]
     assert info["function_name"] == "context"
@@ -83,7 +84,7 @@ def test_context_and_environment(lambda_client: Any) -> None:
     assert info["arn"] == "arn:aws:lambda:us-east-1:123456789012:function:context"
     assert 0 < info["remaining"] <= 10_000
     assert info["custom"] == {"k": "v"}
-    assert info["tenant"] == "tenant-1"
+    assert info["tenant"] is None
     assert info["trace"].startswith("Root=1-")
     env = info["env"]
     assert env["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] == "512"

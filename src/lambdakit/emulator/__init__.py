@@ -30,15 +30,19 @@ async def serve(
     watch: bool = False,
     state_dir: Path = Path(".lambdakit"),
     retry_delays: tuple[float, ...] = (1.0, 2.0),
+    account_id: str | None = None,
+    region: str | None = None,
 ) -> None:
     """Serve ``functions`` until SIGINT or SIGTERM. Everything printed while serving goes
-    through ``console``: a stdout or stderr that nobody reads must not stop the serving."""
+    through ``console``: a stdout or stderr that nobody reads must not stop the serving.
+    ACCOUNT_ID and REGION are the account and region the emulator models (``Settings``)."""
     from lambdakit.emulator import console, reports
     from lambdakit.emulator.limits import describe
 
     config = EmulatorConfig(
         host=host, port=port, concurrency=concurrency, state_dir=state_dir,
-        retry_delays=retry_delays, settings=Settings.from_env(),
+        retry_delays=retry_delays,
+        settings=Settings.from_env(region=region, account_id=account_id),
         max_starting=_max_starting(),
     )  # fmt: skip
     emulator = Emulator(functions, config, printer=reports.LogPrinter(stream=sys.stdout))
@@ -49,6 +53,8 @@ async def serve(
     for name, url in emulator.function_urls().items():
         mode = emulator.functions[name].url.invoke_mode  # type: ignore[union-attr]
         console.echo(f"lambdakit: {name} Function URL ({mode}): {url}")
+    for line in emulator.events.destinations.describe(functions):  # where async records go
+        console.echo(f"lambdakit: {line}")
     console.warn(describe(emulator.limiter))
     if watch:
         from lambdakit.emulator.watch import watch_functions

@@ -162,6 +162,7 @@ class PendingInvocation:
     client_context: str | None = None
     cognito_identity: str | None = None
     tenant_id: str | None = None
+    qualifier: str | None = None  # the version or alias it was invoked with, as given
     trace_id: str = field(default_factory=lambda: new_trace_id())
     invocation_id: str = field(default_factory=lambda: new_uuid().replace("-", ""))
     tail: LogTail = field(default_factory=LogTail)

@@ -5,6 +5,13 @@
 (RequestResponse, Event, DryRun), ``X-Amz-Log-Type: Tail``, ``X-Amz-Client-Context`` (base64
 JSON) and ``X-Amz-Tenant-Id``. Service errors are rest-json errors with ``x-amzn-ErrorType``
 and the member names of botocore's Lambda model, so botocore raises the modelled exceptions.
+
+A qualifier names ``$LATEST``, the published version ``1`` or its alias
+(``template.versions``); the answer's ``X-Amz-Executed-Version`` says which ran. The client
+context reaches the function on synchronous invocations only (API_Invoke.html: "Lambda passes
+the ClientContext object to your function for synchronous invocations only"). A function with
+tenant isolation needs ``X-Amz-Tenant-Id``, and one without refuses it (400
+InvalidParameterValueException, tenant-isolation-troubleshooting.html).
 """
 
 from __future__ import annotations
@@ -19,7 +26,7 @@ from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Protocol
 from urllib.parse import unquote
 
-from lambdakit.emulator._http import BodyTooLarge, Request, Response, json_response
+from lambdakit.emulator._http import BodyTooLarge, Request, Response
 from lambdakit.emulator.concurrency import Throttled
 from lambdakit.emulator.errors import EmulatorError
 from lambdakit.emulator.invocations import (
@@ -29,6 +36,15 @@ from lambdakit.emulator.invocations import (
     PendingInvocation,
     new_uuid,
 )
+from lambdakit.emulator.invoke_targets import (
+    FunctionRef,
+    ServiceError,
+    Target,
+    check_qualifier,
+    check_tenant,
+    parse_function_name,
+)
+from lambdakit.template.versions import LATEST, executed_version
 
 if TYPE_CHECKING:
     from lambdakit.emulator.scheduler import FunctionPool
@@ -45,32 +61,6 @@ class Functions(Protocol):
     def pool(self, name: str) -> FunctionPool | None: ...
     def submit_event(self, pool: FunctionPool, invocation: PendingInvocation) -> None: ...
     def arn(self, name: str, qualifier: str | None = None) -> str: ...
-
-
-class ServiceError(Exception):
-    """An Invoke API error: HTTP status, botocore error code and its JSON members."""
-
-    def __init__(self, status: int, code: str, message: str, **members: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.members = members
-
-    def response(self, request_id: str) -> Response:
-        # botocore's models spell the message member "Message" for some errors, "message" for
-        # most; both parse, the modelled spelling keeps e.response['Error'] identical to AWS.
-        key = (
-            "Message"
-            if self.code in ("ResourceNotFoundException", "ServiceException")
-            else "message"
-        )
-        document = {"Type": "User" if self.status < 500 else "Service", key: self.message}
-        document.update(self.members)
-        headers = [("x-amzn-ErrorType", self.code), ("x-amzn-RequestId", request_id)]
-        if self.code == "TooManyRequestsException":
-            headers.append(("Retry-After", "1"))
-        return json_response(self.status, document, headers)
 
 
 class InvokeAPI:
@@ -94,23 +84,31 @@ class InvokeAPI:
             raise ServiceError(404, "UnknownOperationException", f"no operation at {request.path}")
         if request.method != "POST":
             raise ServiceError(405, "MethodNotAllowedException", f"{request.method} not allowed")
-        pool = self._resolve(unquote(match.group(1)), request.query.get("Qualifier"))
+        target = self._resolve(unquote(match.group(1)), request.query.get("Qualifier"))
+        check_tenant(target.pool, request.header("x-amz-tenant-id"))
         if streaming:
-            return await self._invoke_stream(request, pool, request_id)
-        return await self._invoke(request, pool, request_id)
+            return await self._invoke_stream(request, target, request_id)
+        return await self._invoke(request, target, request_id)
 
-    def _resolve(self, given: str, qualifier: str | None) -> FunctionPool:
+    def _resolve(self, given: str, qualifier: str | None) -> Target:
         """Find the function named by a name, ARN or partial ARN, with an optional qualifier.
         An ARN of another partition, region or account names a function this emulator does
-        not have: 404, as Lambda answers for a function that does not exist."""
+        not have, and a qualifier that names no version or alias of it nothing: 404, as
+        Lambda answers for a function that does not exist."""
         ref = parse_function_name(given)
         if qualifier is not None:
-            _check_qualifier(qualifier)
+            check_qualifier(qualifier)
+            if ref.qualifier is not None and ref.qualifier != qualifier:
+                raise ServiceError(
+                    400, "InvalidParameterValueException",
+                    "The derived qualifier from the function name does not match the "
+                    "specified qualifier.",
+                )  # fmt: skip
         qualifier = qualifier or ref.qualifier
         pool = self.functions.pool(ref.name)
         plain = ref.region is None and ref.account is None and ref.partition in (None, "aws")
-        if plain and pool is not None and qualifier in (None, "$LATEST"):
-            return pool  # the common case, decided without building an ARN
+        if plain and pool is not None and qualifier is None:
+            return Target(pool, None, LATEST)  # the common case, decided without an ARN
         modelled = parse_function_name(self.functions.arn(ref.name))
         asked = FunctionRef(
             name=ref.name,
@@ -119,20 +117,22 @@ class InvokeAPI:
             account=ref.account or modelled.account,
             partition=ref.partition or modelled.partition,
         )
+        version = executed_version(pool.spec, qualifier) if pool is not None else None
         if (
             pool is None
+            or version is None
             or asked != dataclasses.replace(modelled, qualifier=qualifier)
-            or (qualifier not in (None, "$LATEST"))
         ):
             raise ServiceError(
                 404, "ResourceNotFoundException", f"Function not found: {asked.arn()}"
             )
-        return pool
+        return Target(pool, qualifier, version)
 
-    async def _invoke(self, request: Request, pool: FunctionPool, request_id: str) -> Response:
+    async def _invoke(self, request: Request, target: Target, request_id: str) -> Response:
         kind = _invocation_type(request, ("RequestResponse", "Event", "DryRun"))
-        invocation = await _pending(request, request_id, kind)
-        headers = [("x-amzn-RequestId", request_id), ("X-Amz-Executed-Version", "$LATEST")]
+        invocation = await _pending(request, request_id, kind, target.qualifier)
+        headers = [("x-amzn-RequestId", request_id), ("X-Amz-Executed-Version", target.version)]
+        pool = target.pool
         if kind == "DryRun":
             return Response(204, headers)
         if kind == "Event":
@@ -147,17 +147,15 @@ class InvokeAPI:
             await invocation.reported.wait()  # the tail ends with END and REPORT
         return _result_response(result, invocation, headers, log_type)
 
-    async def _invoke_stream(
-        self, request: Request, pool: FunctionPool, request_id: str
-    ) -> Response:
+    async def _invoke_stream(self, request: Request, target: Target, request_id: str) -> Response:
         """``InvokeWithResponseStream``: an event stream of PayloadChunk events as the function
         produces them, then InvokeComplete (with the error and the log tail when asked)."""
         kind = _invocation_type(request, ("RequestResponse", "DryRun"))
-        invocation = await _pending(request, request_id, kind)
-        headers = [("x-amzn-RequestId", request_id), ("X-Amz-Executed-Version", "$LATEST")]
+        invocation = await _pending(request, request_id, kind, target.qualifier)
+        headers = [("x-amzn-RequestId", request_id), ("X-Amz-Executed-Version", target.version)]
         if kind == "DryRun":
             return Response(204, headers)
-        result = await _run(pool, invocation)
+        result = await _run(target.pool, invocation)
         tail = request.header("x-amz-log-type") == "Tail"
         # Content-Type is the function's stream's (boto3's ResponseStreamContentType); the
         # body is an event stream whatever it says.
@@ -178,14 +176,19 @@ def _invocation_type(request: Request, allowed: tuple[str, ...]) -> str:
     return kind
 
 
-async def _pending(request: Request, request_id: str, kind: str) -> PendingInvocation:
+async def _pending(
+    request: Request, request_id: str, kind: str, qualifier: str | None = None
+) -> PendingInvocation:
     limit = EVENT_PAYLOAD_LIMIT if kind == "Event" else SYNC_PAYLOAD_LIMIT
     payload = await _read_payload(request, limit, kind)
+    client_context = _client_context(request.header("x-amz-client-context"))
     invocation = PendingInvocation(
         payload=payload,
         request_id=request_id,
-        client_context=_client_context(request.header("x-amz-client-context")),
+        # Checked on every invocation, passed on synchronous ones only, as Lambda does.
+        client_context=None if kind == "Event" else client_context,
         tenant_id=request.header("x-amz-tenant-id"),
+        qualifier=qualifier,
     )
     trace = request.header("x-amzn-trace-id")
     if trace:
@@ -270,73 +273,6 @@ def _no_constants(token: str) -> object:
 
 
 _DECODER = json.JSONDecoder(parse_constant=_no_constants)
-# botocore's Lambda model: the pattern of NamespacedFunctionName (Invoke's FunctionName) and of
-# its Qualifier. Lambda validates both and answers 400 ValidationException otherwise.
-_NAME_PATTERN = (
-    r"(arn:(aws[a-zA-Z-]*)?:lambda:)?((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:)?"
-    r"(\d{12}:)?(function:)?([a-zA-Z0-9-_\.]+)(:(\$LATEST(\.PUBLISHED)?|[a-zA-Z0-9-_]+))?"
-)
-_FUNCTION_NAME = re.compile(_NAME_PATTERN)
-# Its groups: 2 the partition, 3 "region:", 9 "account:", 11 the name, 13 the qualifier.
-_PARTITION, _REGION, _ACCOUNT, _NAME, _QUALIFIER_GROUP = 2, 3, 9, 11, 13
-_QUALIFIER_PATTERN = r"\$(LATEST(\.PUBLISHED)?)|[a-zA-Z0-9-_$]+"
-_QUALIFIER = re.compile(_QUALIFIER_PATTERN)
-_NAME_LIMIT = 256  # characters of FunctionName (botocore's model)
-
-
-@dataclasses.dataclass(frozen=True)
-class FunctionRef:
-    """A FunctionName as Invoke accepts it, in its parts."""
-
-    name: str
-    qualifier: str | None = None
-    region: str | None = None
-    account: str | None = None
-    partition: str | None = None
-
-    def arn(self) -> str:
-        """The ARN this names (what is not given is left empty)."""
-        arn = (
-            f"arn:{self.partition or 'aws'}:lambda:{self.region or ''}:{self.account or ''}"
-            f":function:{self.name}"
-        )
-        return f"{arn}:{self.qualifier}" if self.qualifier else arn
-
-
-def parse_function_name(given: str) -> FunctionRef:
-    """``name``, ``name:qualifier``, ``123456789012:function:name[:q]`` or a full ARN, in its
-    parts; raises the ServiceError Lambda answers for a name that does not fit the pattern."""
-    match = _FUNCTION_NAME.fullmatch(given) if len(given) <= _NAME_LIMIT else None
-    if match is None:
-        raise _validation_error(given, "functionName", _NAME_PATTERN)
-    region, account = match[_REGION], match[_ACCOUNT]
-    return FunctionRef(
-        name=match[_NAME],
-        qualifier=match[_QUALIFIER_GROUP],
-        region=region[:-1] if region else None,  # without the ":" that ends it
-        account=account[:-1] if account else None,
-        partition=match[_PARTITION],
-    )
-
-
-def _check_qualifier(qualifier: str) -> None:
-    if not 1 <= len(qualifier) <= 128 or _QUALIFIER.fullmatch(qualifier) is None:
-        raise _validation_error(qualifier, "qualifier", _QUALIFIER_PATTERN)
-
-
-def _validation_error(value: str, member: str, pattern: str) -> ServiceError:
-    # The wording of AWS's request validation (the "1 validation error detected" family).
-    constraint = (
-        "Member must have length greater than or equal to 1"
-        if not value
-        else f"Member must satisfy regular expression pattern: {pattern}"
-    )
-    return ServiceError(
-        400,
-        "ValidationException",
-        f"1 validation error detected: Value '{value}' at '{member}' failed to satisfy "
-        f"constraint: {constraint}",
-    )
 
 
 async def _read_payload(request: Request, limit: int, kind: str) -> bytes:

@@ -7,6 +7,12 @@ reserved concurrency, or a function's reservation; an invocation beyond it is th
 held from the invocation's admission until it has ended in its environment (a streamed one when
 its stream ends). Environments idle for longer than ``idle_timeout`` are shut down, as Lambda
 reclaims unused ones.
+
+An environment serves one ``Lane`` all its life: one version of the function (``$LATEST`` or
+the published ``1``; lambda/latest/dg/configuration-versions.html) and, for a function with
+tenant isolation, one tenant, whose environments are never shared (tenant-isolation.html).
+Provisioned environments (``provision``) are started before any invocation, serve their
+version's invocations first, are never reclaimed for idleness and are replaced when they end.
 """
 
 from __future__ import annotations
@@ -14,11 +20,13 @@ from __future__ import annotations
 import asyncio
 import collections
 import time
-from typing import TYPE_CHECKING
+from collections.abc import Coroutine
+from typing import TYPE_CHECKING, Any
 
 from lambdakit.emulator.concurrency import Account, Throttled
 from lambdakit.emulator.environments import EnvState, Events, ExecutionEnvironment, Settings
 from lambdakit.emulator.errors import EmulatorError
+from lambdakit.template.versions import LATEST, PUBLISHED, executed_version
 
 if TYPE_CHECKING:
     from lambdakit.emulator import reports
@@ -26,7 +34,10 @@ if TYPE_CHECKING:
     from lambdakit.emulator.limits import MemoryLimiter
     from lambdakit.template import FunctionSpec
 
-__all__ = ["FunctionPool", "Throttled"]
+__all__ = ["FunctionPool", "Lane", "Throttled"]
+
+Lane = tuple[str, str | None]
+"""(version, tenant id): the environments that may serve an invocation."""
 
 
 class FunctionPool:
@@ -50,23 +61,45 @@ class FunctionPool:
         self.reserved = spec.reserved_concurrency
         self.idle_timeout = idle_timeout
         self.environments: set[ExecutionEnvironment] = set()
-        self.idle: collections.deque[ExecutionEnvironment] = collections.deque()
-        self.queue: collections.deque[PendingInvocation] = collections.deque()
+        self._lanes: dict[ExecutionEnvironment, Lane] = {}
+        self._idle: dict[Lane, collections.deque[ExecutionEnvironment]] = {}
+        self._queues: dict[Lane, collections.deque[PendingInvocation]] = {}
         self._idle_since: dict[ExecutionEnvironment, float] = {}
         self._starting: set[ExecutionEnvironment] = set()  # those holding a start slot
+        self._provisioning: set[ExecutionEnvironment] = set()  # provisioned, in their init
+        self._provisioned_ready = asyncio.Event()
         self._in_flight = 0
         self._closed = False
         self._reaper: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[None]] = set()  # held, so that none is collected early
+
+    def lane(self, invocation: PendingInvocation) -> Lane:
+        """The lane of INVOCATION; raises ``EmulatorError`` if it names no version of the
+        function, or no tenant of a function with tenant isolation (the Invoke API checks both
+        first; this keeps other callers from sharing a tenant's environments)."""
+        version = executed_version(self.spec, invocation.qualifier)
+        if version is None:
+            raise EmulatorError(
+                f"function {self.spec.name} has no version or alias {invocation.qualifier}"
+            )
+        if not self.spec.per_tenant:
+            return version, None
+        if invocation.tenant_id is None:
+            raise EmulatorError(
+                f"function {self.spec.name} has tenant isolation: an invocation needs a tenant id"
+            )
+        return version, invocation.tenant_id
 
     async def invoke(self, invocation: PendingInvocation) -> InvocationResult:
         """Run one invocation until its result is known; raises ``Throttled`` when there is no
         concurrency for it."""
         if self._closed:
             raise EmulatorError(f"function {self.spec.name} is shutting down")
+        lane = self.lane(invocation)
         self._take_concurrency()
         try:
-            self.queue.append(invocation)
-            await self._dispatch()
+            self._queues.setdefault(lane, collections.deque()).append(invocation)
+            await self._dispatch(lane)
             # Not shielded: a caller that is cancelled (the server closing) abandons the
             # result, and a late answer is then ignored by ``resolve``.
             result = await invocation.future
@@ -76,7 +109,7 @@ class FunctionPool:
         if result.stream is None:
             self._give_back_concurrency()
         else:  # the function is still running: its concurrency is in use until the stream ends
-            asyncio.get_running_loop().create_task(self._give_back_when_ended(invocation))
+            self._background(self._give_back_when_ended(invocation))
         return result
 
     def _take_concurrency(self) -> None:
@@ -100,40 +133,103 @@ class FunctionPool:
         finally:
             self._give_back_concurrency()
 
-    async def _dispatch(
-        self, *, first: PendingInvocation | None = None, init_limit: float | None = None
-    ) -> None:
-        while self.queue and self.idle:
-            environment = self.idle.pop()  # the most recently used: its caches are warm
-            self._idle_since.pop(environment, None)
-            environment.deliver(self.queue.popleft())
-        while self._short_of_environments():
+    # --- provisioned concurrency ---------------------------------------------------------------
+
+    async def provision(self) -> int:
+        """Start the function's provisioned environments (``ProvisionedConcurrencyConfig``) and
+        wait until each has run its init; returns how many are ready."""
+        count = self.spec.provisioned_concurrency or 0
+        for _ in range(count):
             await self.account.start_slot()
-            if not self._short_of_environments():  # others became free while it waited
+            await self._spawn((PUBLISHED, None), provisioned=True)
+        if self._provisioning:
+            await self._provisioned_ready.wait()
+        return sum(e.provisioned for e in self.environments if e.state is not EnvState.DEAD)
+
+    # --- dispatch ------------------------------------------------------------------------------
+
+    async def _dispatch(
+        self,
+        lane: Lane,
+        *,
+        first: PendingInvocation | None = None,
+        init_limit: float | None = None,
+    ) -> None:
+        while self._queues.get(lane) and self._idle.get(lane):
+            self._take_idle(lane).deliver(self._pop(lane))
+        while self._short_of_environments(lane):
+            await self.account.start_slot()
+            if not self._short_of_environments(lane):  # others became free while it waited
                 self.account.started()
                 return
-            await self._spawn(first=first, init_limit=init_limit)
+            await self._spawn(lane, first=first, init_limit=init_limit)
 
-    def _short_of_environments(self) -> bool:
+    def _take_idle(self, lane: Lane) -> ExecutionEnvironment:
+        """A provisioned environment first (that is what they are for), else the most recently
+        used one: its caches are warm."""
+        idle = self._idle[lane]
+        chosen = next((e for e in reversed(idle) if e.provisioned), None) or idle[-1]
+        self._not_idle(chosen)
+        return chosen
+
+    def _not_idle(self, environment: ExecutionEnvironment) -> None:
+        if self._idle_since.pop(environment, None) is None:
+            return
+        lane = self._lanes[environment]
+        idle = self._idle[lane]
+        idle.remove(environment)
+        if not idle:
+            del self._idle[lane]  # tenants come and go: keep no empty deque per tenant
+
+    def _short_of_environments(self, lane: Lane) -> bool:
         """Whether queued invocations outnumber the environments that will take them: those
-        starting, and busy ones that have answered and will ask for work again in a moment."""
-        if not self.queue or self._closed:
-            return False
-        if self.reserved is not None and len(self.environments) >= self.reserved:
+        starting, and busy ones that have answered and will ask for work again in a moment.
+        At the function's reserved concurrency an idle environment of another lane makes
+        room."""
+        queue = self._queues.get(lane)
+        if not queue or self._closed:
             return False
         coming = sum(
             e.state is EnvState.STARTING or (e.state is EnvState.BUSY and e.current() is None)
             for e in self.environments
+            if self._lanes.get(e) == lane
         )
-        return len(self.queue) > coming
+        if len(queue) <= coming:
+            return False
+        if self.reserved is not None and len(self.environments) >= self.reserved:
+            return self._make_room(lane)
+        return True
 
-    async def _spawn(self, *, first: PendingInvocation | None, init_limit: float | None) -> None:
+    def _make_room(self, lane: Lane) -> bool:
+        """Shut down an idle environment of another lane (an on-demand one first)."""
+        others = [e for e in self._idle_since if self._lanes.get(e) != lane]
+        if not others:
+            return False
+        victim = min(others, key=lambda e: (e.provisioned, self._idle_since[e]))
+        self._forget(victim)
+        victim.provisioned = False  # not replaced: its place went to another lane
+        self._background(victim.shutdown())
+        return True
+
+    async def _spawn(
+        self,
+        lane: Lane,
+        *,
+        first: PendingInvocation | None = None,
+        init_limit: float | None = None,
+        provisioned: bool = False,
+    ) -> None:
         environment = ExecutionEnvironment(
             self.spec, settings=self.settings, limiter=self.limiter, printer=self.printer,
             events=Events(self._ready, self._dead), init_limit=init_limit, first=first,
+            version=lane[0], provisioned=provisioned,
         )  # fmt: skip
         self.environments.add(environment)
+        self._lanes[environment] = lane
         self._starting.add(environment)
+        if provisioned:
+            self._provisioning.add(environment)
+            self._provisioned_ready.clear()
         self.account.born()
         try:
             await environment.start()
@@ -145,55 +241,86 @@ class FunctionPool:
 
     def _forget(self, environment: ExecutionEnvironment) -> None:
         """The environment is gone (or never came): its place and its start slot are free."""
+        self._not_idle(environment)
+        self._init_over(environment)
         if environment in self.environments:
             self.environments.discard(environment)
             self.account.died()
-        self._init_over(environment)
-        self._idle_since.pop(environment, None)
-        if environment in self.idle:
-            self.idle.remove(environment)
 
     def _init_over(self, environment: ExecutionEnvironment) -> None:
         if environment in self._starting:
             self._starting.discard(environment)
             self.account.started()
+        if environment in self._provisioning:
+            self._provisioning.discard(environment)
+            if not self._provisioning:
+                self._provisioned_ready.set()
 
     def _ready(self, environment: ExecutionEnvironment) -> None:
         self._init_over(environment)
-        if self.queue:
-            environment.deliver(self.queue.popleft())
+        lane = self._lanes[environment]
+        queue = self._queues.get(lane)
+        if queue:
+            environment.deliver(self._pop(lane))
             return
-        self.idle.append(environment)
+        self._idle.setdefault(lane, collections.deque()).append(environment)
         self._idle_since[environment] = time.monotonic()
+        if self.reserved is not None:  # another lane may be waiting for room
+            for waiting in [k for k, q in self._queues.items() if q and k != lane]:
+                self._background(self._dispatch(waiting))
+
+    def _pop(self, lane: Lane) -> PendingInvocation:
+        queue = self._queues[lane]
+        invocation = queue.popleft()
+        if not queue and lane[1] is not None:
+            del self._queues[lane]  # tenants come and go: keep no empty queue per tenant
+        return invocation
 
     def _dead(
         self, environment: ExecutionEnvironment, invocation: PendingInvocation | None
     ) -> None:
         self._forget(environment)
+        lane = self._lanes.pop(environment, (LATEST, None))
         if self._closed:
             return
-        if environment.died_in_init() and self.queue:
-            self._init_failed(environment)
-        elif self.queue:
-            asyncio.get_running_loop().create_task(self._dispatch())
+        if environment.provisioned and not environment.died_in_init():
+            # Lambda keeps provisioned concurrency allocated: an environment that ends (a
+            # crash, a timeout, new code under --watch) is replaced.
+            self._background(self._replace_provisioned())
+        if environment.died_in_init() and self._queues.get(lane):
+            self._init_failed(environment, lane)
+        elif self._queues.get(lane):
+            self._background(self._dispatch(lane))
 
-    def _init_failed(self, environment: ExecutionEnvironment) -> None:
-        head = self.queue[0]
+    async def _replace_provisioned(self) -> None:
+        await self.account.start_slot()
+        if self._closed:
+            self.account.started()
+            return
+        await self._spawn((PUBLISHED, None), provisioned=True)
+
+    def _init_failed(self, environment: ExecutionEnvironment, lane: Lane) -> None:
+        head = self._queues[lane][0]
         if environment.init_timed_out():
             if environment.suppressed_for is head:  # the retry ran out of the invocation's time
-                self.queue.popleft()
+                self._pop(lane)
                 from lambdakit.emulator.invocations import timeout_result
 
                 environment.fail_init(head, timeout_result(head.request_id, self.spec.timeout))
             else:  # Lambda retries init inside the first invocation, under its timeout
-                task = self._dispatch(first=head, init_limit=self.spec.timeout)
-                asyncio.get_running_loop().create_task(task)
+                task = self._dispatch(lane, first=head, init_limit=self.spec.timeout)
+                self._background(task)
                 return
         else:
-            self.queue.popleft()
+            self._pop(lane)
             environment.fail_init(head)
-        if self.queue:
-            asyncio.get_running_loop().create_task(self._dispatch())
+        if self._queues.get(lane):
+            self._background(self._dispatch(lane))
+
+    def _background(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     # --- reaping and shutdown ----------------------------------------------------------------
 
@@ -206,18 +333,20 @@ class FunctionPool:
             await asyncio.sleep(min(self.idle_timeout, 30.0))
             now = time.monotonic()
             for environment, since in list(self._idle_since.items()):
-                if now - since >= self.idle_timeout and environment in self.idle:
-                    self.idle.remove(environment)
-                    del self._idle_since[environment]
+                if environment.provisioned or now - since < self.idle_timeout:
+                    continue
+                if environment in self._idle_since:
+                    self._not_idle(environment)
                     await environment.shutdown()
 
     async def close(self) -> list[PendingInvocation]:
         """Shut every environment down; return the invocations that never started."""
         self._closed = True
+        self._provisioned_ready.set()
         if self._reaper is not None:
             self._reaper.cancel()
-        waiting = list(self.queue)
-        self.queue.clear()
+        waiting = [invocation for queue in self._queues.values() for invocation in queue]
+        self._queues.clear()
         for invocation in waiting:
             if not invocation.future.done():
                 invocation.future.set_exception(EmulatorError("the emulator is shutting down"))
@@ -226,10 +355,10 @@ class FunctionPool:
         return waiting
 
     async def restart(self) -> None:
-        """Replace the environments (code changed): idle ones now, busy ones when they finish."""
-        for environment in list(self.idle):
-            self.idle.remove(environment)
-            self._idle_since.pop(environment, None)
+        """Replace the environments (code changed): idle ones now, busy ones when they finish
+        (provisioned ones are replaced as they end)."""
+        for environment in list(self._idle_since):
+            self._not_idle(environment)
             await environment.shutdown()
         for environment in list(self.environments):
             environment.retire = True

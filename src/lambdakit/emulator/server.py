@@ -19,7 +19,7 @@ from typing import Any
 from lambdakit.emulator import console, reports
 from lambdakit.emulator._http import bound_port, start_server
 from lambdakit.emulator.concurrency import ACCOUNT_LIMIT, Account
-from lambdakit.emulator.environments import ACCOUNT_ID, Settings
+from lambdakit.emulator.environments import Settings
 from lambdakit.emulator.errors import EmulatorError
 from lambdakit.emulator.event_queue import EventQueue
 from lambdakit.emulator.invocations import InvocationResult, PendingInvocation
@@ -86,7 +86,7 @@ class Emulator:
         self.pools = {spec.name: self._make_pool(spec) for spec in functions}
         self.events = EventQueue(
             self.config.state_dir, self.pool,
-            retry_delays=self.config.retry_delays, warn=self._warn,
+            retry_delays=self.config.retry_delays, warn=self._warn, arn=self.arn,
         )  # fmt: skip
         self._server: asyncio.Server | None = None
         self._url_servers: dict[str, asyncio.Server] = {}
@@ -113,14 +113,17 @@ class Emulator:
         self.events.submit(pool, invocation)
 
     def arn(self, name: str, qualifier: str | None = None) -> str:
-        region = self.config.settings.region
-        arn = f"arn:aws:lambda:{region}:{ACCOUNT_ID}:function:{name}"
-        return f"{arn}:{qualifier}" if qualifier else arn
+        """NAME's ARN in the account and region the emulator models (``Settings``)."""
+        return self.config.settings.function_arn(name, qualifier)
 
     # --- lifecycle -----------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Listen for the Invoke API and resume the events a previous run left pending."""
+        """Start the provisioned environments and wait for their init; then listen for the
+        Invoke API and resume the events a previous run left pending."""
+        from lambdakit.emulator.provisioning import provision_all
+
+        await provision_all(self.pools.values(), say=console.echo, warn=self._warn)
         api = InvokeAPI(self)
         self._server = await start_server(api.handle, self.config.host, self.config.port)
         await self._start_urls()
