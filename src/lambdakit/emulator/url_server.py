@@ -4,6 +4,11 @@ A request becomes a payload-format-2.0 event (``function_urls.request_event``); 
 read as Function URLs read it (``buffered_response``), or, with ``InvokeMode:
 RESPONSE_STREAM``, sent as it arrives: the status and headers from the stream's prelude, then
 the body, chunked.
+
+A URL with ``Cors`` answers preflights itself, without invoking the function, and adds the CORS
+headers to every other response (``url_cors``). An ``AWS_IAM`` URL lets through only requests
+signed with the emulator's credentials (``url_auth``); preflights need no signature, as browsers
+send none.
 """
 
 from __future__ import annotations
@@ -15,19 +20,8 @@ from typing import TYPE_CHECKING
 
 from lambdakit.emulator._http import BodyTooLarge, Request, Response, json_response
 from lambdakit.emulator.concurrency import Throttled
+from lambdakit.emulator.console import warn
 from lambdakit.emulator.errors import EmulatorError
-from lambdakit.emulator.function_urls import (
-    BAD_GATEWAY,
-    HTTP_INTEGRATION,
-    HttpResponse,
-    PreludeError,
-    PreludeParser,
-    buffered_response,
-    forbidden,
-    iam_authorizer,
-    prelude_headers,
-    request_event,
-)
 from lambdakit.emulator.invocations import (
     SYNC_PAYLOAD_LIMIT,
     InvocationResult,
@@ -35,6 +29,19 @@ from lambdakit.emulator.invocations import (
     ResponseStream,
     StreamTooLarge,
     new_uuid,
+)
+from lambdakit.emulator.sigv4 import SignedRequest
+from lambdakit.emulator.url_auth import LocalCredentials, authorize, local_credentials
+from lambdakit.emulator.url_cors import CorsPolicy, cors_headers, is_preflight, preflight
+from lambdakit.emulator.url_events import IamAuthorizer, request_event
+from lambdakit.emulator.url_responses import (
+    BAD_GATEWAY,
+    HTTP_INTEGRATION,
+    HttpResponse,
+    PreludeError,
+    PreludeParser,
+    buffered_response,
+    prelude_headers,
 )
 
 if TYPE_CHECKING:
@@ -45,30 +52,62 @@ class FunctionUrl:
     """HTTP handler for one function's URL."""
 
     def __init__(
-        self, pool: FunctionPool, *, region: str, streaming: bool, iam: bool = False
+        self,
+        pool: FunctionPool,
+        *,
+        region: str,
+        streaming: bool,
+        iam: bool = False,
+        credentials: LocalCredentials | None = None,
     ) -> None:
         self.pool = pool
         self.region = region
         self.streaming = streaming
-        self.iam = iam  # AuthType AWS_IAM: a request must be signed (signatures are not checked)
+        self.iam = iam  # AuthType AWS_IAM: requests must be signed with our credentials
+        if iam and credentials is None:
+            credentials = local_credentials()
+            if not credentials.credentials:
+                warn(
+                    f"{pool.spec.name} Function URL (AWS_IAM): no credentials to check "
+                    f"signatures against ({credentials.source}); every request will be refused"
+                )
+        self.credentials = credentials
+        url = pool.spec.url
+        self.cors = CorsPolicy.from_template(url.cors) if url and url.cors else None
         self.url_id = uuid.uuid4().hex  # 32 lower-case characters, like a real URL id
 
     async def handle(self, request: Request) -> Response:
+        if self.cors is not None and is_preflight(request.method, request.headers):
+            return _respond(preflight(self.cors, request.headers), new_uuid())
+        response = await self._answer(request)
+        if self.cors is not None:
+            response.headers += cors_headers(self.cors, request.headers)
+        return response
+
+    async def _answer(self, request: Request) -> Response:
         request_id = new_uuid()
         try:
             body = await request.body(limit=SYNC_PAYLOAD_LIMIT)
         except BodyTooLarge:
             message = "Request must be smaller than 6291456 bytes for the InvokeFunction operation"
             return json_response(413, {"Message": message}, _ids(request_id))
-        authorizer = iam_authorizer(request.headers, request.target) if self.iam else None
-        if self.iam and authorizer is None:
-            return _respond(forbidden(), request_id)
+        authorizer = None
+        if self.iam:
+            checked = self._authorize(request, body)
+            if isinstance(checked, HttpResponse):
+                return _respond(checked, request_id)
+            authorizer = checked
         event = request_event(
             method=request.method, target=request.target, headers=request.headers, body=body,
             source_ip="127.0.0.1", request_id=request_id, url_id=self.url_id,
-            region=self.region, authorizer=authorizer,
+            region=self.region, authorizer=authorizer, account_id=self.pool.settings.account_id,
         )  # fmt: skip
-        invocation = PendingInvocation(payload=json.dumps(event).encode(), request_id=request_id)
+        # SAM points a function's URL at its AutoPublishAlias when it has one.
+        invocation = PendingInvocation(
+            payload=json.dumps(event).encode(),
+            request_id=request_id,
+            qualifier=self.pool.spec.alias,
+        )
         try:
             result = await self.pool.invoke(invocation)
         except Throttled:
@@ -78,6 +117,13 @@ class FunctionUrl:
         if self.streaming:
             return await self._stream(result, request_id)
         return await self._buffered(result, request_id)
+
+    def _authorize(self, request: Request, body: bytes) -> IamAuthorizer | HttpResponse:
+        signed = SignedRequest(request.method, request.target, request.headers, body)
+        known = self.credentials.credentials if self.credentials else ()
+        return authorize(
+            signed, known, region=self.region, account_id=self.pool.settings.account_id
+        )
 
     async def _buffered(self, result: InvocationResult, request_id: str) -> Response:
         payload, failed = result.body, result.function_error
