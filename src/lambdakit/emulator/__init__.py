@@ -12,10 +12,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from lambdakit.emulator.concurrency import ACCOUNT_LIMIT
-from lambdakit.emulator.environments import Settings
 from lambdakit.emulator.errors import EmulatorError
 from lambdakit.emulator.invocations import InvocationResult
 from lambdakit.emulator.server import Emulator, EmulatorConfig
+from lambdakit.emulator.settings import Settings
 from lambdakit.template import FunctionSpec
 
 __all__ = ["Emulator", "EmulatorConfig", "invoke_once", "serve"]

@@ -9,18 +9,15 @@ when it is shut down. Every transition happens in ``_enter``, which checks it is
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import itertools
-import os
 import signal
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from enum import Enum
 from typing import TYPE_CHECKING, Literal
 
-from lambdakit.emulator import reaping, reports
+from lambdakit.emulator import reports
 from lambdakit.emulator._http import bound_port, start_server
 from lambdakit.emulator.errors import ContainerEngineError, FunctionConfigError
 from lambdakit.emulator.invocations import (
@@ -32,24 +29,21 @@ from lambdakit.emulator.invocations import (
     exit_result,
     timeout_result,
 )
+from lambdakit.emulator.output_log import OutputLog
 from lambdakit.emulator.platform_log import PlatformLog, application_filter
 from lambdakit.emulator.process_env import (
-    OUTPUT_PIECE,
-    OutputPipe,
     command,
     log_stream_name,
-    output_pipe,
-    pipe_pending,
     process_environment,
 )
 from lambdakit.emulator.runtime_api import TIMEOUTS, RuntimeAPI
+from lambdakit.emulator.runtime_process import RuntimeProcess
+from lambdakit.emulator.settings import Settings
 
 if TYPE_CHECKING:
     from lambdakit.emulator.limits import MemoryGuard, MemoryLimiter
     from lambdakit.template import FunctionSpec
 
-ACCOUNT_ID = "123456789012"
-OUTPUT_DRAIN = 0.25  # seconds the output pumps get, once the processes are gone, to read the rest
 _ids = itertools.count(1)
 
 
@@ -72,42 +66,6 @@ _ALLOWED = {
     EnvState.BUSY: {EnvState.IDLE, EnvState.BUSY, EnvState.DEAD},
     EnvState.DEAD: set(),
 }
-
-
-@dataclass(frozen=True, kw_only=True)
-class Settings:
-    """How environments run; the emulator's configuration passes these down."""
-
-    region: str = "us-east-1"
-    account_id: str = ACCOUNT_ID  # the account the emulator models (serve --account-id)
-    init_timeout: float = 10.0  # Lambda's Init phase limit
-    shutdown_grace: float = 2.0  # SIGTERM, then SIGKILL after this (Lambda's Shutdown phase)
-    python: str = ""  # interpreter for python3.x functions; "" = the emulator's own
-    passthrough: tuple[str, ...] = (
-        "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
-        "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE", "AWS_ENDPOINT_URL",
-        "HOME", "LANG", "PATH", "SYSTEMROOT", "TMPDIR",
-    )  # fmt: skip
-
-    @classmethod
-    def from_env(cls, *, region: str | None = None, account_id: str | None = None) -> Settings:
-        """Defaults, with the region REGION, else from AWS_REGION / AWS_DEFAULT_REGION, the
-        account ACCOUNT_ID, and the init limit from LAMBDAKIT_INIT_TIMEOUT (seconds; Lambda's
-        is 10)."""
-        region = (
-            region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
-            or "us-east-1"
-        )  # fmt: skip
-        init_timeout = float(os.environ.get("LAMBDAKIT_INIT_TIMEOUT") or 10.0)
-        return cls(region=region, account_id=account_id or ACCOUNT_ID, init_timeout=init_timeout)
-
-    def function_arn(self, name: str, qualifier: str | None = None) -> str:
-        """The ARN of function NAME (with QUALIFIER) in the account, region and partition the
-        emulator models: the one source of the ARNs it gives and accepts."""
-        partition = "aws-cn" if self.region.startswith("cn-") else "aws"
-        partition = "aws-us-gov" if self.region.startswith("us-gov-") else partition
-        arn = f"arn:{partition}:lambda:{self.region}:{self.account_id}:function:{name}"
-        return f"{arn}:{qualifier}" if qualifier else arn
 
 
 class Events:
@@ -145,30 +103,31 @@ class ExecutionEnvironment:
         self.provisioned = provisioned
         self.id = f"{next(_ids):04d}"
         self.settings = settings
-        self.printer = printer
         self.events = events
         self.platform_log = PlatformLog(
             spec.logging, function_name=spec.name, function_arn=self.function_arn(),
             version=version,
             initialization_type="provisioned-concurrency" if provisioned else "on-demand",
         )  # fmt: skip
-        self._app_filter = application_filter(spec.logging)
+        self.output = OutputLog(
+            function=spec.name, env_id=self.id, printer=printer,
+            in_init=lambda: self.state is EnvState.STARTING,
+            app_filter=application_filter(spec.logging),
+        )  # fmt: skip
         self.state = EnvState.STARTING
         if spec.image is not None:  # the engine limits the container itself (run -m)
             from lambdakit.emulator.limits import NoLimiter
 
             limiter = NoLimiter()
         self.guard: MemoryGuard = limiter.prepare(f"{spec.name}-{self.id}", spec.memory_size)
+        self.runtime = RuntimeProcess(self.output, self.guard)
         self.init_error_body: tuple[bytes, str | None] | None = None
-        self.init_output = reports.LogTail()  # what the runtime wrote during its init
         self._init_report: str | None = None  # the INIT_REPORT line of a failed init
         self.init_limit = settings.init_timeout if init_limit is None else init_limit
         # A suppressed init (after an init timeout) runs inside the first invocation's time.
         self.suppressed_for = first
         self.log_stream = log_stream_name(version)
         self._current: PendingInvocation | None = None
-        # The invocation whose log the output belongs to: it outlives _current until END.
-        self._log_target: PendingInvocation | None = None
         self._stream: ResponseStream | None = None
         self._work: asyncio.Future[PendingInvocation] | None = None
         self._started = time.monotonic()
@@ -176,15 +135,8 @@ class ExecutionEnvironment:
         self._invoke_started = 0.0
         self._deadline = 0.0
         self._timer: asyncio.TimerHandle | None = None
-        self._process: asyncio.subprocess.Process | None = None
         self._server: asyncio.Server | None = None
         self._tasks: list[asyncio.Task[None]] = []
-        self._pumps: list[asyncio.Task[None]] = []  # the output pumps, among the _tasks
-        self._outputs: list[OutputPipe] = []  # stdout's and stderr's read ends
-        # The output read after the last newline of one stream (``_take``), and that stream.
-        self._partial = b""
-        self._partial_from: reports.Stream | None = None
-        self._footprint: reaping.Footprint | None = None  # how to find its processes, sans cgroup
         self._pending_end: Callable[[], None] | None = None  # END and REPORT, due this turn
         self._death_reason: str | None = None
         self._died_starting = False
@@ -202,41 +154,16 @@ class ExecutionEnvironment:
             self.spec, self.settings, api_address=address, log_stream=self.log_stream,
             version=self.version, provisioned=self.provisioned,
         )  # fmt: skip
-        command = self._command(environ)
-        out, out_w = await output_pipe()
-        try:
-            err, err_w = await output_pipe()
-        except BaseException:
-            os.close(out_w)
-            raise
-        try:
-            self._process = await asyncio.create_subprocess_exec(
-                *command,
-                cwd=self.spec.code_dir,
-                env=environ,
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=out_w,
-                stderr=err_w,
-                start_new_session=True,  # its own process group: a timeout kills the whole tree
-                preexec_fn=self.guard.preexec,
-            )
-        finally:  # the child has its copies; without them the readers see the end (EOF)
-            os.close(out_w)
-            os.close(err_w)
-        self._outputs = [out, err]
-        self.guard.attach(self._process.pid)
-        if not self.guard.confines:
-            self._footprint = self._mark(environ, address)
-        self._pumps = [
-            asyncio.create_task(self._pump(out.reader, "stdout")),
-            asyncio.create_task(self._pump(err.reader, "stderr")),
-        ]
-        self._tasks = [*self._pumps, asyncio.create_task(self._watch_exit())]
-        self._platform(None, self.platform_log.init_start())
+        unique = {"AWS_LAMBDA_RUNTIME_API": address, "AWS_LAMBDA_LOG_STREAM_NAME": self.log_stream}
+        await self.runtime.spawn(
+            self._command(environ), cwd=self.spec.code_dir, environ=environ, unique=unique
+        )
+        self._tasks = [*self.runtime.pumps, asyncio.create_task(self._watch_exit())]
+        self.output.platform(None, self.platform_log.init_start())
         loop = asyncio.get_running_loop()
         self._timer = loop.call_later(self.init_limit, self._init_timed_out)
         if self._death_reason == "shutdown":  # shut down while it was being spawned
-            self._signal(signal.SIGKILL)
+            self.runtime.signal(signal.SIGKILL)
 
     def _command(self, environ: dict[str, str]) -> list[str]:
         """The spec's bootstrap, or its image run by a container engine: the engine's process
@@ -251,17 +178,6 @@ class ExecutionEnvironment:
         except ContainerEngineError as error:
             raise FunctionConfigError(f"function {self.spec.name!r}: {error}") from error
 
-    def _mark(self, environ: dict[str, str], address: str) -> reaping.Footprint:
-        """How to find this environment's processes without a cgroup: the variables that only
-        it has (unless the function's own settings replaced them), and its output pipes."""
-        assert self._process is not None
-        unique = {"AWS_LAMBDA_RUNTIME_API": address, "AWS_LAMBDA_LOG_STREAM_NAME": self.log_stream}
-        return reaping.footprint(
-            self._process.pid,
-            variables={name: value for name, value in unique.items() if environ.get(name) == value},
-            pipes=[pipe.fd for pipe in self._outputs],
-        )
-
     def _enter(self, state: EnvState) -> None:
         if state not in _ALLOWED[self.state]:
             raise RuntimeError(f"environment {self.id}: {self.state.name} -> {state.name}")
@@ -270,30 +186,30 @@ class ExecutionEnvironment:
     async def shutdown(self) -> None:
         """Lambda's Shutdown phase: SIGTERM, a grace period, then SIGKILL. What the runtime
         started goes with it (``_watch_exit``)."""
-        if self._process is None:  # not spawned yet: start() kills it once it is
+        if self.runtime.process is None:  # not spawned yet: start() kills it once it is
             self._death_reason = "shutdown"
-        if self.state is EnvState.DEAD or self._process is None:
+        if self.state is EnvState.DEAD or self.runtime.process is None:
             await self._close()
             return
         self._death_reason = "shutdown"
-        self._signal(signal.SIGTERM)
+        self.runtime.signal(signal.SIGTERM)
         try:
-            await asyncio.wait_for(self._process.wait(), self.settings.shutdown_grace)
+            await asyncio.wait_for(self.runtime.wait(), self.settings.shutdown_grace)
         except asyncio.TimeoutError:
-            self._signal(signal.SIGKILL)
+            self.runtime.signal(signal.SIGKILL)
         await self._finished()
 
     async def kill(self, reason: str) -> None:
         self._death_reason = reason
-        self._signal(signal.SIGKILL)
-        if self._process is None:  # the spawn failed: close what start() opened before it
+        self.runtime.signal(signal.SIGKILL)
+        if self.runtime.process is None:  # the spawn failed: close what start() opened before it
             await self._close()
         await self._finished()
 
     def stop_at_once(self) -> None:
         """End now, without the rest of a grace period (a second Ctrl-C): SIGKILL the runtime
         and what the guard holds; the ending then runs as after any kill."""
-        self._signal(signal.SIGKILL)
+        self.runtime.signal(signal.SIGKILL)
         self.guard.kill()
 
     async def _finished(self) -> None:
@@ -301,11 +217,6 @@ class ExecutionEnvironment:
             # Shielded: a caller that is cancelled (the idle reaper, when the pool closes) must
             # not cancel the ending itself, which kills what is left and closes the listener.
             await asyncio.shield(asyncio.gather(*self._tasks, return_exceptions=True))
-
-    def _signal(self, signum: int) -> None:
-        if self._process is not None and self._process.returncode is None:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(self._process.pid, signum)
 
     async def _close(self) -> None:
         if self._timer is not None:
@@ -346,10 +257,10 @@ class ExecutionEnvironment:
         """Give an idle environment an invocation (called by the pool)."""
         assert self._work is not None and not self._work.done(), "environment not waiting"
         self._finish_end()  # the previous invocation's END and REPORT come before this START
-        self._close_partial_line()  # what was written since belongs to no invocation
+        self.output.close_partial_line()  # what was written since belongs to no invocation
         self._enter(EnvState.BUSY)
         self._current = invocation
-        self._log_target = invocation
+        self.output.target = invocation  # it outlives _current until END
         self._invoke_started = time.monotonic()
         timeout = self.spec.timeout
         if invocation is self.suppressed_for:  # its init already used part of its time
@@ -362,7 +273,9 @@ class ExecutionEnvironment:
         self._work.set_result(invocation)
         # START in the next turn of the loop, once the runtime has been sent its event, and
         # still before any output of the function can have been read.
-        loop.call_soon(self._platform, invocation, self.platform_log.start(invocation.request_id))
+        loop.call_soon(
+            self.output.platform, invocation, self.platform_log.start(invocation.request_id)
+        )
 
     def current(self) -> PendingInvocation | None:
         return self._current
@@ -380,14 +293,14 @@ class ExecutionEnvironment:
     def owns_client(self, client: tuple[str, int], server: tuple[str, int]) -> bool:
         """Whether the Runtime API client at ``client`` is a process of this environment (or
         that cannot be told: a container's processes are the engine's, not our children)."""
-        if self.spec.image is not None or self._process is None:
+        if self.spec.image is not None or self.runtime.process is None:
             return True
         from lambdakit.emulator import peers
         from lambdakit.emulator.reaping import process_tree
 
-        ours = peers.client_is_one_of(client, server, process_tree(self._process.pid))
+        ours = peers.client_is_one_of(client, server, process_tree(self.runtime.process.pid))
         if ours is False:
-            self._platform(
+            self.output.platform(
                 None,
                 f"lambdakit: refused a Runtime API request from {client[0]}:"
                 f"{client[1]}, a process outside this execution environment",
@@ -411,13 +324,13 @@ class ExecutionEnvironment:
         asyncio.get_running_loop().call_soon(self._end_once_logs_are_read)
 
     def _end_once_logs_are_read(self) -> None:
-        if self._unread_output():
+        if self.runtime.unread():
             asyncio.get_running_loop().create_task(self._finish())
         else:
             self._finish_end()
 
     async def _finish(self) -> None:
-        await self._settle_logs()
+        await self.runtime.settle()
         self._finish_end()
 
     def _finish_end(self) -> None:
@@ -444,7 +357,7 @@ class ExecutionEnvironment:
         asyncio.get_running_loop().create_task(self._finish_stream(invocation))
 
     async def _finish_stream(self, invocation: PendingInvocation) -> None:
-        await self._settle_logs()
+        await self.runtime.settle()
         self._end(invocation, status=None, error_type=None)
 
     def _break_stream(self, result: InvocationResult) -> None:
@@ -461,7 +374,7 @@ class ExecutionEnvironment:
             self._timer.cancel()
         self._init_ms = (time.monotonic() - self._started) * 1000
         if (records := self.platform_log.init_done(self._init_ms)) is not None:
-            self._platform(None, records)
+            self.output.platform(None, records)
         if self.provisioned:  # no cold start: REPORT has no Init Duration, as on Lambda
             self._init_ms = None
         self._enter(EnvState.IDLE)
@@ -476,7 +389,7 @@ class ExecutionEnvironment:
             init_duration_ms=self.init_limit * 1000, phase=phase, status="timeout"
         )
         self._init_report = line
-        self._platform(None, line)
+        self.output.platform(None, line)
         asyncio.get_running_loop().create_task(self.kill("init timeout"))
 
     def _invocation_timed_out(self) -> None:
@@ -485,7 +398,7 @@ class ExecutionEnvironment:
             return
         self._current = None
         timed_out = self.platform_log.timeout(invocation.request_id, self.spec.timeout)
-        self._platform(invocation, timed_out)
+        self.output.platform(invocation, timed_out)
         result = timeout_result(invocation.request_id, self.spec.timeout)
         self._break_stream(result)
         self._end(invocation, status="timeout", error_type=None)
@@ -493,10 +406,9 @@ class ExecutionEnvironment:
         asyncio.get_running_loop().create_task(self.kill("timeout"))
 
     async def _watch_exit(self) -> None:
-        assert self._process is not None
-        returncode = await self._process.wait()
-        await self._end_leftovers()
-        await self._drain_outputs()  # the output comes before the lines about the end
+        returncode = await self.runtime.wait()
+        await self.runtime.end_leftovers()
+        await self.runtime.drain()  # the output comes before the lines about the end
         previous = self.state
         self._died_starting = previous is EnvState.STARTING
         self._enter(EnvState.DEAD)
@@ -509,38 +421,12 @@ class ExecutionEnvironment:
         await self._close()
         self.events.dead(self, invocation)
 
-    async def _end_leftovers(self) -> None:
-        """SIGKILL whatever the runtime leaves running (a setsid child, a daemon): on Lambda
-        nothing outlives its environment. A cgroup holds it all; otherwise it is searched for
-        in /proc, off the event loop (reaping.py)."""
-        self.guard.kill()
-        if self._footprint is not None:
-            loop = asyncio.get_running_loop()
-            await loop.run_in_executor(None, reaping.kill_all, [self._footprint])
-
-    async def _drain_outputs(self) -> None:
-        """Give the pumps OUTPUT_DRAIN seconds to read what the ended processes wrote, then
-        close the read ends: a writer that escaped (another user's process, a descriptor sent
-        away) must not keep the environment from ending."""
-        if not self._pumps:
-            return
-        _, reading = await asyncio.wait(self._pumps, timeout=OUTPUT_DRAIN)
-        if reading:
-            self._close_outputs()
-            _, reading = await asyncio.wait(reading, timeout=OUTPUT_DRAIN)  # EOF comes now
-            for pump in reading:
-                pump.cancel()
-
-    def _close_outputs(self) -> None:
-        for pipe in self._outputs:
-            pipe.transport.close()  # closes the descriptor; the reader sees its EOF
-
     def _crashed(self, invocation: PendingInvocation, returncode: int) -> None:
         if self._timer is not None:
             self._timer.cancel()
         oom = self.guard.oom_killed()
         reason = exit_reason(returncode)
-        self._platform(
+        self.output.platform(
             invocation,
             f"RequestId: {invocation.request_id} Error: Runtime exited with error: {reason}",
         )
@@ -559,7 +445,7 @@ class ExecutionEnvironment:
             phase="invoke" if self.suppressed_for else "init", status="error",
             error_type=error_type,
         )  # fmt: skip
-        self._platform(None, self._init_report)
+        self.output.platform(None, self._init_report)
         self.init_exit_code = returncode
 
     def died_in_init(self) -> bool:
@@ -586,8 +472,8 @@ class ExecutionEnvironment:
         invoke phase: START, the init's output and INIT_REPORT (in its log tail), END, and a
         REPORT with the status. A caller that asked for the log tail gets it complete."""
         result = result or self.init_failure(invocation)
-        self._platform(invocation, self.platform_log.start(invocation.request_id))
-        invocation.tail.append(self.init_output.value())
+        self.output.platform(invocation, self.platform_log.start(invocation.request_id))
+        invocation.tail.append(self.output.init_output.value())
         if self._init_report is not None:
             invocation.tail.append(self._init_report.encode() + b"\n")
         timed_out = result.outcome is Outcome.TIMEOUT
@@ -618,105 +504,10 @@ class ExecutionEnvironment:
             max_memory_used_mb=used, init_duration_ms=init_ms, status=status,
             error_type=error_type,
         )  # fmt: skip
-        # _platform first ends a partial line, still in the log of the invocation it belongs to.
-        self._platform(invocation, lines)
-        self._log_target = None
+        # platform() first ends a partial line, still in the log of the invocation it belongs to.
+        self.output.platform(invocation, lines)
+        self.output.target = None
         invocation.reported.set()
-
-    # --- logs --------------------------------------------------------------------------------
-
-    def _platform(self, invocation: PendingInvocation | None, text: str | None) -> None:
-        """A platform line; None (filtered out by SystemLogLevel) still ends a partial line."""
-        if self._partial_from is not None:  # the output written before this line comes first
-            self._close_partial_line()
-        if text is None:
-            return
-        if invocation is not None:
-            invocation.tail.append(text.encode() + b"\n")
-        self.printer.print(self._line("platform", text))
-
-    def _line(self, stream: reports.Stream, text: str) -> reports.LogLine:
-        return reports.LogLine(
-            function=self.spec.name,
-            env_id=self.id,
-            stream=stream,
-            text=text,
-            time=time.time(),
-        )
-
-    async def _pump(self, pipe: asyncio.StreamReader, stream: reports.Stream) -> None:
-        """Copy the process's output, as it arrives, to the printer and to the log it belongs
-        to (``_take``); a last line without a newline is passed on at the end."""
-        try:
-            while data := await pipe.read(OUTPUT_PIECE):
-                self._take(stream, data)
-        finally:  # also when cancelled (an escaped writer, _drain_outputs): keep what was read
-            if self._partial_from == stream:
-                self._close_partial_line()
-
-    def _take(self, stream: reports.Stream, data: bytes) -> None:
-        """Pass on the complete lines of ``data`` and keep the rest as the partial line. On
-        Lambda the invocation's log is complete when it ends, newline or not, so a partial
-        line is not kept waiting for one: it ends when the other stream writes (which keeps
-        the order in which the two were written), when a platform line is written (END
-        above all), and at the end of the output. One longer than OUTPUT_PIECE goes in
-        pieces, as asyncio would have read it."""
-        if self._partial_from == stream:
-            data = self._partial + data
-        elif self._partial_from is not None:
-            self._close_partial_line()
-        cut = data.rfind(b"\n") + 1
-        if cut:
-            self._emit(stream, data[:cut])
-        while len(data) - cut > OUTPUT_PIECE:
-            self._emit(stream, data[cut : cut + OUTPUT_PIECE])
-            cut += OUTPUT_PIECE
-        self._partial = data[cut:]
-        self._partial_from = stream if self._partial else None
-
-    def _close_partial_line(self) -> None:
-        stream, self._partial_from = self._partial_from, None
-        if stream is not None:
-            self._emit(stream, self._partial + b"\n")
-            self._partial = b""
-
-    def _emit(self, stream: reports.Stream, output: bytes) -> None:
-        """Output (whole lines, or a piece of a long one) to the log it belongs to (the
-        invocation's until its END, the init's while it runs) and, as one entry, to the
-        printer, which prefixes each of its lines."""
-        if self._app_filter is not None:  # LogFormat JSON: Lambda drops lines below the level
-            output = self._app_filter(output)
-            if not output:
-                return
-        if self._log_target is not None:
-            self._log_target.tail.append(output)
-        elif self.state is EnvState.STARTING:
-            self.init_output.append(output)
-        text = output.decode("utf-8", "replace")
-        self.printer.print(self._line(stream, text[:-1] if text.endswith("\n") else text))
-
-    async def _settle_logs(self) -> None:
-        """Let the output pumps catch up before END is written: a runtime writes its logs and
-        then answers, but the answer can be read before the pipes are. Waits (50 ms at most)
-        until no byte is left unread in the pipes or the stream buffers; ``_end`` then ends
-        a partial line as the invocation's last."""
-        for _ in range(50):
-            if not self._unread_output():
-                return
-            await asyncio.sleep(0.001)
-
-    def _unread_output(self) -> bool:
-        if self._process is None or self._process.returncode is not None:
-            return False
-        for pipe in self._outputs:
-            reader = pipe.reader
-            if getattr(reader, "_buffer", None):  # read, not yet taken by the pump
-                return True
-            if not getattr(reader, "_eof", True) and pipe_pending(pipe.fd):
-                return True  # once at EOF the descriptor is closed, perhaps reused
-        return False
-
-    # --- the process's environment -----------------------------------------------------------
 
 
 def _default_python() -> str:

@@ -35,9 +35,9 @@ from lambdakit.emulator.destinations import (
     function_arn_parts,
     invocation_record,
 )
-from lambdakit.emulator.environments import ACCOUNT_ID
 from lambdakit.emulator.errors import EmulatorError
 from lambdakit.emulator.invocations import PendingInvocation, new_uuid
+from lambdakit.emulator.settings import ACCOUNT_ID
 from lambdakit.template.specs import AsyncConfig
 from lambdakit.template.versions import executed_version
 

@@ -14,7 +14,7 @@ import os
 import sys
 import termios
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -23,7 +23,7 @@ from lambdakit.emulator.errors import FunctionConfigError
 from lambdakit.emulator.platform_log import log_variables
 
 if TYPE_CHECKING:
-    from lambdakit.emulator.environments import Settings
+    from lambdakit.emulator.settings import Settings
     from lambdakit.template import FunctionSpec
 
 
@@ -66,6 +66,42 @@ def _bootstrap(spec: FunctionSpec) -> Path:
         f"`bootstrap`, and there is none in {spec.code_dir} or its layers; create one "
         "(`lambdakit init` writes one) or use a python3.x runtime"
     )
+
+
+async def spawn(
+    argv: list[str],
+    *,
+    cwd: Path,
+    environ: dict[str, str],
+    preexec: Callable[[], None] | None = None,
+) -> tuple[asyncio.subprocess.Process, list[OutputPipe]]:
+    """Start ARGV in a process group of its own (a timeout kills the whole tree), its stdout
+    and stderr each on a pipe of ours (``output_pipe``); returns the process and the pipes."""
+    out, out_w = await output_pipe()
+    try:
+        err, err_w = await output_pipe()
+    except BaseException:
+        os.close(out_w)
+        raise
+    try:
+        process = await asyncio.create_subprocess_exec(
+            *argv,
+            cwd=cwd,
+            env=environ,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=out_w,
+            stderr=err_w,
+            start_new_session=True,
+            preexec_fn=preexec,
+        )
+    except BaseException:
+        out.transport.close()
+        err.transport.close()
+        raise
+    finally:  # the child has its copies; without them the readers see the end (EOF)
+        os.close(out_w)
+        os.close(err_w)
+    return process, [out, err]
 
 
 def process_environment(

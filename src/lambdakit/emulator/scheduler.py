@@ -24,8 +24,9 @@ from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
 from lambdakit.emulator.concurrency import Account, Throttled
-from lambdakit.emulator.environments import EnvState, Events, ExecutionEnvironment, Settings
+from lambdakit.emulator.environments import EnvState, Events, ExecutionEnvironment
 from lambdakit.emulator.errors import EmulatorError
+from lambdakit.emulator.settings import Settings
 from lambdakit.template.versions import LATEST, PUBLISHED, executed_version
 
 if TYPE_CHECKING:

@@ -19,13 +19,13 @@ from typing import Any
 from lambdakit.emulator import console, reports
 from lambdakit.emulator._http import bound_port, start_server
 from lambdakit.emulator.concurrency import ACCOUNT_LIMIT, Account
-from lambdakit.emulator.environments import Settings
 from lambdakit.emulator.errors import EmulatorError
 from lambdakit.emulator.event_queue import EventQueue
 from lambdakit.emulator.invocations import InvocationResult, PendingInvocation
 from lambdakit.emulator.invoke_api import InvokeAPI
 from lambdakit.emulator.limits import MemoryLimiter, choose_limiter
 from lambdakit.emulator.scheduler import FunctionPool
+from lambdakit.emulator.settings import Settings
 from lambdakit.template import FunctionSpec
 
 HANDLED_SIGNALS = (signal.SIGINT, signal.SIGTERM)

@@ -1,0 +1,46 @@
+"""``Settings``: how the emulator's environments run, and the account and region it models."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+__all__ = ["ACCOUNT_ID", "Settings"]
+
+ACCOUNT_ID = "123456789012"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    """How environments run; the emulator's configuration passes these down."""
+
+    region: str = "us-east-1"
+    account_id: str = ACCOUNT_ID  # the account the emulator models (serve --account-id)
+    init_timeout: float = 10.0  # Lambda's Init phase limit
+    shutdown_grace: float = 2.0  # SIGTERM, then SIGKILL after this (Lambda's Shutdown phase)
+    python: str = ""  # interpreter for python3.x functions; "" = the emulator's own
+    passthrough: tuple[str, ...] = (
+        "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
+        "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE", "AWS_ENDPOINT_URL",
+        "HOME", "LANG", "PATH", "SYSTEMROOT", "TMPDIR",
+    )  # fmt: skip
+
+    @classmethod
+    def from_env(cls, *, region: str | None = None, account_id: str | None = None) -> Settings:
+        """Defaults, with the region REGION, else from AWS_REGION / AWS_DEFAULT_REGION, the
+        account ACCOUNT_ID, and the init limit from LAMBDAKIT_INIT_TIMEOUT (seconds; Lambda's
+        is 10)."""
+        region = (
+            region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+            or "us-east-1"
+        )  # fmt: skip
+        init_timeout = float(os.environ.get("LAMBDAKIT_INIT_TIMEOUT") or 10.0)
+        return cls(region=region, account_id=account_id or ACCOUNT_ID, init_timeout=init_timeout)
+
+    def function_arn(self, name: str, qualifier: str | None = None) -> str:
+        """The ARN of function NAME (with QUALIFIER) in the account, region and partition the
+        emulator models: the one source of the ARNs it gives and accepts."""
+        partition = "aws-cn" if self.region.startswith("cn-") else "aws"
+        partition = "aws-us-gov" if self.region.startswith("us-gov-") else partition
+        arn = f"arn:{partition}:lambda:{self.region}:{self.account_id}:function:{name}"
+        return f"{arn}:{qualifier}" if qualifier else arn
