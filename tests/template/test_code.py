@@ -377,5 +377,7 @@ def test_image_config_is_named_as_not_honoured(tmp_path: Path) -> None:
     result = load_template(tmp_path / "template.yaml")
     assert result.warnings == [
         f"{tmp_path / 'template.yaml'}: Fn.ImageConfig: Command, EntryPoint, WorkingDirectory "
-        "not honoured locally: the image's own ENTRYPOINT, CMD and WORKDIR run"
+        "not applied locally: the image's own ENTRYPOINT, CMD and WORKDIR run"
     ]
+    # One difference, so `lambdakit check` lists it in its table.
+    assert [(d.function, d.property) for d in result.differences] == [("Fn", "ImageConfig")]

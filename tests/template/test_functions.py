@@ -337,7 +337,7 @@ WARNINGS = [
     (
         "image-config",
         fn("PackageType: Image", "ImageUri: r:1", "ImageConfig: {Command: [a.b]}", code=None),
-        "Fn.ImageConfig: Command not honoured locally",
+        "Fn.ImageConfig: Command not applied locally",
     ),
     ("s3-uri", fn(name="S3", code="s3://bucket/fn.zip"), "S3: skipped: its CodeUri is in S3"),
     ("s3-dict", fn(name="S3", code="{Bucket: b, Key: k}"), "S3: skipped: its CodeUri is in S3"),

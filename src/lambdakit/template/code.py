@@ -183,7 +183,6 @@ def _inline(properties: _Properties, key: str, source: str, runtime: str) -> Pat
 def _image(
     properties: _Properties, serverless: bool, metadata: Mapping[str, Any], base: Path
 ) -> FunctionCode:
-    _warn_image_config(properties)
     if "Dockerfile" in metadata or "DockerContext" in metadata:
         build = _image_build(properties, metadata, base)
         tag = f"{properties.logical_id.lower()}:{build.tag or 'latest'}"
@@ -243,13 +242,3 @@ def _build_args(properties: _Properties, value: object) -> dict[str, str]:
 
 def _metadata_error(properties: _Properties, key: str, message: str) -> TemplateError:
     return TemplateError(f"{properties.source}: {properties.logical_id}.Metadata.{key}: {message}")
-
-
-def _warn_image_config(properties: _Properties) -> None:
-    config = properties.get("ImageConfig")
-    if isinstance(config, dict) and config:
-        keys = ", ".join(sorted(str(k) for k in config))
-        properties.resolver.warn(
-            f"{properties.logical_id}.ImageConfig",
-            f"{keys} not honoured locally: the image's own ENTRYPOINT, CMD and WORKDIR run",
-        )

@@ -150,6 +150,13 @@ def _runtime_management(value: Any) -> str | None:
     return f"runtime version {arn} is not modelled: the function runs on this machine's runtime"
 
 
+def _image_config(value: Any) -> str | None:
+    if not isinstance(value, Mapping) or not value:
+        return None
+    keys = ", ".join(sorted(str(key) for key in value))
+    return f"{keys} not applied locally: the image's own ENTRYPOINT, CMD and WORKDIR run"
+
+
 def _recursive_loop(value: Any) -> str | None:
     if to_string(value) == "Allow":
         return None  # loops are not stopped locally either
@@ -194,7 +201,6 @@ PROPERTIES: Mapping[str, Rule] = {
     "ReservedConcurrentExecutions": _honoured("the function's concurrency limit"),
     "PackageType": _honoured("Image functions run from their image"),
     "ImageUri": _honoured("the image to run", frozenset({SAM})),
-    "ImageConfig": _honoured("the image's entry point, command, working directory"),
     "LoggingConfig": _honoured("log format and levels, platform records"),
     "EventInvokeConfig": _honoured("retries, event age, destinations", frozenset({SAM})),
     "DeadLetterQueue": _honoured("failed asynchronous events", frozenset({SAM})),
@@ -204,6 +210,9 @@ PROPERTIES: Mapping[str, Rule] = {
     "TenancyConfig": _honoured("per-tenant environments"),
     "Description": _honoured("text only; changes nothing at run time"),
     # Differs: one warning each.
+    "ImageConfig": Rule(
+        Local.DIFFERS, "the image's entry point and command", explain=_image_config
+    ),
     "VpcConfig": Rule(Local.DIFFERS, "network reachability", explain=_vpc),
     "FileSystemConfigs": Rule(Local.DIFFERS, "files at /mnt", explain=_file_systems),
     "Tracing": Rule(Local.DIFFERS, "X-Ray traces", frozenset({SAM}), _tracing),
