@@ -19,15 +19,15 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
+from lambdakit.template.properties import Properties
 from lambdakit.template.specs import AsyncConfig, FunctionSpec
 from lambdakit.template.values import FUNCTION_TYPES, to_string
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from lambdakit.template.errors import TemplateError
     from lambdakit.template.intrinsics import Resolver
 
 __all__ = ["read_async_config", "with_event_invoke_configs"]
@@ -41,21 +41,7 @@ _SERVICE_OF = {"SQS": "sqs", "SNS": "sns", "S3": "s3", "Lambda": "lambda", "Even
 _AUTO_CREATED = {"SQS": "Queue", "SNS": "Topic"}  # what SAM creates for a blank Destination
 
 
-class _Properties(Protocol):
-    """What this module needs of ``resources._Properties``."""
-
-    @property
-    def logical_id(self) -> str: ...
-    @property
-    def raw(self) -> Mapping[str, Any]: ...
-    @property
-    def resolver(self) -> Resolver: ...
-    def get(self, key: str, default: Any = None) -> Any: ...
-    def error(self, key: str, message: str) -> TemplateError: ...
-    def integer(self, key: str, low: int, high: int, unit: str) -> int | None: ...
-
-
-def read_async_config(properties: _Properties, *, serverless: bool) -> AsyncConfig:
+def read_async_config(properties: Properties, *, serverless: bool) -> AsyncConfig:
     """A function resource's own settings: SAM's EventInvokeConfig and DeadLetterQueue, or
     AWS::Lambda::Function's DeadLetterConfig (its EventInvokeConfig is a resource of its own,
     read by ``with_event_invoke_configs``)."""
@@ -81,8 +67,6 @@ def with_event_invoke_configs(
     """Attach ``AWS::Lambda::EventInvokeConfig`` resources to the functions they name (by
     name, ARN or ``!Ref``), for the qualifier lambdakit runs: ``$LATEST``, or the function's
     ``AutoPublishAlias``."""
-    from lambdakit.template.resources import _Properties as Properties  # imports this module
-
     targets = {resolver.function_arn(s.name): i for i, s in enumerate(specs)}
     targets |= {s.name: i for i, s in enumerate(specs)}
     for logical_id, resource in resolver.resources.items():
@@ -134,7 +118,7 @@ def _has_event_invoke_config(config: AsyncConfig) -> bool:
 
 
 def _event_invoke_config(
-    values: Any, properties: _Properties, prefix: str, *, sam: bool, resolve: bool = False
+    values: Any, properties: Properties, prefix: str, *, sam: bool, resolve: bool = False
 ) -> AsyncConfig:
     """MaximumRetryAttempts, MaximumEventAgeInSeconds and DestinationConfig, from SAM's
     EventInvokeConfig (whose destinations carry a Type) or the resource's Properties."""
@@ -168,7 +152,7 @@ def _whole(
     key: str,
     bounds: tuple[int, int],
     unit: str,
-    properties: _Properties,
+    properties: Properties,
     prefix: str,
 ) -> int | None:
     value = values.get(key)
@@ -186,7 +170,7 @@ def _whole(
 
 
 def _destination(
-    value: Any, properties: _Properties, key: str, condition: str, *, sam: bool
+    value: Any, properties: Properties, key: str, condition: str, *, sam: bool
 ) -> str | None:
     """One OnSuccess/OnFailure: its ARN. SAM's form has a Type (SQS, SNS, S3, Lambda or
     EventBridge) and may leave Destination blank for SQS and SNS (SAM then creates one)."""
@@ -217,7 +201,7 @@ def _destination(
     return arn
 
 
-def _sam_dead_letter_queue(properties: _Properties) -> str | None:
+def _sam_dead_letter_queue(properties: Properties) -> str | None:
     values = properties.get("DeadLetterQueue")
     if values is None:
         return None
@@ -229,7 +213,7 @@ def _sam_dead_letter_queue(properties: _Properties) -> str | None:
     return _arn(values["TargetArn"], properties, "DeadLetterQueue.TargetArn", kind)
 
 
-def _arn(value: Any, properties: _Properties, key: str, kind: str | None = None) -> str:
+def _arn(value: Any, properties: Properties, key: str, kind: str | None = None) -> str:
     """VALUE (resolved) as an ARN; see the module docstring for the names it maps to ARNs."""
     text = to_string(value)
     if not text:

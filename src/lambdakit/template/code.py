@@ -33,7 +33,7 @@ import zipfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from lambdakit.template.code_cache import (
     inline_directory,
@@ -41,11 +41,9 @@ from lambdakit.template.code_cache import (
     unpacked_zip,
 )
 from lambdakit.template.errors import TemplateError
+from lambdakit.template.properties import Properties
 from lambdakit.template.specs import ImageBuild
 from lambdakit.template.values import to_string
-
-if TYPE_CHECKING:
-    from lambdakit.template.resources import _Properties
 
 __all__ = ["IMAGE_RUNTIME", "FunctionCode", "SkipFunction", "function_code"]
 
@@ -73,12 +71,12 @@ class FunctionCode:
 
 
 def function_code(
-    properties: _Properties,
+    properties: Properties,
     *,
     serverless: bool,
     metadata: object,
     base: Path,
-    runtime: Callable[[_Properties], str],
+    runtime: Callable[[Properties], str],
 ) -> FunctionCode:
     """The code of the function whose PROPERTIES these are; BASE is the template's directory,
     RUNTIME reads and checks the Runtime (not asked of image functions, which have none)."""
@@ -97,7 +95,7 @@ def function_code(
 # --- zip functions ----------------------------------------------------------------------------
 
 
-def _local(properties: _Properties, key: str, metadata: Mapping[str, Any], base: Path) -> Path:
+def _local(properties: Properties, key: str, metadata: Mapping[str, Any], base: Path) -> Path:
     # CDK's synthesized templates name the local asset in Metadata; SAM CLI reads it too.
     if metadata.get("aws:asset:property") == key:
         asset = to_string(metadata.get("aws:asset:path"))
@@ -114,7 +112,7 @@ def _local(properties: _Properties, key: str, metadata: Mapping[str, Any], base:
     return _code_path(properties, key, text, base)
 
 
-def _code_path(properties: _Properties, key: str, value: str, base: Path) -> Path:
+def _code_path(properties: Properties, key: str, value: str, base: Path) -> Path:
     path = (base / value).resolve()
     if not path.exists():
         raise properties.error(key, f"{value} does not exist (looked for {path})")
@@ -135,7 +133,7 @@ def _code_path(properties: _Properties, key: str, value: str, base: Path) -> Pat
 # --- inline code ------------------------------------------------------------------------------
 
 
-def _inline_source(properties: _Properties, key: str) -> tuple[str, str] | None:
+def _inline_source(properties: Properties, key: str) -> tuple[str, str] | None:
     """(property, source) of inline code, or None."""
     if "InlineCode" in properties.raw:
         return "InlineCode", _text(properties, "InlineCode", properties.get("InlineCode"))
@@ -146,14 +144,14 @@ def _inline_source(properties: _Properties, key: str) -> tuple[str, str] | None:
     return None
 
 
-def _text(properties: _Properties, key: str, value: object) -> str:
+def _text(properties: Properties, key: str, value: object) -> str:
     text = to_string(value)
     if text is None:
         raise properties.error(key, "must be the function's source code, as a string")
     return text
 
 
-def _inline(properties: _Properties, key: str, source: str, runtime: str) -> Path:
+def _inline(properties: Properties, key: str, source: str, runtime: str) -> Path:
     """``index.py`` with SOURCE, and the ``cfnresponse`` module if SOURCE imports it."""
     if not runtime.startswith("python"):
         raise properties.error(
@@ -181,7 +179,7 @@ def _inline(properties: _Properties, key: str, source: str, runtime: str) -> Pat
 
 
 def _image(
-    properties: _Properties, serverless: bool, metadata: Mapping[str, Any], base: Path
+    properties: Properties, serverless: bool, metadata: Mapping[str, Any], base: Path
 ) -> FunctionCode:
     if "Dockerfile" in metadata or "DockerContext" in metadata:
         build = _image_build(properties, metadata, base)
@@ -204,7 +202,7 @@ def _image(
     return FunctionCode(code_dir=base, runtime=IMAGE_RUNTIME, image=uri)
 
 
-def _image_build(properties: _Properties, metadata: Mapping[str, Any], base: Path) -> ImageBuild:
+def _image_build(properties: Properties, metadata: Mapping[str, Any], base: Path) -> ImageBuild:
     dockerfile = to_string(metadata.get("Dockerfile"))
     context = to_string(metadata.get("DockerContext"))
     if not dockerfile or not context:
@@ -231,7 +229,7 @@ def _image_build(properties: _Properties, metadata: Mapping[str, Any], base: Pat
     )
 
 
-def _build_args(properties: _Properties, value: object) -> dict[str, str]:
+def _build_args(properties: Properties, value: object) -> dict[str, str]:
     if value is None:
         return {}
     args = {str(k): to_string(v) for k, v in value.items()} if isinstance(value, dict) else None
@@ -240,5 +238,5 @@ def _build_args(properties: _Properties, value: object) -> dict[str, str]:
     return {k: v for k, v in args.items() if v is not None}
 
 
-def _metadata_error(properties: _Properties, key: str, message: str) -> TemplateError:
+def _metadata_error(properties: Properties, key: str, message: str) -> TemplateError:
     return TemplateError(f"{properties.source}: {properties.logical_id}.Metadata.{key}: {message}")

@@ -22,10 +22,10 @@ import difflib
 import enum
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from lambdakit.template.errors import TemplateError
-from lambdakit.template.intrinsics import Resolver
+from lambdakit.template.properties import Properties
 from lambdakit.template.specs import Difference
 from lambdakit.template.values import NO_VALUE, to_string
 
@@ -59,17 +59,6 @@ class Rule:
     why: str
     types: frozenset[str] = BOTH
     explain: Explain | None = None
-
-
-class _Properties(Protocol):
-    """The resolver's view of one function's Properties (``resources._Properties``)."""
-
-    @property
-    def logical_id(self) -> str: ...
-    @property
-    def raw(self) -> Mapping[str, Any]: ...
-    @property
-    def resolver(self) -> Resolver: ...
 
 
 # -- what happens locally, per property ---------------------------------------------------------
@@ -276,7 +265,7 @@ PROPERTIES: Mapping[str, Rule] = {
 }
 
 
-def function_differences(properties: _Properties, resource_type: str) -> list[Difference]:
+def function_differences(properties: Properties, resource_type: str) -> list[Difference]:
     """How PROPERTIES of one function will differ locally; each is also a resolver warning."""
     differences = []
     for key in properties.raw:
@@ -287,7 +276,7 @@ def function_differences(properties: _Properties, resource_type: str) -> list[Di
     return differences
 
 
-def _difference(properties: _Properties, key: str, resource_type: str) -> str | None:
+def _difference(properties: Properties, key: str, resource_type: str) -> str | None:
     rule = PROPERTIES.get(key)
     if rule is None or resource_type not in rule.types:
         return _unknown(key, resource_type)
@@ -308,7 +297,7 @@ def _unknown(key: str, resource_type: str) -> str:
     )
 
 
-def _value(properties: _Properties, key: str) -> Any:
+def _value(properties: Properties, key: str) -> Any:
     """KEY's value resolved, None when it resolves to nothing (``!Ref AWS::NoValue``).
 
     Resolving here must not warn or fail: lambdakit never used these values before, and a

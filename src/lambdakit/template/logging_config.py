@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any, Protocol
+from typing import Any
 
-from lambdakit.template.errors import TemplateError
+from lambdakit.template.properties import Properties
 from lambdakit.template.specs import LoggingConfig
 from lambdakit.template.values import NO_VALUE, to_string
 
@@ -35,13 +35,7 @@ _LEVEL_WITH_TEXT = (
 )
 
 
-class _Properties(Protocol):
-    def get(self, key: str, default: Any = None) -> Any: ...
-
-    def error(self, key: str, message: str) -> TemplateError: ...
-
-
-def logging_config(properties: _Properties) -> LoggingConfig:
+def logging_config(properties: Properties) -> LoggingConfig:
     """The function's ``LoggingConfig`` (Lambda's defaults if it has none)."""
     values = properties.get("LoggingConfig")
     if values is None:
@@ -67,7 +61,7 @@ def logging_config(properties: _Properties) -> LoggingConfig:
     )
 
 
-def _text(properties: _Properties, values: Mapping[str, Any], key: str) -> str | None:
+def _text(properties: Properties, values: Mapping[str, Any], key: str) -> str | None:
     value = values.get(key)
     if value is None or value is NO_VALUE:
         return None
@@ -78,7 +72,7 @@ def _text(properties: _Properties, values: Mapping[str, Any], key: str) -> str |
 
 
 def _choice(
-    properties: _Properties, values: Mapping[str, Any], key: str, allowed: tuple[str, ...]
+    properties: Properties, values: Mapping[str, Any], key: str, allowed: tuple[str, ...]
 ) -> str | None:
     """The value at KEY, one of ALLOWED as written (Lambda's enums are case-sensitive)."""
     text = _text(properties, values, key)
@@ -89,7 +83,7 @@ def _choice(
     return text
 
 
-def _log_group(properties: _Properties, values: Mapping[str, Any]) -> str | None:
+def _log_group(properties: Properties, values: Mapping[str, Any]) -> str | None:
     text = _text(properties, values, "LogGroup")
     if text is not None and not _LOG_GROUP.fullmatch(text):
         raise properties.error(

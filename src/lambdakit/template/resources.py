@@ -11,11 +11,9 @@ code in S3, ``!ImportValue``...) is a warning, not an error. Mistakes the user c
 from __future__ import annotations
 
 import dataclasses
-import re
 import sys
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +23,7 @@ from lambdakit.template.differences import function_differences
 from lambdakit.template.errors import TemplateError
 from lambdakit.template.intrinsics import Resolver, is_intrinsic
 from lambdakit.template.logging_config import logging_config
+from lambdakit.template.properties import Properties
 from lambdakit.template.reading import read_template
 from lambdakit.template.specs import (
     ARCHITECTURES,
@@ -38,7 +37,7 @@ from lambdakit.template.specs import (
     local_python_runtime,
 )
 from lambdakit.template.urls import url_cors
-from lambdakit.template.values import FUNCTION_TYPES, LAYER_TYPES, NO_VALUE, to_string
+from lambdakit.template.values import FUNCTION_TYPES, LAYER_TYPES, to_string
 from lambdakit.template.versions import version_settings
 
 __all__ = ["load_template"]
@@ -66,38 +65,6 @@ def load_template(path: Path, *, parameters: Mapping[str, str] | None = None) ->
 
 
 _Skip = SkipFunction  # a function that cannot run locally; the message becomes a warning
-
-
-@dataclass(frozen=True, slots=True)
-class _Properties:
-    """One resource's Properties, resolved one at a time, so that properties lambdakit does not
-    use (Events, Policies) cannot produce warnings."""
-
-    logical_id: str
-    raw: Mapping[str, Any]
-    resolver: Resolver
-    source: Path
-
-    def get(self, key: str, default: Any = None) -> Any:
-        value = self.resolver.resolve(self.raw.get(key, default), f"{self.logical_id}.{key}")
-        return default if value is NO_VALUE else value
-
-    def error(self, key: str, message: str) -> TemplateError:
-        return TemplateError(f"{self.source}: {self.logical_id}.{key}: {message}")
-
-    def integer(self, key: str, low: int, high: int, unit: str) -> int | None:
-        """The whole number at KEY within LOW..HIGH, or None if the property is absent."""
-        value = self.get(key)
-        if value is None:
-            return None
-        text = to_string(value)
-        if text is None or not re.fullmatch(r"\s*\d+\s*", text):
-            raise self.error(key, f"{value!r} is not a whole number of {unit}")
-        if not low <= int(text) <= high:
-            raise self.error(
-                key, f"{int(text)} is out of range; Lambda allows {low} to {high} {unit}"
-            )
-        return int(text)
 
 
 class _TemplateReader:
@@ -134,7 +101,7 @@ class _TemplateReader:
         if not isinstance(raw, dict):
             raise TemplateError(f"{self.path}: {logical_id}.Properties must be a mapping")
         serverless = resource["Type"] == "AWS::Serverless::Function"
-        properties = _Properties(
+        properties = Properties(
             logical_id, _merge(self.globals, raw) if serverless else raw, self.resolver, self.path
         )
         code = function_code(
@@ -165,7 +132,7 @@ class _TemplateReader:
             **version_settings(properties, serverless=serverless),
         )
 
-    def _directory(self, properties: _Properties, key: str, value: str) -> Path:
+    def _directory(self, properties: Properties, key: str, value: str) -> Path:
         directory = (self.base / value).resolve()
         if not directory.exists():
             raise properties.error(key, f"{value} does not exist (looked for {directory})")
@@ -175,7 +142,7 @@ class _TemplateReader:
             )
         return directory
 
-    def _runtime(self, properties: _Properties) -> str:
+    def _runtime(self, properties: Properties) -> str:
         runtime = to_string(properties.get("Runtime"))
         if not runtime:
             raise properties.error(
@@ -195,13 +162,13 @@ class _TemplateReader:
             )
         return runtime
 
-    def _handler(self, properties: _Properties, runtime: str) -> str | None:
+    def _handler(self, properties: Properties, runtime: str) -> str | None:
         handler = to_string(properties.get("Handler"))
         if not handler and runtime.startswith("python"):
             raise properties.error("Handler", "missing; a Python function needs module.function")
         return handler or None
 
-    def _environment(self, properties: _Properties) -> dict[str, str]:
+    def _environment(self, properties: Properties) -> dict[str, str]:
         environment = properties.get("Environment") or {}
         # `Variables:` with every entry commented out is null: no variables, not an error.
         variables = (environment.get("Variables") or {}) if isinstance(environment, dict) else None
@@ -218,7 +185,7 @@ class _TemplateReader:
             result[str(key)] = text
         return result
 
-    def _architectures(self, properties: _Properties) -> tuple[str, ...]:
+    def _architectures(self, properties: Properties) -> tuple[str, ...]:
         value = properties.get("Architectures", ["x86_64"])
         if not isinstance(value, list) or len(value) != 1 or value[0] not in ARCHITECTURES:
             raise properties.error(
@@ -226,7 +193,7 @@ class _TemplateReader:
             )
         return (value[0],)
 
-    def _layers(self, properties: _Properties) -> tuple[Path, ...]:
+    def _layers(self, properties: Properties) -> tuple[Path, ...]:
         value = properties.get("Layers", [])
         if not isinstance(value, list):
             raise properties.error("Layers", "must be a list of layer ARNs or directories")
@@ -250,7 +217,7 @@ class _TemplateReader:
     def _layer_resource(self, logical_id: str) -> list[Path]:
         resource = self.resolver.resources[logical_id]
         key = "ContentUri" if resource["Type"] == "AWS::Serverless::LayerVersion" else "Content"
-        properties = _Properties(
+        properties = Properties(
             logical_id, resource.get("Properties") or {}, self.resolver, self.path
         )
         content = properties.get(key)
@@ -259,7 +226,7 @@ class _TemplateReader:
         self.resolver.warn(f"{logical_id}.{key}", "layer content is not a local directory; skipped")
         return []
 
-    def _function_url(self, properties: _Properties) -> UrlConfig | None:
+    def _function_url(self, properties: Properties) -> UrlConfig | None:
         values = properties.get("FunctionUrlConfig")
         if values is None:
             return None
@@ -277,7 +244,7 @@ class _TemplateReader:
             if isinstance(condition, str) and not self.resolver.condition(condition, logical_id):
                 continue
             raw = resource.get("Properties") or {}
-            properties = _Properties(logical_id, raw, self.resolver, self.path)
+            properties = Properties(logical_id, raw, self.resolver, self.path)
             target = to_string(properties.get("TargetFunctionArn")) or ""
             index = targets.get(target)
             if index is None or specs[index].url is not None:
@@ -319,7 +286,7 @@ class _TemplateReader:
             seen[spec.name] = spec.logical_id
 
 
-def _url_config(values: Mapping[str, Any], properties: _Properties, prefix: str = "") -> UrlConfig:
+def _url_config(values: Mapping[str, Any], properties: Properties, prefix: str = "") -> UrlConfig:
     """A URL from the properties of AWS::Lambda::Url (SAM's FunctionUrlConfig has the same)."""
     auth_type = values.get("AuthType")
     if auth_type not in ("NONE", "AWS_IAM"):

@@ -20,10 +20,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from lambdakit.template.resources import _Properties
+from lambdakit.template.properties import Properties
 
 __all__ = ["url_cors"]
 
@@ -38,7 +36,7 @@ KEYS = ("AllowCredentials", *_LISTS, "MaxAge")
 _ORIGIN = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*://[^/?#*]+")
 
 
-def url_cors(value: object, properties: _Properties, prefix: str = "") -> dict[str, object] | None:
+def url_cors(value: object, properties: Properties, prefix: str = "") -> dict[str, object] | None:
     """The URL's ``Cors`` with proper types (lists of strings, a bool, an int), or None."""
     if value is None:
         return None
@@ -66,7 +64,7 @@ def url_cors(value: object, properties: _Properties, prefix: str = "") -> dict[s
 
 
 def _strings(
-    value: object, properties: _Properties, where: str, most: int, longest: int
+    value: object, properties: Properties, where: str, most: int, longest: int
 ) -> list[str]:
     if not isinstance(value, list) or not all(isinstance(v, (str, int, float)) for v in value):
         raise properties.error(where, f"{value!r} is not a list of strings")
@@ -79,7 +77,7 @@ def _strings(
     return items
 
 
-def _boolean(value: object, properties: _Properties, where: str) -> bool:
+def _boolean(value: object, properties: Properties, where: str) -> bool:
     if isinstance(value, bool):
         return value
     if isinstance(value, str) and value.lower() in ("true", "false"):
@@ -87,7 +85,7 @@ def _boolean(value: object, properties: _Properties, where: str) -> bool:
     raise properties.error(f"{where}.AllowCredentials", f"{value!r}: use true or false")
 
 
-def _max_age(value: object, properties: _Properties, where: str) -> int:
+def _max_age(value: object, properties: Properties, where: str) -> int:
     text = str(value).strip()
     if isinstance(value, bool) or not text.isdigit():
         raise properties.error(f"{where}.MaxAge", f"{value!r} is not a whole number of seconds")
@@ -98,7 +96,7 @@ def _max_age(value: object, properties: _Properties, where: str) -> int:
     return int(text)
 
 
-def _check_methods(methods: object, properties: _Properties, where: str) -> None:
+def _check_methods(methods: object, properties: Properties, where: str) -> None:
     for method in methods if isinstance(methods, list) else []:
         # Lambda takes methods in any case and keeps them in capitals (what deploy compares).
         if str(method).upper() not in METHODS:
@@ -109,7 +107,7 @@ def _check_methods(methods: object, properties: _Properties, where: str) -> None
             )
 
 
-def _warn_about(cors: Mapping[str, object], properties: _Properties, where: str) -> None:
+def _warn_about(cors: Mapping[str, object], properties: Properties, where: str) -> None:
     warn = properties.resolver.warn
     for key in ("AllowHeaders", "ExposeHeaders"):
         for item in _listed(cors, key):

@@ -17,12 +17,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
-from lambdakit.template.errors import TemplateError
-from lambdakit.template.values import NO_VALUE, to_string
+from lambdakit.template.properties import Properties
+from lambdakit.template.values import to_string
 
 if TYPE_CHECKING:
     from lambdakit.template.intrinsics import Resolver
@@ -44,28 +42,6 @@ _PC_WITHOUT_ALIAS = (
 )
 
 
-class _Readable(Protocol):
-    """One resource's properties, resolved one at a time (``resources._Properties``)."""
-
-    @property
-    def logical_id(self) -> str: ...
-    @property
-    def raw(self) -> Mapping[str, Any]: ...
-    @property
-    def resolver(self) -> Resolver: ...
-    @property
-    def source(self) -> Path: ...
-
-    def get(self, key: str, default: Any = None) -> Any: ...
-    def error(self, key: str, message: str) -> TemplateError: ...
-
-
-class _Properties(_Readable, Protocol):
-    """What this module needs of a function's ``resources._Properties``."""
-
-    def integer(self, key: str, low: int, high: int, unit: str) -> int | None: ...
-
-
 def executed_version(spec: FunctionSpec, qualifier: str | None) -> str | None:
     """The version an invocation with QUALIFIER runs (``$LATEST`` or ``1``), or None if the
     function has no such version or alias (Lambda answers 404 then)."""
@@ -76,7 +52,7 @@ def executed_version(spec: FunctionSpec, qualifier: str | None) -> str | None:
     return None
 
 
-def version_settings(properties: _Properties, *, serverless: bool) -> dict[str, Any]:
+def version_settings(properties: Properties, *, serverless: bool) -> dict[str, Any]:
     """The ``FunctionSpec`` fields ``alias``, ``published``, ``provisioned_concurrency`` and
     ``per_tenant`` of the function PROPERTIES belong to."""
     if serverless:
@@ -97,7 +73,7 @@ def version_settings(properties: _Properties, *, serverless: bool) -> dict[str, 
 # --- SAM ---------------------------------------------------------------------------------------
 
 
-def _sam_alias(properties: _Properties) -> tuple[str | None, int | None]:
+def _sam_alias(properties: Properties) -> tuple[str | None, int | None]:
     provisioned = _provisioned(properties, properties.raw.get(_PC), _PC)
     if properties.raw.get("AutoPublishAlias") is None:
         if provisioned is not None:
@@ -113,7 +89,7 @@ def _sam_alias(properties: _Properties) -> tuple[str | None, int | None]:
     return _alias_name(properties, "AutoPublishAlias", name), provisioned
 
 
-def _alias_name(properties: _Readable, key: str, name: str) -> str:
+def _alias_name(properties: Properties, key: str, name: str) -> str:
     if _ALIAS.fullmatch(name) is None:
         raise properties.error(
             key,
@@ -123,7 +99,7 @@ def _alias_name(properties: _Readable, key: str, name: str) -> str:
     return name
 
 
-def _provisioned(properties: _Readable, raw: Any, where: str) -> int | None:
+def _provisioned(properties: Properties, raw: Any, where: str) -> int | None:
     """``ProvisionedConcurrentExecutions`` of a ProvisionedConcurrencyConfig, 1 or more."""
     if raw is None:
         return None
@@ -141,7 +117,7 @@ def _provisioned(properties: _Readable, raw: Any, where: str) -> int | None:
 # --- CloudFormation ----------------------------------------------------------------------------
 
 
-def _cloudformation_versions(properties: _Properties) -> tuple[str | None, bool, int | None]:
+def _cloudformation_versions(properties: Properties) -> tuple[str | None, bool, int | None]:
     """The template's ``AWS::Lambda::Version`` and ``AWS::Lambda::Alias`` resources that name
     this function: (the alias, whether version 1 exists, its provisioned concurrency)."""
     resolver = properties.resolver
@@ -171,7 +147,7 @@ def _cloudformation_versions(properties: _Properties) -> tuple[str | None, bool,
     return _alias_name(alias, "Name", name), True, alias_pc or provisioned
 
 
-def _alias_of(properties: _Properties, logical_id: str, versions: list[str]) -> bool:
+def _alias_of(properties: Properties, logical_id: str, versions: list[str]) -> bool:
     """Whether the alias points at a version of the template (``!GetAtt V.Version`` or ``!Ref
     V``); another target (``$LATEST``, a number) is named in a warning."""
     raw = _resource_properties(properties.resolver, logical_id).get("FunctionVersion")
@@ -193,7 +169,7 @@ def _alias_of(properties: _Properties, logical_id: str, versions: list[str]) -> 
     return False
 
 
-def _names(properties: _Properties, logical_id: str) -> bool:
+def _names(properties: Properties, logical_id: str) -> bool:
     """Whether the resource's FunctionName is this function (its name, ARN or logical id)."""
     resolver = properties.resolver
     raw = _resource_properties(resolver, logical_id).get("FunctionName")
@@ -226,32 +202,15 @@ def _resource_properties(resolver: Resolver, logical_id: str) -> Mapping[str, An
     return properties if isinstance(properties, Mapping) else {}
 
 
-@dataclass(frozen=True)
-class _Other:
-    """Another resource's properties, read like the function's (errors name that resource)."""
-
-    logical_id: str
-    raw: Mapping[str, Any]
-    resolver: Resolver
-    source: Path
-
-    def get(self, key: str, default: Any = None) -> Any:
-        value = self.resolver.resolve(self.raw.get(key, default), f"{self.logical_id}.{key}")
-        return default if value is NO_VALUE else value
-
-    def error(self, key: str, message: str) -> TemplateError:
-        return TemplateError(f"{self.source}: {self.logical_id}.{key}: {message}")
-
-
-def _other(function: _Readable, logical_id: str) -> _Other:
+def _other(function: Properties, logical_id: str) -> Properties:
     raw = _resource_properties(function.resolver, logical_id)
-    return _Other(logical_id, raw, function.resolver, function.source)
+    return Properties(logical_id, raw, function.resolver, function.source)
 
 
 # --- tenancy and the checks that combine ------------------------------------------------------
 
 
-def _per_tenant(properties: _Properties) -> bool:
+def _per_tenant(properties: Properties) -> bool:
     """``TenancyConfig: {TenantIsolationMode: PER_TENANT}`` (API_TenancyConfig.html: the one
     mode there is, and required when TenancyConfig is given)."""
     value = properties.get("TenancyConfig")
@@ -271,7 +230,7 @@ def _per_tenant(properties: _Properties) -> bool:
     return True
 
 
-def _check_provisioned(properties: _Properties, provisioned: int | None, per_tenant: bool) -> None:
+def _check_provisioned(properties: Properties, provisioned: int | None, per_tenant: bool) -> None:
     if provisioned is None:
         return
     if per_tenant:
