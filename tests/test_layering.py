@@ -2,6 +2,8 @@
 
 - ``lambdakit.template`` imports neither ``emulator``, ``project`` nor ``cli``;
 - ``lambdakit.emulator`` imports neither ``project`` nor ``cli``;
+- ``lambdakit.dependencies`` (the layer below both the emulator and the project commands)
+  imports neither ``emulator``, ``project``, ``cli`` nor ``template``;
 - no module imports a private module (a name segment starting with ``_``) of another of the
   subpackages runtime, emulator, template, project and cli. The shared top-level modules
   (``_wire``, ``_eventstream``, ``_version``, ``_hooks``) are for everyone, a package's private
@@ -21,11 +23,12 @@ import pytest
 
 SRC = Path(__file__).parent.parent / "src"
 PACKAGE = SRC / "lambdakit"
-SUBPACKAGES = ("runtime", "emulator", "template", "project", "cli")
+SUBPACKAGES = ("runtime", "emulator", "template", "project", "cli", "dependencies")
 SHARED = {"_wire", "_eventstream", "_version", "_hooks"}
 FORBIDDEN = {
     "template": ("emulator", "project", "cli"),
     "emulator": ("project", "cli"),
+    "dependencies": ("emulator", "project", "cli", "template"),
 }
 
 

@@ -9,9 +9,10 @@
                                         in /opt/python and /opt/lambdakit-wrapper, which
                                         AWS_LAMBDA_EXEC_WRAPPER runs instead of awslambdaric
 
-Requirements are wheels for the target's CPython, architecture and glibc (``_pip``). Bytecode
-is precompiled (unchecked-hash .pyc: Lambda's /var/task is read-only, so Python cannot cache
-what it compiles) when this interpreter is the target's version. The same inputs give the same
+Requirements are wheels for the target's CPython, architecture and glibc, installed by
+``lambdakit.dependencies`` (the emulator's installer and cache too). Bytecode is precompiled
+(unchecked-hash .pyc: Lambda's /var/task is read-only, so Python cannot cache what it
+compiles) when this interpreter is the target's version. The same inputs give the same
 bytes: sorted entries, one timestamp, normalised modes, no extra fields.
 
 This module chooses and checks (targets, Lambda's size limits, next steps); the parts are in
@@ -27,7 +28,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from lambdakit.project import _pip
+from lambdakit.dependencies import MACHINE
 from lambdakit.project.contents import (
     WRAPPER_PATH,
     Target,
@@ -46,6 +47,7 @@ from lambdakit.project.zips import (
     write_zip,
 )
 from lambdakit.template import FunctionSpec, TemplateError, select
+from lambdakit.template.packages import BuiltPackage, record_build
 
 __all__ = [
     "MAX_UNZIPPED",
@@ -126,7 +128,7 @@ def _target(spec: FunctionSpec, runtime: str, python: str, arch: str) -> Target:
             f"Python {python}: the lambdakit runtime needs 3.10 or newer; give --python 3.12 "
             "(or --target python3.12)"
         )
-    if arch not in _pip.MACHINE:
+    if arch not in MACHINE:
         raise BuildError(f"--arch {arch}: Lambda runs x86_64 and arm64")
     if runtime not in ("provided.al2023", "provided.al2") and not re.fullmatch(
         r"python3\.\d+", runtime
@@ -184,7 +186,25 @@ def build_function(
             say(f"writing {dest.name} ({len(files)} files)")
             results.append(write_zip([(n, *entry) for n, entry in files.items()], dest, kind=kind))
             _check_zipped(results[-1])
+    _record(spec, plan, output, results)
     return results
+
+
+def _record(spec: FunctionSpec, plan: Target, output: Path, results: list[BuildResult]) -> None:
+    """List the zips in OUTPUT's manifest, so that ``--package`` runs them as deployed."""
+    layers = tuple(result.path for result in results[1:])
+    managed = any(result.kind == "runtime-layer" for result in results)
+    package = BuiltPackage(
+        function=results[0].path,
+        layers=layers,
+        runtime=plan.runtime,
+        environment={"AWS_LAMBDA_EXEC_WRAPPER": WRAPPER_PATH} if managed else {},
+        logical_id=spec.logical_id,
+    )
+    try:
+        record_build(output, spec.name, package)
+    except OSError as error:
+        raise BuildError(f"cannot write the build's manifest in {output}: {error}") from error
 
 
 def _check_unzipped(function: str, zips: list[tuple[Kind, Files]]) -> None:

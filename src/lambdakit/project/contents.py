@@ -1,7 +1,8 @@
 """What goes into a function's zip and the runtime layer: code, requirements, the lambdakit
 runtime, and precompiled bytecode.
 
-Requirements are wheels for the target's CPython, architecture and glibc (``_pip``). Bytecode
+Requirements are wheels for the target's CPython, architecture and glibc, prepared (and cached)
+by ``lambdakit.dependencies``, the same installer and cache the emulator uses. Bytecode
 is precompiled (unchecked-hash .pyc: Lambda's /var/task is read-only, so Python cannot cache
 what it compiles) when this interpreter is the target's version.
 """
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import lambdakit
-from lambdakit.project import _pip
+from lambdakit import dependencies
 from lambdakit.project.errors import BuildError
 from lambdakit.project.vendoring import runtime_files
 from lambdakit.project.zips import Files, Source
@@ -70,8 +71,8 @@ class Target:
     def glibc_minor(self) -> int:
         # provided.al2023 and python3.12+ run on Amazon Linux 2023; the others on AL2.
         if self.runtime.startswith("provided"):
-            return _pip.GLIBC[self.runtime.removeprefix("provided.")]
-        return _pip.GLIBC["al2023" if python_minor(self.python) >= 12 else "al2"]
+            return dependencies.GLIBC[self.runtime.removeprefix("provided.")]
+        return dependencies.GLIBC["al2023" if python_minor(self.python) >= 12 else "al2"]
 
 
 def python_minor(python: str) -> int:
@@ -82,17 +83,14 @@ def function_files(
     spec: FunctionSpec, plan: Target, output: Path, work: Path, say: Callable[[str], None]
 ) -> Files:
     files: Files = {}
-    requirements = spec.code_dir / "requirements.txt"
-    if _pip.has_requirements(requirements):
-        say(
-            f"installing {requirements.name} for CPython {plan.python} on manylinux "
-            f"{plan.arch} (glibc 2.{plan.glibc_minor})"
-        )
-        deps = work / "deps"
-        _pip.install(
-            requirements, deps, python=plan.python, arch=plan.arch,
-            glibc_minor=plan.glibc_minor, progress=say,
+    try:
+        deps = dependencies.prepare(
+            dependencies.sources_in(spec.code_dir), python_version=(3, python_minor(plan.python)),
+            arch=plan.arch, glibc_minor=plan.glibc_minor, progress=say,
         )  # fmt: skip
+    except dependencies.DependencyError as exc:
+        raise BuildError(str(exc)) from exc
+    if deps is not None:
         files.update(_dependency_files(deps))
     say(f"adding the code in {spec.code_dir}")
     files.update(_code_files(spec.code_dir, output))
@@ -135,7 +133,8 @@ def _code_files(code_dir: Path, output: Path) -> Files:
 
 
 def _dependency_files(deps: Path) -> Files:
-    """pip's output, without what would differ between two builds or machines."""
+    """The installer's output (read from the cache, never changed), without what would differ
+    between two builds or machines."""
     files: Files = {}
     for name, path in _walk(deps, lambda p, is_dir: is_dir and p.name == "__pycache__"):
         if name.endswith(".dist-info/direct_url.json"):  # the local path or URL installed from
