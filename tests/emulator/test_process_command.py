@@ -3,6 +3,7 @@ a custom runtime's ``bootstrap``, or lambdakit's runtime for a python3.x functio
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -10,7 +11,9 @@ from typing import Any
 import pytest
 
 from lambdakit.emulator.errors import EmulatorError, FunctionConfigError
+from lambdakit.emulator.interpreters import find_interpreter
 from lambdakit.emulator.process_env import command
+from lambdakit.emulator.python_paths import runtime_directory
 from lambdakit.template import FunctionSpec, TemplateError
 
 
@@ -56,15 +59,20 @@ def test_command_explains_a_missing_or_non_executable_bootstrap(
 
 
 def test_command_of_a_python_function_runs_the_lambdakit_runtime(tmp_path: Path) -> None:
+    """On the interpreter given (Settings.python), else the one the Runtime names; with -S
+    and the function's own search path (python_paths.py), never this environment's."""
     spec = spec_in(tmp_path, runtime="python3.12", handler="app.handler")
     assert spec.is_python
-    assert command(spec, python="/usr/bin/python3") == [
-        "/usr/bin/python3",
-        "-m",
-        "lambdakit.runtime",
-        "app.handler",
-    ]
-    assert command(spec)[0] == sys.executable
+    argv = command(spec, python="/usr/bin/python3")
+    assert argv[0] == "/usr/bin/python3" and argv[-1] == "app.handler"
+    assert argv[1] == "-B"  # nothing written next to the code: /var/task is read-only on Lambda
+    snippet = argv.index("-c") + 1
+    assert argv[2] == "-S" and "entry.main()" in argv[snippet]
+    first = argv[snippet + 1].split(os.pathsep)
+    assert first == [str(tmp_path), str(runtime_directory())]
+    assert argv[snippet + 2] == ""  # no SDK prepared
+    assert command(spec)[0] == str(find_interpreter((3, 12)).path)
+    assert Path(sys.prefix) not in Path(command(spec)[0]).parents
 
 
 @pytest.mark.parametrize(

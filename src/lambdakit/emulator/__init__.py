@@ -36,7 +36,7 @@ async def serve(
     """Serve ``functions`` until SIGINT or SIGTERM. Everything printed while serving goes
     through ``console``: a stdout or stderr that nobody reads must not stop the serving.
     ACCOUNT_ID and REGION are the account and region the emulator models (``Settings``)."""
-    from lambdakit.emulator import console, reports
+    from lambdakit.emulator import console, freezing, reports
     from lambdakit.emulator.limits import describe
 
     config = EmulatorConfig(
@@ -56,6 +56,8 @@ async def serve(
     for line in emulator.events.destinations.describe(functions):  # where async records go
         console.echo(f"lambdakit: {line}")
     console.warn(describe(emulator.limiter))
+    images = any(spec.image is not None for spec in functions)
+    console.warn(freezing.describe(freezing.choose(emulator.limiter), images=images))
     if watch:
         from lambdakit.emulator.watch import watch_functions
 
@@ -97,6 +99,7 @@ async def invoke_once(spec: FunctionSpec, payload: bytes) -> InvocationResult:
     )
     emulator = Emulator([spec], config, printer=reports.LogPrinter(stream=sys.stderr))
     try:
+        await emulator.prepare(err=True)  # progress to stderr: stdout is the response's
         result, invocation = await emulator.invoke(spec.name, payload)
         if result.stream is not None:  # a streaming function: its whole body
             from lambdakit.emulator.invoke_api import buffer_result

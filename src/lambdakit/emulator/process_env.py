@@ -1,9 +1,9 @@
 """What an execution environment's process is given: its command, its variables, its output
 pipes.
 
-The variables are the ones Lambda documents for a runtime (runtimes-custom.html, "Defined
-runtime environment variables"), then the function's own; layers, which Lambda extracts to
-``/opt``, are pointed to where they are.
+A ``python3.x`` function runs on the interpreter its Runtime names (``interpreters.py``) and
+imports only its own packages (``python_paths.py``); the variables are Lambda's for the
+runtime, then the function's own (``variables.py``).
 """
 
 from __future__ import annotations
@@ -14,29 +14,31 @@ import os
 import sys
 import termios
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from lambdakit.emulator.errors import FunctionConfigError
-from lambdakit.emulator.platform_log import log_variables
+from lambdakit.emulator.interpreters import Interpreter, find_interpreter, runtime_version
+from lambdakit.emulator.python_paths import python_argv, search_path
 
 if TYPE_CHECKING:
     from lambdakit.emulator.settings import Settings
     from lambdakit.template import FunctionSpec
 
 
-def command(spec: FunctionSpec, python: str = sys.executable) -> list[str]:
+def command(spec: FunctionSpec, python: str | None = None) -> list[str]:
     """The argv of one execution environment's process.
 
     ``provided.*``: the ``bootstrap`` of the code, else of the last layer that has one
     (Lambda runs /var/task/bootstrap, else /opt/bootstrap:
     https://docs.aws.amazon.com/lambda/latest/dg/runtimes-custom.html).
-    ``python3.x``: lambdakit's runtime in PYTHON, the managed runtime's equivalent.
+    ``python3.x``: lambdakit's runtime, the managed runtime's equivalent, on the interpreter the
+    Runtime names (PYTHON if given), seeing only the function's own packages (python_paths.py).
     """
     if spec.runtime.startswith("provided"):
-        return [str(_bootstrap(spec))]
+        return [str(bootstrap_of(spec))]
     if not spec.is_python:
         raise FunctionConfigError(
             f"function {spec.name!r}: lambdakit cannot run the {spec.runtime} runtime; it "
@@ -47,10 +49,39 @@ def command(spec: FunctionSpec, python: str = sys.executable) -> list[str]:
             f"function {spec.name!r}: a {spec.runtime} function needs a handler "
             "(module.function, e.g. app.handler)"
         )
-    return [python, "-m", "lambdakit.runtime", spec.handler]
+    interpreter = interpreter_for(spec, python)
+    first = search_path(spec.code_dir, spec.layers, interpreter.version, spec.dependencies)
+    sdk = spec.dependencies.get("sdk")
+    argv = python_argv(interpreter.path, first, [str(sdk)] if sdk else [], spec.handler)
+    # -B: no bytecode written, as Lambda's /var/task is read-only (what build precompiled into
+    # the code is used); the prepared packages and the runtime come compiled (compile_tree).
+    return [argv[0], "-B", *argv[1:]]
 
 
-def _bootstrap(spec: FunctionSpec) -> Path:
+def interpreter_for(spec: FunctionSpec, python: str | None = None) -> Interpreter:
+    """The interpreter that runs SPEC's Python: PYTHON if given (``Settings.python``), else
+    the one its python3.x Runtime names, else (a ``provided.*`` function whose bootstrap is
+    lambdakit's) one of the emulator's own version, outside its virtual environment."""
+    if python:
+        path = Path(python)
+        return Interpreter(path, runtime_version(spec.runtime), "settings", exact=True)
+    version = runtime_version(spec.runtime) if spec.is_python else sys.version_info[:2]
+    return find_interpreter(version)
+
+
+def lambdakit_bootstrap(spec: FunctionSpec) -> bool:
+    """Whether SPEC is a ``provided.*`` function whose bootstrap is lambdakit's (it reads
+    ``LAMBDAKIT_PYTHON``): a Python function too, with dependencies to prepare."""
+    if not spec.runtime.startswith("provided") or spec.image is not None:
+        return False
+    try:
+        return b"LAMBDAKIT_PYTHON" in bootstrap_of(spec).read_bytes()[:8192]
+    except (FunctionConfigError, OSError):
+        return False
+
+
+def bootstrap_of(spec: FunctionSpec) -> Path:
+    """The code's ``bootstrap``, else the last layer's that has one."""
     candidates = [spec.code_dir / "bootstrap"]
     candidates += [layer / "bootstrap" for layer in reversed(spec.layers)]
     for bootstrap in candidates:
@@ -113,58 +144,16 @@ def process_environment(
     version: str = "$LATEST",
     provisioned: bool = False,
 ) -> dict[str, str]:
-    """The variables Lambda documents for a runtime, then the function's own. VERSION is the
-    one the environment runs; PROVISIONED, whether it is a provisioned-concurrency one."""
-    environ = {k: os.environ[k] for k in settings.passthrough if k in os.environ}
-    environ.update({k: v for k, v in os.environ.items() if k.startswith("COVERAGE_")})
-    environ.update(
-        AWS_LAMBDA_RUNTIME_API=api_address,
-        _HANDLER=spec.handler or "",
-        LAMBDA_TASK_ROOT=str(spec.code_dir),
-        LAMBDA_RUNTIME_DIR=runtime_dir(),
-        AWS_LAMBDA_FUNCTION_NAME=spec.name,
-        AWS_LAMBDA_FUNCTION_VERSION=version,
-        AWS_LAMBDA_FUNCTION_MEMORY_SIZE=str(spec.memory_size),
-        AWS_LAMBDA_LOG_STREAM_NAME=log_stream,
-        AWS_LAMBDA_INITIALIZATION_TYPE="provisioned-concurrency" if provisioned else "on-demand",
-        AWS_REGION=settings.region,
-        AWS_DEFAULT_REGION=settings.region,
-        TZ=":UTC",
-    )
-    environ.update(log_variables(spec.name, spec.logging))
-    if spec.is_python:
-        environ["AWS_EXECUTION_ENV"] = f"AWS_Lambda_{spec.runtime}"
-    # The shipped bootstrap runs $LAMBDAKIT_PYTHON, else python3 from PATH (which on a developer
-    # machine may be a version manager's shim, slow to start, or another Python): default to the
-    # interpreter the emulator runs on, unless a layer brings its own python3 (as it would on
-    # Lambda, first on PATH). A function's own LAMBDAKIT_PYTHON still wins.
-    if not any((layer / "bin" / "python3").exists() for layer in spec.layers):
-        environ["LAMBDAKIT_PYTHON"] = settings.python or sys.executable
-    environ.update(layer_paths(spec, environ))
-    environ.update(spec.environment)
-    return environ
+    """Lambda's variables for SPEC's runtime, then the function's own (``variables.py``).
+    VERSION is the one the environment runs; PROVISIONED, whether it is a
+    provisioned-concurrency one."""
+    from lambdakit.emulator.variables import Identity, lambda_environment
 
-
-def layer_paths(spec: FunctionSpec, environ: Mapping[str, str]) -> dict[str, str]:
-    """Layers are extracted to /opt on Lambda; here each layer directory stands in for /opt, and
-    the variables that point into /opt point into each of them."""
-    if not spec.layers:
-        return {}
-    version = "python%d.%d" % sys.version_info[:2]
-    python = [
-        p
-        for layer in spec.layers
-        for p in (layer / "python", layer / "python" / "lib" / version / "site-packages")
-    ]
-    result = {
-        "PATH": os.pathsep.join(
-            [*(str(layer / "bin") for layer in spec.layers), environ.get("PATH", "")]
-        ),
-        "LD_LIBRARY_PATH": os.pathsep.join(str(layer / "lib") for layer in spec.layers),
-        "PYTHONPATH": os.pathsep.join(str(p) for p in python),
-        "LAMBDAKIT_LAYERS": os.pathsep.join(str(layer) for layer in spec.layers),
-    }
-    return result
+    interpreter = None
+    if spec.is_python or lambdakit_bootstrap(spec):
+        interpreter = interpreter_for(spec, settings.python or None)
+    identity = Identity(api_address, log_stream, version, provisioned)
+    return lambda_environment(spec, settings, identity, interpreter, lambdakit_bootstrap(spec))
 
 
 def pipe_pending(fd: int) -> bool:
@@ -217,11 +206,3 @@ def log_stream_name(version: str = "$LATEST") -> str:
     import uuid
 
     return time.strftime(f"%Y/%m/%d/[{version}]", time.gmtime()) + uuid.uuid4().hex
-
-
-def runtime_dir() -> str:
-    """The directory that holds the ``lambdakit`` package: a bootstrap that looks for the runtime
-    in LAMBDA_RUNTIME_DIR (as the shipped one does) finds this installation's."""
-    import lambdakit
-
-    return os.path.dirname(os.path.dirname(os.path.abspath(lambdakit.__file__)))

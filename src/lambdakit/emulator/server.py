@@ -93,6 +93,7 @@ class Emulator:
         self._stopped = asyncio.Event()
         self._hurried = asyncio.Event()  # a second signal: stop at once
         self.background: list[asyncio.Task[None]] = []  # cancelled by close()
+        self._prepared: set[str] = set()  # functions whose packages are prepared (prepare())
 
     def _make_pool(self, spec: FunctionSpec) -> FunctionPool:
         return FunctionPool(
@@ -118,11 +119,31 @@ class Emulator:
 
     # --- lifecycle -----------------------------------------------------------------------------
 
+    async def prepare(self, names: Sequence[str] | None = None, *, err: bool = False) -> None:
+        """Install the Python functions' own packages (``preparation.py``), off the event loop;
+        NAMES: only those functions again (their sources changed). Once per function unless
+        NAMES asks again; environments started later run with what was prepared. Progress
+        goes to stdout (ERR: stderr)."""
+        from lambdakit.emulator.preparation import prepare_functions
+
+        wanted = [n for n in (names or self.functions) if names or n not in self._prepared]
+        specs = [self.functions[name] for name in wanted]
+        prepared = await asyncio.to_thread(
+            prepare_functions, specs, say=lambda text: console.echo(f"lambdakit: {text}", err=err),
+            warn=self._warn,
+            python=self.config.settings.python or None,
+        )  # fmt: skip
+        for spec in prepared:
+            self.functions[spec.name] = self.pools[spec.name].spec = spec
+            self._prepared.add(spec.name)
+
     async def start(self) -> None:
-        """Start the provisioned environments and wait for their init; then listen for the
-        Invoke API and resume the events a previous run left pending."""
+        """Prepare the functions' packages, start the provisioned environments and wait for
+        their init; then listen for the Invoke API and resume the events a previous run left
+        pending."""
         from lambdakit.emulator.provisioning import provision_all
 
+        await self.prepare()
         await provision_all(self.pools.values(), say=console.echo, warn=self._warn)
         api = InvokeAPI(self)
         self._server = await start_server(api.handle, self.config.host, self.config.port)
@@ -171,6 +192,8 @@ class Emulator:
         pool = self.pool(name)
         if pool is None:
             raise EmulatorError(f"no function named {name!r}; functions: {', '.join(self.pools)}")
+        if pool.spec.name not in self._prepared:  # not started: prepare what it runs
+            await self.prepare([pool.spec.name])
         invocation = PendingInvocation(payload=payload, **fields)  # type: ignore[arg-type]
         return await pool.invoke(invocation), invocation
 

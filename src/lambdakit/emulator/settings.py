@@ -18,11 +18,14 @@ class Settings:
     account_id: str = ACCOUNT_ID  # the account the emulator models (serve --account-id)
     init_timeout: float = 10.0  # Lambda's Init phase limit
     shutdown_grace: float = 2.0  # SIGTERM, then SIGKILL after this (Lambda's Shutdown phase)
-    python: str = ""  # interpreter for python3.x functions; "" = the emulator's own
+    python: str = ""  # interpreter for Python functions; "" = the one each Runtime names
+    # The host's variables a function gets (with COVERAGE_*, for the test suite's coverage):
+    # the AWS credentials, so that a function calls real AWS locally as with SAM CLI, and the
+    # profile and its files, which SAM CLI resolves into credentials and the function's SDK
+    # reads here itself. Nothing else: Lambda's variables replace the host's (variables.py).
     passthrough: tuple[str, ...] = (
         "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
-        "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE", "AWS_ENDPOINT_URL",
-        "HOME", "LANG", "PATH", "SYSTEMROOT", "TMPDIR",
+        "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE",
     )  # fmt: skip
 
     @classmethod

@@ -2,7 +2,8 @@
 
 Idle environments are shut down at once; busy ones finish their invocation first, so no
 invocation is cut short by an edit. The next invocation starts a fresh environment (a cold
-start, with the new code).
+start, with the new code). A changed ``requirements.txt`` or ``pyproject.toml`` in a
+function's code directory prepares its packages again first.
 """
 
 from __future__ import annotations
@@ -11,7 +12,9 @@ import asyncio
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from lambdakit.dependencies import SOURCE_NAMES
 from lambdakit.emulator import console
+from lambdakit.emulator.errors import EmulatorError
 
 if TYPE_CHECKING:
     from lambdakit.emulator.server import Emulator
@@ -38,9 +41,21 @@ async def _watch(emulator: Emulator) -> None:
     async for changes in awatch(*paths, watch_filter=lambda _, path: _relevant(path)):
         changed = [Path(path) for _, path in changes]
         for name, dirs in roots.items():
-            if any(_inside(path, root) for path in changed for root in dirs):
-                console.warn(f"{name}: code changed, restarting its environments")
-                await emulator.pools[name].restart()
+            if not any(_inside(path, root) for path in changed for root in dirs):
+                continue
+            if any(_is_source(path, emulator.functions[name].code_dir) for path in changed):
+                console.warn(f"{name}: dependencies changed, preparing them again")
+                try:
+                    await emulator.prepare([name])
+                except EmulatorError as error:  # the old packages stay; say why
+                    console.warn(str(error))
+            console.warn(f"{name}: code changed, restarting its environments")
+            await emulator.pools[name].restart()
+
+
+def _is_source(path: Path, code_dir: Path) -> bool:
+    """Whether PATH is one of the dependency sources of the code in CODE_DIR."""
+    return path.name in SOURCE_NAMES and path.parent.resolve() == code_dir.resolve()
 
 
 def _inside(path: Path, root: Path) -> bool:

@@ -34,10 +34,10 @@ from lambdakit.template.specs import (
     FunctionSpec,
     TemplateResult,
     UrlConfig,
-    local_python_runtime,
 )
 from lambdakit.template.urls import url_cors
 from lambdakit.template.values import FUNCTION_TYPES, LAYER_TYPES, to_string
+from lambdakit.template.variables import check_variables
 from lambdakit.template.versions import version_settings
 
 __all__ = ["load_template"]
@@ -75,7 +75,6 @@ class _TemplateReader:
         globals_ = template.get("Globals") or {}
         function_globals = globals_.get("Function") if isinstance(globals_, dict) else None
         self.globals: Mapping[str, Any] = function_globals or {}
-        self._python_warned: set[str] = set()
         self.differences: list[Difference] = []
 
     def functions(self) -> list[FunctionSpec]:
@@ -152,14 +151,7 @@ class _TemplateReader:
             )
         if not runtime.startswith(("provided", "python3")):
             raise _Skip(f"lambdakit cannot run {runtime}; it runs provided.* and python3.x")
-        local = local_python_runtime()
-        if runtime.startswith("python") and runtime != local and runtime not in self._python_warned:
-            self._python_warned.add(runtime)
-            self.resolver.warn(
-                properties.logical_id,
-                f"Runtime {runtime}: lambdakit runs Python functions on this interpreter, "
-                f"Python {local[6:]}",
-            )
+        # The emulator runs it on the CPython it names, and says which (interpreters.py).
         return runtime
 
     def _handler(self, properties: Properties, runtime: str) -> str | None:
@@ -183,7 +175,7 @@ class _TemplateReader:
                     f"is a {type(value).__name__}; environment variables are strings",
                 )
             result[str(key)] = text
-        return result
+        return check_variables(result, lambda m: properties.error("Environment.Variables", m))
 
     def _architectures(self, properties: Properties) -> tuple[str, ...]:
         value = properties.get("Architectures", ["x86_64"])

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Literal
 
 from lambdakit.template.errors import TemplateError
+from lambdakit.template.variables import check_variables
 
 __all__ = [
     "ARCHITECTURES",
@@ -130,6 +131,13 @@ class FunctionSpec:
     published: bool = False
     """Version 1 exists (``AutoPublishAlias``, or an ``AWS::Lambda::Version`` of the template);
     always so when ALIAS is set. Locally it runs the same code as $LATEST."""
+    packaged: bool = False
+    """The code is a built deployment package (``--package``): its packages are inside it, as
+    in /var/task on Lambda, so its requirements are not installed again."""
+    dependencies: Mapping[str, Path] = field(default_factory=dict, hash=False)
+    """Packages the emulator prepared for it, by what they serve: ``"function"`` (its code's
+    requirements), ``"sdk"`` (the boto3 of a managed python3.x runtime), or a layer's path
+    (that layer's requirements). Empty until the emulator prepares the function."""
 
     def __post_init__(self) -> None:
         if not 0 < self.timeout <= MAX_TIMEOUT:
@@ -146,6 +154,7 @@ class FunctionSpec:
         object.__setattr__(self, "timeout", float(self.timeout))
         object.__setattr__(self, "code_dir", Path(self.code_dir).absolute())
         object.__setattr__(self, "environment", dict(self.environment))
+        object.__setattr__(self, "dependencies", dict(self.dependencies))
         object.__setattr__(self, "architectures", tuple(self.architectures))
         object.__setattr__(self, "layers", tuple(Path(p).absolute() for p in self.layers))
 
@@ -167,7 +176,10 @@ class FunctionSpec:
             handler=self.handler if handler is None else handler,
             timeout=self.timeout if timeout is None else timeout,
             memory_size=self.memory_size if memory_size is None else memory_size,
-            environment={**self.environment, **(environment or {})},
+            environment=check_variables(
+                {**self.environment, **(environment or {})},
+                lambda message: TemplateError(f"function {self.name!r}: {message}"),
+            ),
         )
 
 
