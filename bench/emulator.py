@@ -10,14 +10,19 @@ Targets (medians of one run; results in docs/benchmarks.md):
    once with its own payload, and a rate ≥ 1.5 times the sequential one;
 3. a one-shot ``lambdakit invoke examples/hello``: ≤ 400 ms wall time.
 
+Environments are frozen between invocations (emulator/freezing.py), so target 1 is measured
+with freezing on, the default; for comparison, the sequential rate with freezing on and with it
+off (``LAMBDAKIT_FREEZE=0``), two servers in the same run, rounds alternating ABBA.
+
 And, for information, what a burst costs: 50 parallel invocations of a cold function (it sleeps
 ``BURST_SLEEP`` so that they overlap) against a ``serve`` with the default account limit: the
 time from the first request to the last answer, the environments started, and the peak of the
 summed VmRSS of their processes (sampled every 20 ms), with the server's own RSS.
 
 How. A temporary SAM project holds two echo functions (``return event``; with a ~25 byte event
-this is a no-op that lets the client check every answer): ``lambdakit-echo`` (``python3.12``:
-the emulator runs ``python -m lambdakit.runtime`` with its own interpreter) and
+this is a no-op that lets the client check every answer): ``lambdakit-echo`` (``python3.X``, the
+version of the interpreter running this script: the emulator runs lambdakit's runtime on that
+CPython, found as for any function, with ``-S`` and the function's own search path) and
 ``awslambdaric-echo`` (``provided.al2023``: a ``bootstrap`` that execs ``python -m awslambdaric``
 from ``bench/.venvs/awslambdaric``, the awslambdaric==4.2.2 environment bench/runtime.py makes and
 shares, created on first use). ``python -m lambdakit serve PROJECT --port 0`` runs in a child
@@ -102,7 +107,7 @@ Resources:
       FunctionName: lambdakit-echo
       CodeUri: lambdakit
       Handler: echo.handler
-      Runtime: python3.12
+      Runtime: {python_runtime}
       Timeout: 30
   AwslambdaricEcho:
     Type: AWS::Serverless::Function
@@ -118,9 +123,10 @@ Resources:
       FunctionName: lambdakit-burst
       CodeUri: lambdakit
       Handler: burst.handler
-      Runtime: python3.12
+      Runtime: {python_runtime}
       Timeout: 30
 """
+PYTHON_RUNTIME = "python%d.%d" % sys.version_info[:2]
 BURST = 50  # parallel invocations of a cold function
 BURST_SLEEP = 1.0  # seconds each of them lasts, so that all 50 are in flight together
 BURST_HANDLER = f"import time\n\ndef handler(event, context):\n    time.sleep({BURST_SLEEP})\n"
@@ -525,7 +531,9 @@ def write_project(root: Path) -> Path:
     bootstrap = project / "awslambdaric" / "bootstrap"
     bootstrap.write_text(BOOTSTRAP)
     bootstrap.chmod(0o755)
-    (project / "template.yaml").write_text(TEMPLATE)
+    # The function runs on this interpreter's version, as the stub side does (the emulator finds
+    # that CPython itself: interpreters.py), so that both sides run the same Python.
+    (project / "template.yaml").write_text(TEMPLATE.replace("{python_runtime}", PYTHON_RUNTIME))
     return project
 
 
@@ -534,7 +542,7 @@ def runtimes(project: Path, awslambdaric: str) -> tuple[Runtime, Runtime]:
     ours = rt.Command(
         "lambdakit",
         (sys.executable, "-m", "lambdakit.runtime"),
-        (("AWS_EXECUTION_ENV", "AWS_Lambda_python3.12"),),
+        (("AWS_EXECUTION_ENV", f"AWS_Lambda_{PYTHON_RUNTIME}"),),
     )
     bootstrap = str(project / "awslambdaric" / "bootstrap")
     theirs = rt.Command("awslambdaric", ("/bin/sh", bootstrap), (("BENCH_PYTHON", awslambdaric),))
@@ -960,6 +968,57 @@ def burst(root: Path, env: dict[str, str], awslambdaric: str) -> Burst:
     return Burst(answered, elapsed, *peak)
 
 
+@dataclass
+class FreezeRates:
+    """One runtime's sequential rates (inv/s, all CPUs) with freezing on and off, per round."""
+
+    on: list[float] = field(default_factory=list)
+    off: list[float] = field(default_factory=list)
+    mechanism: str = ""  # what the server's start-up line names
+
+
+FREEZING_LINE = re.compile(rb"freezing between invocations: ([^(]+?) \(")
+
+
+def freezing_rates(
+    root: Path, env: dict[str, str], awslambdaric: str, plan: Plan
+) -> dict[str, FreezeRates]:
+    """Sequential rounds against a server with freezing on (the default) and one with
+    LAMBDAKIT_FREEZE=0, alternating ABBA between them and between the runtimes."""
+    project = root / "project"
+    pair_ = runtimes(project, awslambdaric)
+    off = {**env, "LAMBDAKIT_FREEZE": "0"}
+    servers = [Server(project, off, awslambdaric), Server(project, env, awslambdaric)]
+    results = {runtime.label: FreezeRates() for runtime in pair_}
+    try:
+        items = [(index, on) for index in range(len(pair_)) for on in (1, 0)]
+        for index, on in alternate(items, plan.rounds):
+            samples = Sequential()
+            emulator_round(servers[on], env, pair_[index], plan, samples)
+            rates = results[pair_[index].label]
+            (rates.on if on else rates.off).append(samples.rate[0])
+        match = FREEZING_LINE.search(servers[1].errors.read_bytes())
+        for rates in results.values():
+            rates.mechanism = match.group(1).decode() if match else "?"
+    finally:
+        for server in servers:
+            server.stop()
+    return results
+
+
+def freezing_note(rates: dict[str, FreezeRates]) -> str:
+    cells = [
+        f"{label} {median(r.on):.0f} / {median(r.off):.0f} inv/s "
+        f"({median(ratios(r.on, r.off)):.2f}×)"
+        for label, r in rates.items()
+    ]
+    mechanism = next(iter(rates.values())).mechanism
+    return (
+        f"Freezing between invocations ({mechanism}): sequential rate with freezing on / off, "
+        f"all CPUs, medians (on ÷ off per round): {'; '.join(cells)}."
+    )
+
+
 def burst_note(cost: Burst) -> str:
     per = cost.peak_mb / cost.environments if cost.environments else 0.0
     return (
@@ -981,6 +1040,7 @@ class Results:
     boto3: float | None
     burst: Burst
     load: tuple[float, float] = (0.0, 0.0)  # 1-minute load average at the start and the end
+    freezing: dict[str, FreezeRates] = field(default_factory=dict)  # runtime -> on / off
 
 
 ALL, ONE = "all CPUs", "one CPU"
@@ -1190,6 +1250,8 @@ def report(results: Results, markdown: bool) -> str:
             "lambdakit runtime, sequential, all CPUs."
         )
     parts.append(textwrap.fill(burst_note(results.burst), 100))
+    if results.freezing:
+        parts.append(textwrap.fill(freezing_note(results.freezing), 100))
     return "\n\n".join(parts) + "\n"
 
 
@@ -1249,6 +1311,7 @@ def run(args: argparse.Namespace) -> Results:
         shots = one_shots(env, plan)
         by_mode: dict[str, dict[str, Sequential]] = {}
         by_mode[ALL], conc, boto3 = mode(root, env, awslambdaric, plan, concurrent=True)
+        frozen = freezing_rates(root, env, awslambdaric, plan)
         cost = burst(root, env, awslambdaric)
         cpu = None
         if not args.no_pin:
@@ -1259,7 +1322,7 @@ def run(args: argparse.Namespace) -> Results:
                 by_mode[ONE] = mode(root, env, awslambdaric, plan, concurrent=False)[0]
             finally:
                 os.sched_setaffinity(0, everything)
-    return Results(plan, cpu, by_mode, conc, shots, boto3, cost, (load, os.getloadavg()[0]))
+    return Results(plan, cpu, by_mode, conc, shots, boto3, cost, (load, os.getloadavg()[0]), frozen)
 
 
 def main(argv: list[str] | None = None) -> int:

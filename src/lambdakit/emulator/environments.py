@@ -17,7 +17,7 @@ from collections.abc import Callable
 from enum import Enum
 from typing import TYPE_CHECKING, Literal
 
-from lambdakit.emulator import reports
+from lambdakit.emulator import freezing, reports
 from lambdakit.emulator._http import bound_port, start_server
 from lambdakit.emulator.errors import ContainerEngineError, FunctionConfigError
 from lambdakit.emulator.invocations import (
@@ -115,6 +115,9 @@ class ExecutionEnvironment:
             app_filter=application_filter(spec.logging),
         )  # fmt: skip
         self.state = EnvState.STARTING
+        # Frozen while idle, as on Lambda (freezing.py); an image's process is the engine's.
+        self.freezing = freezing.choose(limiter) if spec.image is None else freezing.OFF
+        self._frozen = False
         if spec.image is not None:  # the engine limits the container itself (run -m)
             from lambdakit.emulator.limits import NoLimiter
 
@@ -169,7 +172,7 @@ class ExecutionEnvironment:
         """The spec's bootstrap, or its image run by a container engine: the engine's process
         takes the variables from ENVIRON by name, and ends its container when killed."""
         if self.spec.image is None:
-            return command(self.spec, self.settings.python or _default_python())
+            return command(self.spec, self.settings.python or None)
         from lambdakit.emulator import containers
 
         name = containers.container_name(self.spec.name, self.id)
@@ -192,6 +195,7 @@ class ExecutionEnvironment:
             await self._close()
             return
         self._death_reason = "shutdown"
+        self._thaw(for_signal=True)  # a stopped process would not run its SIGTERM handler
         self.runtime.signal(signal.SIGTERM)
         try:
             await asyncio.wait_for(self.runtime.wait(), self.settings.shutdown_grace)
@@ -201,6 +205,7 @@ class ExecutionEnvironment:
 
     async def kill(self, reason: str) -> None:
         self._death_reason = reason
+        self._thaw()
         self.runtime.signal(signal.SIGKILL)
         if self.runtime.process is None:  # the spawn failed: close what start() opened before it
             await self._close()
@@ -209,6 +214,7 @@ class ExecutionEnvironment:
     def stop_at_once(self) -> None:
         """End now, without the rest of a grace period (a second Ctrl-C): SIGKILL the runtime
         and what the guard holds; the ending then runs as after any kill."""
+        self._thaw()
         self.runtime.signal(signal.SIGKILL)
         self.guard.kill()
 
@@ -249,6 +255,7 @@ class ExecutionEnvironment:
             asyncio.get_running_loop().create_task(self.shutdown())
         else:
             self.events.ready(self)
+        self._freeze_if_idle()  # unless ready() delivered work at once
         invocation = await self._work
         self._work = None
         return invocation
@@ -256,6 +263,7 @@ class ExecutionEnvironment:
     def deliver(self, invocation: PendingInvocation) -> None:
         """Give an idle environment an invocation (called by the pool)."""
         assert self._work is not None and not self._work.done(), "environment not waiting"
+        self._thaw()  # complete before the event goes out: the runtime's first steps run thawed
         self._finish_end()  # the previous invocation's END and REPORT come before this START
         self.output.close_partial_line()  # what was written since belongs to no invocation
         self._enter(EnvState.BUSY)
@@ -276,6 +284,29 @@ class ExecutionEnvironment:
         loop.call_soon(
             self.output.platform, invocation, self.platform_log.start(invocation.request_id)
         )
+
+    def _freeze_if_idle(self) -> None:
+        """Freeze (freezing.py) once idle as Lambda means it: the runtime waits in GET /next
+        and the last invocation has ended (its END written, so a streamed response is over
+        and the output it wrote is read)."""
+        process = self.runtime.process
+        if (
+            self._frozen or self.retire or self._death_reason is not None  # ending: SIGTERM sent
+            or self.state is not EnvState.IDLE or not self.polling()
+            or self.output.target is not None or process is None or process.returncode is not None
+        ):  # fmt: skip
+            return
+        self._frozen = True
+        self.freezing.freeze(self.guard, process.pid)
+
+    def _thaw(self, *, for_signal: bool = False) -> None:
+        process = self.runtime.process
+        if self._frozen and process is not None:
+            self._frozen = False
+            if for_signal:  # the SIGTERM that follows must reach the runtime's main thread
+                freezing.thaw_for_signal(self.freezing, self.guard, process.pid)
+            else:
+                self.freezing.thaw(self.guard, process.pid)
 
     def current(self) -> PendingInvocation | None:
         return self._current
@@ -508,9 +539,6 @@ class ExecutionEnvironment:
         self.output.platform(invocation, lines)
         self.output.target = None
         invocation.reported.set()
-
-
-def _default_python() -> str:
-    import sys
-
-    return sys.executable
+        # Checked in the next turn: deliver() ends the previous invocation just before it
+        # hands out the next one, and must not freeze what it is about to thaw.
+        asyncio.get_running_loop().call_soon(self._freeze_if_idle)

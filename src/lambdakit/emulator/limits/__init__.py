@@ -17,6 +17,8 @@ mechanisms that works, strongest first, and its ``detail`` says why it skipped t
 
 An environment ends with everything it started, as on Lambda. A cgroup knows all of it
 (``MemoryGuard.kill``); under ``rlimit`` and ``none`` the emulator searches /proc (reaping.py).
+A cgroup v2 guard also freezes its environment between invocations (``CgroupGuard.set_frozen``,
+for freezing.py).
 
 Errors: ``choose_limiter`` raises ValueError for an unknown ``prefer``. Any other failure
 while it probes a mechanism makes it fall back to the next one. A guard swallows the OSErrors
