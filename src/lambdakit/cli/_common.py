@@ -40,13 +40,16 @@ class Selection:
     parameter_overrides: tuple[str, ...] = ()
     config_env: str | None = None
     config_file: Path | None = None
+    package: Path | None = None
+    """``--package``: a built zip, or the directory ``lambdakit build`` wrote."""
+    layer_packages: tuple[Path, ...] = ()
     command: Command = "invoke"
     """The lambdakit command, which chooses the samconfig sections that apply."""
 
 
 _SELECTION_FIELDS = (
     "path", "function_name", "handler", "timeout", "memory", "env", "env_file", "image",
-    "parameter_overrides", "config_env", "config_file",
+    "parameter_overrides", "config_env", "config_file", "package", "layer_packages",
 )  # fmt: skip
 
 _OVERRIDES_FLAG = "--parameter-overrides"
@@ -135,6 +138,22 @@ def function_options(command: F) -> F:
             metavar="TAG",
             help="Run this OCI image (`lambdakit image` builds it) with docker or podman.",
         ),
+        click.option(
+            "--package",
+            type=click.Path(exists=True, path_type=Path),
+            metavar="ZIP_OR_DIR",
+            help="Run the zip `lambdakit build` made (or each function's, from its output "
+            "directory) instead of the source.",
+        ),
+        click.option(
+            "--layer-package",
+            "layer_packages",
+            multiple=True,
+            type=click.Path(exists=True, dir_okay=False, path_type=Path),
+            metavar="ZIP",
+            help="A layer zip for --package, in Lambda's order (default: the layers build "
+            "made for it).",
+        ),
     ]
     wrapped: Any = config_options(collect)
     for decorator in reversed(decorators):
@@ -172,6 +191,8 @@ def select_project(
     """The functions the user chose and the parameters they were loaded with (the
     warnings shown; images built). REGION is a ``--region`` flag: it is ``AWS::Region``."""
     variables = parse_env_pairs(selection.env)
+    if selection.package is not None and selection.image is not None:
+        raise click.UsageError("give either --package (a zip) or --image, not both")
     try:
         chosen = select(
             selection.path, command=selection.command, function=selection.function_name,
@@ -179,6 +200,7 @@ def select_project(
             config_file=selection.config_file, handler=selection.handler, region=region,
             timeout=selection.timeout, memory_size=selection.memory,
             environment=variables or None, env_file=selection.env_file,
+            package=selection.package, layer_packages=selection.layer_packages,
         )  # fmt: skip
     except UnknownFunctionError as error:
         raise click.BadParameter(str(error), param_hint="--function") from error

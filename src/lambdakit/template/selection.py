@@ -13,7 +13,9 @@ needs (the region and profile of a deploy). The order is SAM CLI's:
     3. parameter overrides: the flag's if given, else samconfig's (the flag replaces them
        all, as in SAM CLI); ``stack_name`` and ``region`` feed ``AWS::StackName`` and
        ``AWS::Region`` unless an override names them
-    4. the env file, then ``--function`` (FunctionName or logical id), then the flags
+    4. the env file, then ``--function`` (FunctionName or logical id)
+    5. ``--package`` and ``--layer-package``: the code and layers of what ``lambdakit build``
+       made instead of the source (``packages.py``); then the flags
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from typing import Any
 from lambdakit.template.envfiles import apply_env_file
 from lambdakit.template.errors import TemplateError
 from lambdakit.template.overrides import parse_parameter_overrides
+from lambdakit.template.packages import apply_packages
 from lambdakit.template.samconfig import Command, ProjectConfig, load_config
 from lambdakit.template.sources import find_template, load_functions
 from lambdakit.template.specs import Difference, FunctionSpec, TemplateResult
@@ -77,12 +80,16 @@ def select(
     memory_size: int | None = None,
     environment: Mapping[str, str] | None = None,
     env_file: Path | None = None,
+    package: Path | None = None,
+    layer_packages: Sequence[Path] = (),
 ) -> Selected:
     """The functions at PATH as the user chose them for COMMAND (see the module docstring).
 
     PARAMETER_OVERRIDES is what ``--parameter-overrides`` gave (strings, each in SAM CLI's
     forms, or a mapping); None or empty when the flag was not used. REGION is a ``--region``
-    flag. Raises TemplateError, UnknownFunctionError for a FUNCTION that is not there.
+    flag. PACKAGE and LAYER_PACKAGES are ``--package`` (a zip or a build's directory) and
+    ``--layer-package`` (zips, in Lambda's order). Raises TemplateError, UnknownFunctionError
+    for a FUNCTION that is not there.
     """
     if not path.exists():
         raise TemplateError(
@@ -108,6 +115,12 @@ def select(
     if env_file is not None:
         result = apply_env_file(result, env_file)
     functions = _chosen(result, function, path)
+    if package is not None:
+        functions = apply_packages(
+            functions, package, layer_packages, directory=template is None, warn=warnings.append
+        )
+    elif layer_packages:
+        raise TemplateError("--layer-package goes with --package (the function's zip)")
     functions = [
         spec.with_overrides(
             handler=handler, timeout=timeout, memory_size=memory_size, environment=environment
