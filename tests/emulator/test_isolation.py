@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from lambdakit.emulator.python_paths import SDK_VERSIONS, runtime_files
+from lambdakit._vendoring import runtime_files
+from lambdakit.emulator.python_paths import SDK_VERSIONS, runtime_directory
 from lambdakit.emulator.variables import LAMBDA_LD_LIBRARY_PATH, LAMBDA_PATH
 from tests.emulator.conftest import Server, client_for
 
@@ -151,7 +152,8 @@ def test_an_awslambdaric_bootstrap_still_works(server: Server) -> None:
     assert body["environ"]["MINE"] == "mine"
 
 
-def test_the_runtime_files_are_the_vendored_ones() -> None:
-    from lambdakit.project.vendoring import runtime_files as vendored
-
-    assert runtime_files() == vendored()
+def test_the_runtime_directory_holds_the_runtime_and_nothing_else() -> None:
+    shipped = runtime_directory() / "lambdakit"
+    found = sorted(p.relative_to(shipped) for p in shipped.rglob("*.py"))
+    assert found == sorted(p for p in runtime_files() if p.suffix == ".py")
+    assert not (shipped / "emulator").exists() and not (shipped / "cli").exists()

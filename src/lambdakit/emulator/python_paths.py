@@ -27,21 +27,17 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import lambdakit
+from lambdakit._vendoring import runtime_files
 
 __all__ = [
-    "RUNTIME_MODULES",
     "SDK_VERSIONS",
     "compile_tree",
     "python_argv",
     "runtime_directory",
-    "runtime_files",
     "sdk_requirements",
     "search_path",
 ]
 
-# The top-level modules the runtime imports; with runtime/ they are the runtime package.
-# project/vendoring.py makes the same selection for deployment zips (a test keeps them equal).
-RUNTIME_MODULES = ("__init__.py", "_hooks.py", "_version.py", "_wire.py", "_eventstream.py")
 PACKAGE = Path(lambdakit.__file__).resolve().parent
 CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "lambdakit"
 
@@ -99,16 +95,6 @@ def search_path(
         paths += [layer / site, layer / "python"] + ([built, layer] if built else [])
     paths.append(runtime_directory())
     return [str(path) for path in paths]
-
-
-def runtime_files(package: Path = PACKAGE) -> list[Path]:
-    """The runtime-only files of the lambdakit PACKAGE, relative to it."""
-    files = [Path(name) for name in RUNTIME_MODULES if (package / name).is_file()]
-    for directory, subdirectories, names in os.walk(package / "runtime"):
-        subdirectories[:] = sorted(d for d in subdirectories if d != "__pycache__")
-        base = Path(directory).relative_to(package)
-        files += [base / n for n in sorted(names) if not n.endswith((".pyc", ".pyo"))]
-    return files
 
 
 _runtime_dir: Path | None = None

@@ -21,8 +21,8 @@ from pathlib import Path
 
 import lambdakit
 from lambdakit import dependencies
+from lambdakit._vendoring import runtime_files
 from lambdakit.project.errors import BuildError
-from lambdakit.project.vendoring import runtime_files
 from lambdakit.project.zips import Files, Source
 from lambdakit.template import FunctionSpec
 

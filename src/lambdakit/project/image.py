@@ -23,10 +23,10 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from lambdakit._vendoring import runtime_files
 from lambdakit.emulator.containers import Engine, detect_engine
 from lambdakit.emulator.errors import ContainerEngineError
 from lambdakit.project.errors import ImageError
-from lambdakit.project.vendoring import runtime_files
 
 __all__ = [
     "RUNTIME_DIR",

@@ -120,7 +120,7 @@ def vendor_runtime(destination: Path) -> list[Path]:
     A copy already there is replaced, so that no file of an older version stays behind.
     Returns the files written. The selection is ``lambdakit image``'s (``runtime_files``).
     """
-    from lambdakit.project.vendoring import runtime_files
+    from lambdakit._vendoring import runtime_files
 
     package = Path(__file__).resolve().parent.parent
     target = destination / "lambdakit"

@@ -1,8 +1,9 @@
 """Which files of the lambdakit package make up the runtime that ships with a function.
 
 One selection serves every place the runtime is copied to: a deployment zip and the runtime
-layer (``bundle``), an image's build context (``image``) and a new project (``scaffold``). The
-tooling (cli, emulator, template, project) stays behind.
+layer (``bundle``), an image's build context (``image``), a new project (``scaffold``), and the
+emulator's runtime directory, its /var/runtime (``emulator/python_paths``). The tooling (cli,
+emulator, template, project) stays behind. Standard library only.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import os
 from pathlib import Path
 
 RUNTIME_MODULES = ("__init__.py", "_hooks.py", "_version.py", "_wire.py", "_eventstream.py")
-PACKAGE = Path(__file__).resolve().parent.parent
+PACKAGE = Path(__file__).resolve().parent
 
 
 def runtime_files(package: Path | None = None) -> list[Path]:
