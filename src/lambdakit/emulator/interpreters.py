@@ -153,14 +153,16 @@ def bare_home(interpreter: Interpreter, cache: Path) -> Path | None:
     to sys.path: a machine's interpreter may have anything there, where Lambda's provided.*
     runtimes have no Python packages at all. None if the layout is not CPython's on Unix."""
     version = "python%d.%d" % interpreter.version
+    key = hashlib.sha256(str(interpreter.path).encode()).hexdigest()[:12]
+    home = cache / "python" / f"{version}-{key}"
+    if (home / "lib" / version / "os.py").exists():
+        return home  # made before: no need to ask the interpreter where its home is
     probed = _run([str(interpreter.path), "-S", "-c", "import sys; print(sys.base_prefix)"])
     if not probed:
         return None
     stdlib = Path(probed.strip()) / "lib" / version
-    key = hashlib.sha256(str(interpreter.path).encode()).hexdigest()[:12]
-    home = cache / "python" / f"{version}-{key}"
-    if (home / "lib" / version / "os.py").exists() or not (stdlib / "os.py").is_file():
-        return home if (home / "lib" / version).is_dir() else None
+    if not (stdlib / "os.py").is_file():
+        return None
     home.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=home.parent, prefix=".tmp-"))
     try:
