@@ -34,6 +34,22 @@ __all__ = ["host_architecture", "prepare_function", "prepare_functions"]
 Say = Callable[[str], None]
 
 
+def _wanted(spec: FunctionSpec, version: tuple[int, int]) -> dict[str, tuple[list[Path], str]]:
+    """What to install for SPEC, by the key ``FunctionSpec.dependencies`` gives it: the code's
+    requirements (not for a built package: build put them in the zip), each BuildMethod
+    layer's (into what stands for its python/, as sam build installs them), and a managed
+    runtime's boto3."""
+    wanted: dict[str, tuple[list[Path], str]] = {}
+    sources = [] if spec.packaged else sources_in(spec.code_dir)
+    if sources:
+        wanted["function"] = (sources, "its dependencies")
+    for layer in spec.built_layers:
+        wanted[str(layer)] = (sources_in(layer), f"the dependencies of its layer {layer}")
+    if spec.is_python:
+        wanted["sdk"] = ([sdk_requirements(version)], "the runtime's boto3")
+    return wanted
+
+
 def host_architecture() -> str:
     """This machine's architecture by Lambda's name (``x86_64``, ``arm64``)."""
     machine = platform.machine().lower()
@@ -79,16 +95,9 @@ def prepare_function(
 
     if not spec.is_python:
         bare_home(interpreter, CACHE)  # made now, not when an environment starts
-    dependencies: dict[str, Path] = {}
-    # A built package holds its packages already (build put them in the zip).
-    sources = [] if spec.packaged else sources_in(spec.code_dir)
-    found = install(sources, "its dependencies") if sources else None
-    if found is not None:
-        dependencies["function"] = found
-    if spec.is_python:
-        sdk = install([sdk_requirements(interpreter.version)], "the runtime's boto3")
-        if sdk is not None:
-            dependencies["sdk"] = sdk
+    wanted = _wanted(spec, interpreter.version)
+    found = {key: install(sources, what) for key, (sources, what) in wanted.items()}
+    dependencies = {key: path for key, path in found.items() if path is not None}
     # Functions run with -B (nothing written next to their code, as on Lambda): what they
     # import from the prepared packages and the runtime is compiled here, once per version.
     tag = "compiled-%d%d" % interpreter.version

@@ -128,7 +128,8 @@ def _bootstrap_variables(spec: FunctionSpec, interpreter: Interpreter) -> dict[s
     site = os.path.join("python", "lib", "python%d.%d" % interpreter.version, "site-packages")
     paths = [spec.dependencies["function"]] if "function" in spec.dependencies else []
     for layer in reversed(spec.layers):
-        paths += [layer / site, layer / "python"]
+        built = spec.dependencies.get(str(layer))  # a BuildMethod layer: its python/ is these
+        paths += [layer / site, layer / "python"] + ([built, layer] if built else [])
     if paths:
         environ["PYTHONPATH"] = os.pathsep.join(str(p) for p in paths)
     return environ

@@ -76,6 +76,7 @@ class _TemplateReader:
         function_globals = globals_.get("Function") if isinstance(globals_, dict) else None
         self.globals: Mapping[str, Any] = function_globals or {}
         self.differences: list[Difference] = []
+        self._built_layers: set[Path] = set()  # layers sam build builds (_built_by_sam)
 
     def functions(self) -> list[FunctionSpec]:
         specs = []
@@ -120,7 +121,8 @@ class _TemplateReader:
             memory_size=properties.integer("MemorySize", MIN_MEMORY, MAX_MEMORY, "MB") or 128,
             environment=self._environment(properties),
             architectures=self._architectures(properties),
-            layers=self._layers(properties),
+            layers=(layers := self._layers(properties)),
+            built_layers=tuple(layer for layer in layers if layer in self._built_layers),
             url=self._function_url(properties) if serverless else None,
             reserved_concurrency=properties.integer(
                 "ReservedConcurrentExecutions", 0, sys.maxsize, "executions"
@@ -214,7 +216,10 @@ class _TemplateReader:
         )
         content = properties.get(key)
         if isinstance(content, str) and not content.startswith("s3://"):
-            return [self._directory(properties, key, content)]
+            directory = self._directory(properties, key, content)
+            if _built_by_sam(resource.get("Metadata")):
+                self._built_layers.add(directory)
+            return [directory]
         self.resolver.warn(f"{logical_id}.{key}", "layer content is not a local directory; skipped")
         return []
 
@@ -290,6 +295,14 @@ def _url_config(values: Mapping[str, Any], properties: Properties, prefix: str =
         )
     cors = url_cors(values.get("Cors"), properties, prefix)
     return UrlConfig(auth_type=auth_type, invoke_mode=invoke_mode, cors=cors)
+
+
+def _built_by_sam(metadata: object) -> bool:
+    """Whether a layer's Metadata makes ``sam build`` install its requirements into its
+    ``python/`` (``BuildMethod: python3.12`` and the like; building-layers.html of the SAM
+    developer guide)."""
+    method = metadata.get("BuildMethod") if isinstance(metadata, dict) else None
+    return isinstance(method, str) and method.startswith("python")
 
 
 def _merge(global_value: Any, local_value: Any) -> Any:

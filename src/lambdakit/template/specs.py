@@ -111,6 +111,9 @@ class FunctionSpec:
     architectures: tuple[str, ...] = ("x86_64",)
     layers: tuple[Path, ...] = ()
     """Local layer directories, absolute, in the order Lambda extracts them to /opt."""
+    built_layers: tuple[Path, ...] = ()
+    """Those of LAYERS that ``sam build`` builds (``Metadata: BuildMethod: python3.x``): the
+    packages of their requirements go into their ``python/``, next to their own files."""
     url: UrlConfig | None = None
     reserved_concurrency: int | None = None
     logical_id: str | None = None
@@ -157,6 +160,9 @@ class FunctionSpec:
         object.__setattr__(self, "dependencies", dict(self.dependencies))
         object.__setattr__(self, "architectures", tuple(self.architectures))
         object.__setattr__(self, "layers", tuple(Path(p).absolute() for p in self.layers))
+        object.__setattr__(
+            self, "built_layers", tuple(Path(p).absolute() for p in self.built_layers)
+        )
 
     @property
     def is_python(self) -> bool:
