@@ -22,10 +22,11 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+from lambdakit._atomic import make_directory
 
 __all__ = ["Interpreter", "bare_home", "describe", "find_interpreter", "runtime_version"]
 
@@ -163,20 +164,13 @@ def bare_home(interpreter: Interpreter, cache: Path) -> Path | None:
     stdlib = Path(probed.strip()) / "lib" / version
     if not (stdlib / "os.py").is_file():
         return None
-    home.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=home.parent, prefix=".tmp-"))
-    try:
+
+    def fill(staging: Path) -> None:
         (staging / "lib" / version).mkdir(parents=True)
         for entry in stdlib.iterdir():
             if entry.name != "site-packages":
                 (staging / "lib" / version / entry.name).symlink_to(entry)
         for archive in stdlib.parent.glob("python*.zip"):
             (staging / "lib" / archive.name).symlink_to(archive)
-        try:
-            staging.rename(home)
-        except OSError:  # made by another process meanwhile
-            if not home.is_dir():
-                raise
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return home
+
+    return make_directory(home, fill)

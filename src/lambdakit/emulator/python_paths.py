@@ -22,11 +22,11 @@ import hashlib
 import os
 import shutil
 import subprocess
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
 import lambdakit
+from lambdakit._atomic import make_directory
 from lambdakit._vendoring import runtime_files
 
 __all__ = [
@@ -120,21 +120,15 @@ def runtime_directory(cache: Path | None = None) -> Path:
 
 
 def _copy(files: list[Path], target: Path) -> None:
-    """Copy FILES into TARGET/lambdakit, whole or not at all (a rename makes it appear)."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=".tmp-"))
-    try:
+    """Copy FILES into TARGET/lambdakit, whole or not at all."""
+
+    def fill(staging: Path) -> None:
         for relative in files:
             destination = staging / "lambdakit" / relative
             destination.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(PACKAGE / relative, destination)
-        try:
-            staging.rename(target)
-        except OSError:  # another process made it first
-            if not target.is_dir():
-                raise
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+
+    make_directory(target, fill)
 
 
 def sdk_requirements(version: tuple[int, int], cache: Path | None = None) -> Path:

@@ -21,12 +21,12 @@ import os
 import re
 import shutil
 import stat
-import tempfile
 import zipfile
 import zlib
 from collections.abc import Callable, Mapping
 from pathlib import Path, PurePosixPath
 
+from lambdakit._atomic import make_directory
 from lambdakit.template.errors import TemplateError
 
 __all__ = ["cache_root", "inline_directory", "single_file_directory", "unpacked_zip"]
@@ -79,25 +79,11 @@ def inline_directory(files: Mapping[str, tuple[bytes, int]], *, root: Path | Non
 
 
 def _cached(key: str, fill: Callable[[Path], None], root: Path | None) -> Path:
-    root = root or cache_root()
-    final = root / key
-    if final.is_dir():
-        return final
+    final = (root or cache_root()) / key
     try:
-        root.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{key[:12]}-", dir=root))
+        return make_directory(final, fill, prefix=f".{key[:12]}-")
     except OSError as error:
-        raise TemplateError(f"cannot write the code cache {root}: {error}") from error
-    try:
-        fill(staging)
-        staging.chmod(0o755)  # mkdtemp's 0700 would hide /var/task from other users
-        staging.rename(final)
-    except OSError as error:
-        if not final.is_dir():  # not merely another process's copy, renamed first
-            raise TemplateError(f"cannot write the code cache {final}: {error}") from error
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return final
+        raise TemplateError(f"cannot write the code cache {final}: {error}") from error
 
 
 # --- zips -------------------------------------------------------------------------------------
