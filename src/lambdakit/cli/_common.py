@@ -105,10 +105,7 @@ def config_options(command: F) -> F:
             "template; relative to the project directory).",
         ),
     ]
-    wrapped: Any = command
-    for decorator in reversed(decorators):
-        wrapped = decorator(wrapped)
-    return wrapped  # type: ignore[no-any-return]
+    return _decorated(command, decorators)
 
 
 def function_options(command: F) -> F:
@@ -155,7 +152,12 @@ def function_options(command: F) -> F:
             "made for it).",
         ),
     ]
-    wrapped: Any = config_options(collect)
+    return _decorated(config_options(collect), decorators)  # type: ignore[return-value]
+
+
+def _decorated(command: F, decorators: Sequence[Callable[[Any], Any]]) -> F:
+    """COMMAND with DECORATORS applied, the first one outermost (as if written above it)."""
+    wrapped: Any = command
     for decorator in reversed(decorators):
         wrapped = decorator(wrapped)
     return wrapped  # type: ignore[no-any-return]
