@@ -970,26 +970,109 @@ def burst(root: Path, env: dict[str, str], awslambdaric: str) -> Burst:
 
 @dataclass
 class FreezeRates:
-    """One runtime's sequential rates (inv/s, all CPUs) with freezing on and off, per round."""
+    """One runtime's sequential rates (inv/s, all CPUs) with freezing on and off, per round, and
+    the p50 latency (ms) of paced invocations, each after a pause of PAUSE."""
 
     on: list[float] = field(default_factory=list)
     off: list[float] = field(default_factory=list)
+    paced_on: list[float] = field(default_factory=list)
+    paced_off: list[float] = field(default_factory=list)
+    met_frozen: int = 0  # paced invocations with freezing on that met a frozen environment
+    paced: int = 0  # paced invocations with freezing on
     mechanism: str = ""  # what the server's start-up line names
 
 
 FREEZING_LINE = re.compile(rb"freezing between invocations: ([^(]+?) \(")
+PAUSE = 0.005  # seconds before each paced invocation: the environment is frozen by then
+
+# The paced client: before each invocation it sleeps PAUSE and notes whether the runtime's
+# processes are frozen (SIGSTOP: state T; cgroup v2 freezer: "frozen 1" in the cgroup.events of
+# their cgroup), outside the timed part; then it times the invocation. Back-to-back invocations
+# (the rate above) rarely meet a frozen environment: the next request is usually queued before
+# the runtime asks for it, and a queued invocation is handed over without a freeze, as on AWS.
+PACED_C = (
+    r"""
+import json, socket, sys, time
+config = json.loads(sys.argv[1])
+port, pids = config["port"], config["pids"]
+head = ("POST /2015-03-31/functions/%s/invocations HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n"
+        "Content-Type: application/json\r\nContent-Length: " % (config["function"], port))
+head = head.encode()
+buffer = bytearray()
+sock = socket.create_connection(("127.0.0.1", port), timeout=30)
+sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+unified = [line.split()[4] for line in open("/proc/self/mountinfo") if " - cgroup2 " in line]
+"""
+    + READER_C
+    + r"""
+def frozen(pid):
+    try:
+        if open("/proc/%d/stat" % pid).read().rpartition(")")[2].split()[0] == "T":
+            return True
+        where = [l[3:].strip() for l in open("/proc/%d/cgroup" % pid) if l.startswith("0::")]
+        events = open(unified[0] + where[0] + "/cgroup.events").read()
+        return "frozen 1" in events.splitlines()
+    except (OSError, IndexError):
+        return False
+
+def call(seq):
+    body = b'{"client":0,"seq":%d}' % seq
+    sock.sendall(head + b"%d\r\n\r\n" % len(body) + body)
+    response, payload = read_response()
+    expected = {"client": 0, "seq": seq}
+    if not response.startswith(b"http/1.1 200 ") or json.loads(payload) != expected:
+        raise ValueError(response[:12].decode() + " " + payload[:300].decode("utf-8", "replace"))
+
+latencies, met = [], 0
+for seq in range(config["warmup"] + config["count"]):
+    time.sleep(config["pause"])
+    timed = seq >= config["warmup"]
+    met += timed and any(frozen(pid) for pid in pids)
+    sent = time.perf_counter()
+    call(seq)
+    if timed:
+        latencies.append(time.perf_counter() - sent)
+print(json.dumps({"lat": latencies, "met": met}), flush=True)
+"""
+)
+
+
+def paced_round(
+    server: Server, env: dict[str, str], runtime: Runtime, count: int
+) -> tuple[float, int]:
+    """COUNT invocations, each after PAUSE: their p50 latency (ms) and how many met a frozen
+    environment."""
+    config = {
+        "port": server.port,
+        "function": runtime.function,
+        "pids": server.runtimes(runtime.marker),
+        "warmup": 10,
+        "count": count,
+        "pause": PAUSE,
+    }
+    child = Child(
+        f"paced client of {runtime.function}",
+        [sys.executable, "-c", PACED_C, json.dumps(config)],
+        env,
+    )
+    result = child.result(60.0 + count * (PAUSE + 0.05))
+    latencies = [float(value) for value in result["lat"]]  # type: ignore[attr-defined]
+    return percentile(latencies, 0.5) * 1000, int(str(result["met"]))
 
 
 def freezing_rates(
     root: Path, env: dict[str, str], awslambdaric: str, plan: Plan
 ) -> dict[str, FreezeRates]:
     """Sequential rounds against a server with freezing on (the default) and one with
-    LAMBDAKIT_FREEZE=0, alternating ABBA between them and between the runtimes."""
+    LAMBDAKIT_FREEZE=0, alternating ABBA between them and between the runtimes; each round
+    back to back (the rate) and then paced (PAUSE before each invocation: the latency of an
+    invocation that thaws its environment)."""
     project = root / "project"
     pair_ = runtimes(project, awslambdaric)
     off = {**env, "LAMBDAKIT_FREEZE": "0"}
     servers = [Server(project, off, awslambdaric), Server(project, env, awslambdaric)]
     results = {runtime.label: FreezeRates() for runtime in pair_}
+    paced = max(50, plan.invocations // 10)
     try:
         items = [(index, on) for index in range(len(pair_)) for on in (1, 0)]
         for index, on in alternate(items, plan.rounds):
@@ -997,6 +1080,10 @@ def freezing_rates(
             emulator_round(servers[on], env, pair_[index], plan, samples)
             rates = results[pair_[index].label]
             (rates.on if on else rates.off).append(samples.rate[0])
+            p50, met = paced_round(servers[on], env, pair_[index], paced)
+            (rates.paced_on if on else rates.paced_off).append(p50)
+            if on:
+                rates.met_frozen, rates.paced = rates.met_frozen + met, rates.paced + paced
         match = FREEZING_LINE.search(servers[1].errors.read_bytes())
         for rates in results.values():
             rates.mechanism = match.group(1).decode() if match else "?"
@@ -1012,10 +1099,18 @@ def freezing_note(rates: dict[str, FreezeRates]) -> str:
         f"({median(ratios(r.on, r.off)):.2f}×)"
         for label, r in rates.items()
     ]
+    paced = [
+        f"{label} {median(r.paced_on):.2f} / {median(r.paced_off):.2f} ms "
+        f"({r.met_frozen} of {r.paced} met a frozen environment)"
+        for label, r in rates.items()
+    ]
     mechanism = next(iter(rates.values())).mechanism
     return (
         f"Freezing between invocations ({mechanism}): sequential rate with freezing on / off, "
-        f"all CPUs, medians (on ÷ off per round): {'; '.join(cells)}."
+        f"all CPUs, medians (on ÷ off per round): {'; '.join(cells)}. Back to back, an "
+        f"invocation seldom meets a frozen environment (the next one is queued before the "
+        f"runtime asks, as on AWS); with a {PAUSE * 1000:.0f} ms pause before each, p50 "
+        f"latency with freezing on / off: {'; '.join(paced)}."
     )
 
 

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 import lambdakit
+from lambdakit.emulator import sandbox
 from tests.emulator.conftest import Server, client_for
 
 BOOTSTRAP = Path(lambdakit.__file__).parent / "runtime" / "bootstrap"
@@ -76,6 +77,9 @@ def project(tmp_path: Path, cache: Path) -> Path:
     return directory
 
 
+BOXED = sandbox.choose().active  # functions see Lambda's paths (docs/emulator.md#the-filesystem)
+
+
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "lambdakit", *args], capture_output=True, text=True, timeout=120
@@ -122,15 +126,20 @@ def test_the_built_zip_answers_as_the_source_did(
     keys = ("message", "version", "memory")
     assert {k: packaged[k] for k in keys} == {k: source[k] for k in keys}
     assert packaged["message"] == "hello zip" and packaged["memory"] == "256"  # the template's
-    assert source["app"] == str(project / "src" / "app.py")
-    code = Path(packaged["app"]).parent
-    assert code.parent == cache, packaged  # the zip, unpacked to the code cache
     runtime = Path(packaged["runtime"])
-    if target.startswith("provided"):  # the copy of the runtime inside the zip
-        assert runtime == code / "lambdakit" / "__init__.py"
-    else:  # the runtime layer's, which Lambda extracts to /opt (/opt/python/lambdakit)
-        assert runtime.parts[-3:] == ("python", "lambdakit", "__init__.py"), runtime
-        assert runtime.parents[2].parent == cache and runtime.parents[2] != code
+    if BOXED:  # Lambda's paths: the zip at /var/task, the runtime layer at /opt
+        assert source["app"] == packaged["app"] == "/var/task/app.py"
+        where = "/var/task" if target.startswith("provided") else "/opt/python"
+        assert runtime == Path(where, "lambdakit", "__init__.py")
+    else:
+        assert source["app"] == str(project / "src" / "app.py")
+        code = Path(packaged["app"]).parent
+        assert code.parent == cache, packaged  # the zip, unpacked to the code cache
+        if target.startswith("provided"):  # the copy of the runtime inside the zip
+            assert runtime == code / "lambdakit" / "__init__.py"
+        else:  # the runtime layer's, which Lambda extracts to /opt (/opt/python/lambdakit)
+            assert runtime.parts[-3:] == ("python", "lambdakit", "__init__.py"), runtime
+            assert runtime.parents[2].parent == cache and runtime.parents[2] != code
     # What was built is what runs: the source changes, the zip does not.
     (project / "src" / "app.py").write_text(APP.replace('"1"', '"2"'))
     assert invoked(str(project), "--function", "greet")["version"] == "2"
@@ -180,9 +189,13 @@ def test_layer_packages_come_from_the_flag(project: Path, tmp_path: Path, cache:
     layer = Path(shutil.copy(out / "other-runtime-layer.zip", elsewhere / "runtime.zip"))
     args = [str(project), "--function", "other", "--package", str(zipped)]
     runtime = Path(invoked(*args, "--layer-package", str(layer))["runtime"])
-    assert runtime.parents[2].parent == cache and runtime.parts[-3] == "python"
     bare = Path(invoked(*args)["runtime"])  # no layers: not the runtime layer's copy
-    assert not bare.is_relative_to(cache)
+    if BOXED:
+        assert runtime == Path("/opt/python/lambdakit/__init__.py")
+        assert bare == Path("/var/runtime/lambdakit/__init__.py")
+    else:
+        assert runtime.parents[2].parent == cache and runtime.parts[-3] == "python"
+        assert not bare.is_relative_to(cache)
 
 
 @pytest.mark.slow  # builds, then starts the function

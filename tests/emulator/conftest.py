@@ -112,3 +112,20 @@ def client_for(url: str, read_timeout: float = 60) -> Any:
 @pytest.fixture
 def lambda_client(server: Server) -> Any:
     return client_for(server.url)
+
+
+@pytest.fixture
+def plain_processes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Environments as plain processes (``LAMBDAKIT_SANDBOX=0``), for this process's emulators
+    and the servers it starts: for tests whose functions report to the test through files of
+    this machine (in the sandbox a function's /tmp is its own), and that follow processes by
+    their pids."""
+    from lambdakit.emulator import sandbox
+
+    monkeypatch.setenv("LAMBDAKIT_SANDBOX", "0")
+    monkeypatch.setattr(sandbox, "_chosen", None)
+
+
+PLAIN = {"LAMBDAKIT_SANDBOX": "0"}
+"""``Server(..., env=PLAIN)``: a server whose functions count their attempts in files of this
+machine, which they cannot write in the sandbox (their /tmp is their own)."""

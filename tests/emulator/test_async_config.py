@@ -22,7 +22,7 @@ from lambdakit.emulator import Emulator, EmulatorConfig
 from lambdakit.emulator.invocations import PendingInvocation
 from lambdakit.emulator.reports import LogPrinter
 from lambdakit.template import load_template
-from tests.emulator.conftest import Server, client_for
+from tests.emulator.conftest import PLAIN, Server, client_for
 
 PROJECT = Path(__file__).parent.parent / "functions" / "async_config"
 ACCOUNT = "123456789012"
@@ -61,7 +61,7 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def server(project: Path) -> Iterator[Server]:
-    srv = Server(project, "--event-retry-delays", "0.1,0.1")
+    srv = Server(project, "--event-retry-delays", "0.1,0.1", env=PLAIN)
     yield srv
     srv.stop()
 
@@ -187,7 +187,7 @@ def test_an_event_past_its_maximum_age_is_not_run(tmp_path: Path) -> None:
     }  # fmt: skip
     (project / ".lambdakit").mkdir()
     (project / ".lambdakit" / "pending-events.jsonl").write_text(json.dumps(pending) + "\n")
-    srv = Server(project, "--function", "aging")
+    srv = Server(project, "--function", "aging", env=PLAIN)
     try:
         (event,) = lines(destination(project, EVENT_BUS), 1)
     finally:
@@ -209,6 +209,7 @@ def test_an_event_past_its_maximum_age_is_not_run(tmp_path: Path) -> None:
     assert "functionError" not in record["responseContext"]
 
 
+@pytest.mark.usefixtures("plain_processes")  # the function writes the marker
 def test_an_event_that_ages_between_attempts_is_not_retried(tmp_path: Path) -> None:
     """The first attempt fails; by the clock the test gives the queue, the event is then past
     its 60 s, so the retry is not made and OnFailure gets EventAgeExceeded."""

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.emulator.conftest import PROJECT, Server
+from tests.emulator.conftest import PLAIN, PROJECT, Server
 
 ROOT = Path(__file__).parent.parent.parent
 HELLO = ROOT / "examples" / "hello"
@@ -111,7 +111,7 @@ def test_aws_cli_invoke(server: Server, tmp_path: Path) -> None:
 def test_event_retries_then_dead_letter(tmp_path: Path) -> None:
     project = tmp_path / "project"
     shutil.copytree(PROJECT, project)
-    srv = Server(project, "--event-retry-delays", "0.1,0.1", "--function", "flaky")
+    srv = Server(project, "--event-retry-delays", "0.1,0.1", "--function", "flaky", env=PLAIN)
     try:
         import boto3
 

@@ -11,8 +11,13 @@ Whether a process is frozen is read from the kernel (its cgroup's ``cgroup.event
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import gc
 import json
 import os
+import socket
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -129,8 +134,33 @@ def limiter(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> 
         base.rmdir()
 
 
-def spec_for(record: Path, kind: str = "thread") -> FunctionSpec:
-    environment = {"FREEZE_RECORD": str(record), "FREEZE_KIND": kind}
+class Record:
+    """Where the function's notes arrive: a UDP socket on 127.0.0.1 (the function may run in
+    the sandbox, whose /tmp is its own and the rest read-only)."""
+
+    def __init__(self) -> None:
+        self.socket = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.socket.bind(("127.0.0.1", 0))
+        self.socket.setblocking(False)
+        self.port: int = self.socket.getsockname()[1]
+        self.received: list[str] = []
+
+    def lines(self) -> list[str]:
+        with contextlib.suppress(BlockingIOError):
+            while True:
+                self.received.append(self.socket.recv(256).decode())
+        return self.received
+
+
+@pytest.fixture
+def record() -> Iterator[Record]:
+    made = Record()
+    yield made
+    made.socket.close()
+
+
+def spec_for(record: Record, kind: str = "thread") -> FunctionSpec:
+    environment = {"FREEZE_PORT": str(record.port), "FREEZE_KIND": kind}
     return function_from_directory(FUNCTION, timeout=10, environment=environment)
 
 
@@ -153,14 +183,27 @@ async def invoke(emulator: Emulator, name: str, event: dict[str, float]) -> int:
     """One invocation, answered within a bound; the pid of the runtime that answered."""
     result, _ = await asyncio.wait_for(emulator.invoke(name, json.dumps(event).encode()), 30)
     assert result.outcome is Outcome.SUCCESS, result.body
-    pid: int = json.loads(result.body)["pid"]
-    return pid
+    answer = json.loads(result.body)
+    return host_pid(answer["pid"], answer["port"])
 
 
-def notes(record: Path) -> dict[str, list[float]]:
+def host_pid(pid: int, port: int) -> int:
+    """The machine's pid of the process that is PID in its own namespace (the sandbox's) and
+    whose notes go to PORT."""
+    for entry in os.listdir("/proc"):
+        with contextlib.suppress(OSError, ValueError):
+            status = _read(f"/proc/{entry}/status")
+            spaced = next(line.split()[1:] for line in status.splitlines() if "NSpid:" in line)
+            environ = Path(f"/proc/{entry}/environ").read_bytes().split(b"\0")
+            if int(spaced[-1]) == pid and f"FREEZE_PORT={port}".encode() in environ:
+                return int(entry)
+    raise AssertionError(f"no process is pid {pid} of the function whose notes go to {port}")
+
+
+def notes(record: Record) -> dict[str, list[float]]:
     """The record's times by kind: tick, start, end, sigterm."""
     found: dict[str, list[float]] = {"tick": [], "start": [], "end": [], "sigterm": []}
-    for line in record.read_text().splitlines():
+    for line in record.lines():
         what, _, when = line.partition(" ")
         found[what].append(float(when))
     return found
@@ -185,9 +228,8 @@ def two_invocations(spec: FunctionSpec, limiter: object, state: Path) -> None:
 
 @pytest.mark.parametrize("kind", ["thread", "timer"])
 def test_background_work_stops_between_invocations(
-    tmp_path: Path, limiter: MemoryLimiter, kind: str
+    tmp_path: Path, record: Record, limiter: MemoryLimiter, kind: str
 ) -> None:
-    record = tmp_path / "record"
     spec = spec_for(record, kind)
     two_invocations(spec, limiter, tmp_path / "state")
     seen = notes(record)
@@ -201,13 +243,12 @@ def test_background_work_stops_between_invocations(
 
 
 def test_with_freezing_off_background_work_goes_on(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, record: Record, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """LAMBDAKIT_FREEZE=0 turns it off; and the check above does see ticks that happen."""
     monkeypatch.setenv("LAMBDAKIT_FREEZE", "0")
     limiter = choose_limiter()
     assert freezing.choose(limiter).name == "off"
-    record = tmp_path / "record"
     two_invocations(spec_for(record), limiter, tmp_path / "state")
     seen = notes(record)
     end1, start2 = seen["end"][0], seen["start"][1]
@@ -216,11 +257,10 @@ def test_with_freezing_off_background_work_goes_on(
 
 @pytest.mark.parametrize("when", ["frozen", "at once"])
 def test_a_frozen_function_runs_its_sigterm_handler_at_shutdown(
-    tmp_path: Path, limiter: MemoryLimiter, when: str
+    tmp_path: Path, record: Record, limiter: MemoryLimiter, when: str
 ) -> None:
     """Shut down once frozen, or at once after the answer: then the runtime asks for its next
     event while its SIGTERM is on its way, and that poll must not freeze it."""
-    record = tmp_path / "record"
     spec = spec_for(record)
     emulator = emulator_for(spec, limiter, tmp_path / "state")
 
@@ -239,11 +279,11 @@ def test_a_frozen_function_runs_its_sigterm_handler_at_shutdown(
 
 
 def test_invocations_right_after_a_freeze_are_answered(
-    tmp_path: Path, limiter: MemoryLimiter
+    tmp_path: Path, record: Record, limiter: MemoryLimiter
 ) -> None:
     """Back to back (the next invocation meets a freeze being made), and after a freeze that
     the kernel has completed: every one is answered, by the same environment."""
-    spec = spec_for(tmp_path / "record")
+    spec = spec_for(record)
     emulator = emulator_for(spec, limiter, tmp_path / "state")
 
     async def scenario() -> set[int]:
@@ -267,3 +307,62 @@ def test_the_start_up_line_names_the_mechanism(monkeypatch: pytest.MonkeyPatch) 
     line = freezing.describe(freezing.choose(limiter), images=True)
     assert line.startswith("freezing between invocations: SIGSTOP (LAMBDAKIT_FREEZE=signal)")
     assert line.endswith("functions from container images are not frozen")
+
+
+def test_a_thaw_is_complete_when_it_returns(tmp_path: Path, limiter: MemoryLimiter) -> None:
+    """No wait on cgroup.events after a thaw: the kernel has made every process runnable when
+    the write (or the SIGCONT) returns, so the event sent next reaches a thawed runtime."""
+    chosen = freezing.choose(limiter)
+    guard = limiter.prepare("thaw-probe", 128)
+    sleeper = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(60)"],
+        start_new_session=True,
+        preexec_fn=guard.preexec,
+    )
+    try:
+        guard.attach(sleeper.pid)
+        for _ in range(3):
+            chosen.freeze(guard, sleeper.pid)
+            asyncio.run(until_frozen(sleeper.pid))
+            chosen.thaw(guard, sleeper.pid)
+            assert not frozen(sleeper.pid), "still frozen right after the thaw returned"
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+        guard.close()
+
+
+@pytest.mark.parametrize("limiter", ["cgroup"], indirect=True)
+def test_the_freezer_file_is_opened_once_per_environment_and_closed_with_it(
+    tmp_path: Path, record: Record, limiter: MemoryLimiter
+) -> None:
+    """cgroup.freeze stays open for the environment's life (a write per freeze and thaw, no
+    open and close each time), and nothing of it stays open once the emulator is closed."""
+    gc.collect()  # what earlier tests' environments held
+    before = freezer_fds()
+    assert fds_after_five_freezes(spec_for(record), limiter, tmp_path) == before + 1
+    gc.collect()  # the emulator and its environments are gone
+    assert freezer_fds() == before
+
+
+def fds_after_five_freezes(spec: FunctionSpec, limiter: MemoryLimiter, tmp_path: Path) -> int:
+    emulator = emulator_for(spec, limiter, tmp_path / "state")
+
+    async def scenario() -> int:
+        try:
+            for _ in range(5):
+                await until_frozen(await invoke(emulator, spec.name, {"work": 0}))
+            return freezer_fds()
+        finally:
+            await close(emulator)
+
+    return asyncio.run(scenario())
+
+
+def freezer_fds() -> int:
+    """This process's open descriptors of cgroup.freeze files."""
+    found = 0
+    for fd in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(OSError):
+            found += os.readlink(f"/proc/self/fd/{fd}").endswith("/cgroup.freeze")
+    return found

@@ -285,8 +285,8 @@ def test_200_invocations_at_concurrency_5_are_each_answered_once(lambda_client: 
 
 
 def test_environments_are_reused(lambda_client: Any) -> None:
-    pids = {json.loads(call(lambda_client, "pid", {})["Body"])["pid"] for _ in range(5)}
-    assert len(pids) == 1  # one after the other: the warm environment every time
+    seen = {json.loads(call(lambda_client, "pid", {})["Body"])["environment"] for _ in range(5)}
+    assert len(seen) == 1  # one after the other: the warm environment every time
 
 
 def test_a_client_that_disconnects_mid_invoke(lambda_client: Any, server: Server) -> None:
@@ -298,4 +298,4 @@ def test_a_client_that_disconnects_mid_invoke(lambda_client: Any, server: Server
             b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
         )
     # The abandoned invocation still runs to its end; the function keeps working.
-    assert "pid" in json.loads(call(lambda_client, "pid", {"seconds": 0})["Body"])
+    assert "environment" in json.loads(call(lambda_client, "pid", {"seconds": 0})["Body"])

@@ -26,6 +26,11 @@ from lambdakit.emulator.limits import choose_limiter
 from lambdakit.emulator.reports import LogPrinter
 from lambdakit.template import FunctionSpec, function_from_directory
 
+# The functions here record the pids of what they start in a file of this machine, and the
+# tests follow those processes: plain processes. In the sandbox what an environment leaves
+# dies with its PID namespace (test_sandbox.py).
+pytestmark = pytest.mark.usefixtures("plain_processes")
+
 # The handler leaves behind what real functions do: (a) a `setsid` child that ignores SIGTERM
 # and keeps the environment's stdout and stderr open; (b) a double-forked daemon, reparented
 # away from the runtime, with its stdio closed. The runtime itself ignores SIGTERM, so that a

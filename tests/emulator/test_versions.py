@@ -49,7 +49,7 @@ def test_provisioned_environments_run_their_init_before_any_invocation(server: S
     stdout = "".join(server.lines)
     said = stdout.index("versioned:live: 2 of 2 provisioned environment(s) of version 1 started")
     assert said < stdout.index("Invoke API at")
-    pattern = r"init pid=(\d+) version=1 type=provisioned-concurrency"
+    pattern = r"init environment=(\S+) version=1 type=provisioned-concurrency"
     deadline = time.monotonic() + 10
     while len(re.findall(pattern, server.output())) < 2 and time.monotonic() < deadline:
         time.sleep(0.02)  # the init's output is read a moment after the init ends
@@ -58,9 +58,11 @@ def test_provisioned_environments_run_their_init_before_any_invocation(server: S
 
 
 def test_the_alias_uses_the_provisioned_environments_first(server: Server, client: Any) -> None:
-    provisioned = set(re.findall(r"init pid=(\d+) version=1 type=provision", server.output()))
+    provisioned = set(
+        re.findall(r"init environment=(\S+) version=1 type=provision", server.output())
+    )
     answer, response = invoke(client, "versioned:live", LogType="Tail")
-    assert str(answer["pid"]) in provisioned
+    assert answer["environment"] in provisioned
     assert answer["init_type"] == "provisioned-concurrency"
     report = base64.b64decode(response["LogResult"]).decode()
     assert "REPORT RequestId" in report
@@ -76,7 +78,7 @@ def test_beyond_the_provisioned_environments_on_demand_ones_start(
         answers = list(
             pool.map(lambda _: invoke(client, "versioned:live", {"seconds": 1.5})[0], range(3))
         )
-    assert len({a["pid"] for a in answers}) == 3
+    assert len({a["environment"] for a in answers}) == 3
     assert sorted(a["init_type"] for a in answers) == [
         "on-demand",
         "provisioned-concurrency",
@@ -155,8 +157,8 @@ def test_each_version_has_its_own_environments(client: Any) -> None:
     latest, _ = invoke(client, "versioned")
     published, _ = invoke(client, "versioned:1")
     again, _ = invoke(client, "versioned:$LATEST")
-    assert latest["pid"] != published["pid"]
-    assert again["pid"] == latest["pid"]
+    assert latest["environment"] != published["environment"]
+    assert again["environment"] == latest["environment"]
 
 
 @pytest.mark.parametrize(

@@ -22,6 +22,7 @@ from click.testing import CliRunner
 
 from lambdakit.cli.build import build
 from lambdakit.dependencies import platform_tags
+from lambdakit.emulator import sandbox
 from lambdakit.project import bundle
 from lambdakit.project.bundle import SYMLINK, BuildResult, build_function, write_zip
 from lambdakit.project.errors import BuildError
@@ -195,7 +196,8 @@ def test_the_vendored_runtime_and_bytecode_are_the_ones_used(tmp_path: Path) -> 
     app.write_text(app.read_text().replace('"name": event.get("name")', '"name": "edited"'))
     answer = invoke(code, f"LAMBDAKIT_PYTHON={sys.executable}")
     # The emulator's LAMBDA_RUNTIME_DIR holds the installed lambdakit; the zip's copy wins.
-    assert answer["lambdakit"] == str(code / "lambdakit")
+    task = Path("/var/task") if sandbox.choose().active else code  # where Lambda extracts it
+    assert answer["lambdakit"] == str(task / "lambdakit")
     assert answer["name"] == "zip"
 
 
@@ -421,11 +423,14 @@ def test_the_wrapper_runs_the_layers_runtime_in_lambdas_interpreter(tmp_path: Pa
         '#!/bin/sh\nexec "$AWS_LAMBDA_EXEC_WRAPPER" "$MANAGED_PYTHON" /var/runtime/bootstrap.py\n'
     )
     (code / "bootstrap").chmod(0o755)
+    # In the sandbox the layer is at /opt, as on Lambda; without it, where it was unzipped.
+    boxed = sandbox.choose().active
+    at = Path("/opt") if boxed else opt
     answer = invoke(
-        code, f"AWS_LAMBDA_EXEC_WRAPPER={opt / 'lambdakit-wrapper'}", f"LAMBDAKIT_OPT={opt}",
-        f"MANAGED_PYTHON={sys.executable}",
+        code, f"AWS_LAMBDA_EXEC_WRAPPER={at / 'lambdakit-wrapper'}", f"LAMBDAKIT_OPT={at}",
+        f"MANAGED_PYTHON={sys.executable}", layers=(opt,) if boxed else (),
     )  # fmt: skip
-    assert answer["lambdakit"] == str(opt / "python" / "lambdakit")
+    assert answer["lambdakit"] == str(at / "python" / "lambdakit")
 
 
 def test_the_wrapper_command_line(tmp_path: Path) -> None:

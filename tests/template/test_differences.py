@@ -86,7 +86,6 @@ DIFFERENT = [
     ("PermissionsBoundary", "PermissionsBoundary: arn:aws:iam::1:policy/b", "not its execution"),
     ("KmsKeyArn", "KmsKeyArn: arn:aws:kms:us-east-1:1:key/k", "KMSAccessDeniedException"),
     ("CodeSigningConfigArn", "CodeSigningConfigArn: arn:csc", "signatures are not checked"),
-    ("EphemeralStorage", "EphemeralStorage: {Size: 2048}", "not a private volume of 2048 MB"),
     ("SnapStart", "SnapStart: {ApplyOn: PublishedVersions}", "no snapshots"),
     ("RuntimeManagementConfig",
      "RuntimeManagementConfig: {UpdateRuntimeOn: Manual, RuntimeVersionArn: arn:rv}",

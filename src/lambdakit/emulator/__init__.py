@@ -36,7 +36,7 @@ async def serve(
     """Serve ``functions`` until SIGINT or SIGTERM. Everything printed while serving goes
     through ``console``: a stdout or stderr that nobody reads must not stop the serving.
     ACCOUNT_ID and REGION are the account and region the emulator models (``Settings``)."""
-    from lambdakit.emulator import console, freezing, reports
+    from lambdakit.emulator import console, freezing, reports, sandbox
     from lambdakit.emulator.limits import describe
 
     config = EmulatorConfig(
@@ -58,6 +58,7 @@ async def serve(
     console.warn(describe(emulator.limiter))
     images = any(spec.image is not None for spec in functions)
     console.warn(freezing.describe(freezing.choose(emulator.limiter), images=images))
+    console.warn(sandbox.describe(sandbox.choose(), images=images))
     if watch:
         from lambdakit.emulator.watch import watch_functions
 

@@ -17,14 +17,15 @@ from collections.abc import Callable
 from enum import Enum
 from typing import TYPE_CHECKING, Literal
 
-from lambdakit.emulator import freezing, reports
+from lambdakit.emulator import freezing, reports, sandbox
 from lambdakit.emulator._http import bound_port, start_server
-from lambdakit.emulator.errors import ContainerEngineError, FunctionConfigError
+from lambdakit.emulator.errors import ContainerEngineError, EntrypointError, FunctionConfigError
 from lambdakit.emulator.invocations import (
     InvocationResult,
     Outcome,
     PendingInvocation,
     ResponseStream,
+    entrypoint_result,
     exit_reason,
     exit_result,
     timeout_result,
@@ -32,7 +33,8 @@ from lambdakit.emulator.invocations import (
 from lambdakit.emulator.output_log import OutputLog
 from lambdakit.emulator.platform_log import PlatformLog, application_filter
 from lambdakit.emulator.process_env import (
-    command,
+    Launch,
+    launch,
     log_stream_name,
     process_environment,
 )
@@ -145,6 +147,7 @@ class ExecutionEnvironment:
         self._died_starting = False
         self.init_exit_code = 1
         self.retire = False  # replace when next idle (the code changed under --watch)
+        self.entrypoint_error: str | None = None  # Lambda's words, when there is no bootstrap
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -153,14 +156,16 @@ class ExecutionEnvironment:
         api = RuntimeAPI(self)
         self._server = await start_server(api.handle, "127.0.0.1", 0, timeouts=TIMEOUTS)
         address = f"127.0.0.1:{bound_port(self._server)}"
-        environ = process_environment(
-            self.spec, self.settings, api_address=address, log_stream=self.log_stream,
-            version=self.version, provisioned=self.provisioned,
-        )  # fmt: skip
+        try:
+            started = self._launch(address)
+        except EntrypointError as error:  # Lambda's init fails, and says why: so does this one
+            self._tasks = [asyncio.create_task(self._no_entrypoint(error))]
+            return
         unique = {"AWS_LAMBDA_RUNTIME_API": address, "AWS_LAMBDA_LOG_STREAM_NAME": self.log_stream}
         await self.runtime.spawn(
-            self._command(environ), cwd=self.spec.code_dir, environ=environ, unique=unique
-        )
+            started.argv, cwd=self.spec.code_dir, environ=started.environ, unique=unique,
+            sandbox=started.sandbox,
+        )  # fmt: skip
         self._tasks = [*self.runtime.pumps, asyncio.create_task(self._watch_exit())]
         self.output.platform(None, self.platform_log.init_start())
         loop = asyncio.get_running_loop()
@@ -168,18 +173,39 @@ class ExecutionEnvironment:
         if self._death_reason == "shutdown":  # shut down while it was being spawned
             self.runtime.signal(signal.SIGKILL)
 
-    def _command(self, environ: dict[str, str]) -> list[str]:
-        """The spec's bootstrap, or its image run by a container engine: the engine's process
-        takes the variables from ENVIRON by name, and ends its container when killed."""
-        if self.spec.image is None:
-            return command(self.spec, self.settings.python or None)
+    def _launch(self, address: str) -> Launch:
+        """The spec's bootstrap (in the sandbox where there is one), or its image run by a
+        container engine: the engine's process takes the variables from ENVIRON by name, and
+        ends its container when killed."""
+        spec, settings, stream = self.spec, self.settings, self.log_stream
+        if spec.image is None:
+            return launch(
+                spec, settings, sandbox.choose(), api_address=address, log_stream=stream,
+                version=self.version, provisioned=self.provisioned,
+            )  # fmt: skip
         from lambdakit.emulator import containers
 
+        environ = process_environment(
+            spec, settings, api_address=address, log_stream=stream, version=self.version,
+            provisioned=self.provisioned,
+        )  # fmt: skip
         name = containers.container_name(self.spec.name, self.id)
         try:
-            return containers.run_command(self.spec.image, environ, name=name)
+            return Launch(containers.run_command(spec.image, environ, name=name), environ)
         except ContainerEngineError as error:
             raise FunctionConfigError(f"function {self.spec.name!r}: {error}") from error
+
+    async def _no_entrypoint(self, error: EntrypointError) -> None:
+        """No process: the init fails at once with Runtime.InvalidEntrypoint, as on Lambda,
+        and the developer reads what to do in the log."""
+        self.output.platform(None, self.platform_log.init_start())
+        self.output.platform(None, f"lambdakit: {error}")
+        self.entrypoint_error = error.lambda_message
+        self._died_starting = True
+        self._enter(EnvState.DEAD)
+        self._init_failed(1)
+        await self._close()
+        self.events.dead(self, None)
 
     def _enter(self, state: EnvState) -> None:
         if state not in _ALLOWED[self.state]:
@@ -297,16 +323,19 @@ class ExecutionEnvironment:
         ):  # fmt: skip
             return
         self._frozen = True
-        self.freezing.freeze(self.guard, process.pid)
+        # The runtime's group: in the sandbox, not bwrap's own (sandbox.py, --new-session).
+        self.freezing.freeze(self.guard, self.runtime.group)
 
     def _thaw(self, *, for_signal: bool = False) -> None:
         process = self.runtime.process
         if self._frozen and process is not None:
             self._frozen = False
+            group = self.runtime.group
             if for_signal:  # the SIGTERM that follows must reach the runtime's main thread
-                freezing.thaw_for_signal(self.freezing, self.guard, process.pid)
+                main = self.runtime.main
+                freezing.thaw_for_signal(self.freezing, self.guard, group, main=main)
             else:
-                self.freezing.thaw(self.guard, process.pid)
+                self.freezing.thaw(self.guard, group)
 
     def current(self) -> PendingInvocation | None:
         return self._current
@@ -469,7 +498,9 @@ class ExecutionEnvironment:
     def _init_failed(self, returncode: int) -> None:
         """The runtime exited during init: report it as Lambda does (INIT_REPORT)."""
         error_type = "Runtime.ExitError"
-        if self.init_error_body is not None and self.init_error_body[1]:
+        if self.entrypoint_error is not None:
+            error_type = "Runtime.InvalidEntrypoint"
+        elif self.init_error_body is not None and self.init_error_body[1]:
             error_type = self.init_error_body[1]
         self._init_report = self.platform_log.init_report(
             init_duration_ms=(time.monotonic() - self._started) * 1000,
@@ -488,6 +519,8 @@ class ExecutionEnvironment:
 
     def init_failure(self, invocation: PendingInvocation) -> InvocationResult:
         """What the invocation that waited for this environment's init receives."""
+        if self.entrypoint_error is not None:
+            return entrypoint_result(invocation.request_id, self.entrypoint_error)
         if self.init_error_body is not None:
             body, error_type = self.init_error_body
             return InvocationResult(

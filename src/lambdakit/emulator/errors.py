@@ -1,9 +1,11 @@
 """The emulator's exceptions: one tree, raised for what the user can get wrong.
 
     EmulatorError
-    ├── FunctionConfigError    a function cannot be run as configured (no executable
-    │                          bootstrap, a runtime lambdakit cannot run, an image no engine
-    │                          can run); also a ``lambdakit.template.TemplateError``
+    ├── FunctionConfigError    a function cannot be run as configured (a runtime lambdakit
+    │   │                      cannot run, an image no engine can run); also a
+    │   │                      ``lambdakit.template.TemplateError``
+    │   └── EntrypointError    no bootstrap Lambda could start: the invocation gets
+    │                          Runtime.InvalidEntrypoint, as on Lambda
     └── ContainerEngineError   no container engine, or the engine cannot do what is asked
 
 Each message says what was wrong, where (file, resource, property) and what to do about it,
@@ -17,7 +19,7 @@ from __future__ import annotations
 
 from lambdakit.template.errors import TemplateError
 
-__all__ = ["ContainerEngineError", "EmulatorError", "FunctionConfigError"]
+__all__ = ["ContainerEngineError", "EmulatorError", "EntrypointError", "FunctionConfigError"]
 
 
 class EmulatorError(Exception):
@@ -27,6 +29,16 @@ class EmulatorError(Exception):
 class FunctionConfigError(EmulatorError, TemplateError):
     """A function's configuration cannot be used: missing or non-executable code, a runtime
     or handler lambdakit cannot run."""
+
+
+class EntrypointError(FunctionConfigError):
+    """A ``provided.*`` function has no bootstrap Lambda could start. The message is for the
+    developer; ``lambda_message`` is Lambda's own (after ``Error: `` in the errorMessage of
+    Runtime.InvalidEntrypoint), with the paths the process would see."""
+
+    def __init__(self, message: str, lambda_message: str) -> None:
+        super().__init__(message)
+        self.lambda_message = lambda_message
 
 
 class ContainerEngineError(EmulatorError):

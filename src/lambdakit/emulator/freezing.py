@@ -55,9 +55,9 @@ VARIABLE = "LAMBDAKIT_FREEZE"
 
 
 class Freezing(Protocol):
-    """A mechanism that stops an environment's processes and lets them go on again. PID is the
-    runtime's process (the leader of its process group); GUARD is the environment's memory
-    guard (which knows its cgroup, if it has one)."""
+    """A mechanism that stops an environment's processes and lets them go on again. PID leads
+    the runtime's process group (the runtime itself, or in the sandbox PID 1 of its namespace:
+    sandbox.py); GUARD is the environment's memory guard (which knows its cgroup, if any)."""
 
     name: str
     detail: str
@@ -70,18 +70,55 @@ class Freezing(Protocol):
 
 
 class CgroupFreezing:
-    """cgroup v2's freezer: ``cgroup.freeze`` of the guard's cgroup (kernel cgroup-v2.rst)."""
+    """cgroup v2's freezer: ``cgroup.freeze`` of the guard's cgroup (kernel cgroup-v2.rst).
+
+    Each environment's ``cgroup.freeze`` is opened once, at its first freeze, and written with
+    ``pwrite`` after that: an open, write and close per call cost ~70 µs here against ~10 µs
+    for the write alone, and the thaw is on the invocation's path. Neither write waits for
+    ``cgroup.events``: a freeze completes in the kernel while the environment is idle anyway,
+    and a thaw has made every process runnable when the write returns. The descriptor does
+    not keep the cgroup: its ``rmdir`` succeeds and later writes fail (ENODEV, skipped); it is
+    closed with the guard (``weakref.finalize``)."""
 
     name = "cgroup v2 freezer"
 
     def __init__(self, detail: str) -> None:
         self.detail = detail
+        self._fds: weakref.WeakKeyDictionary[MemoryGuard, int] = weakref.WeakKeyDictionary()
 
     def freeze(self, guard: MemoryGuard, pid: int) -> None:
-        _cgroup_freeze(guard, True)
+        self._write(guard, b"1")
 
     def thaw(self, guard: MemoryGuard, pid: int) -> None:
-        _cgroup_freeze(guard, False)
+        self._write(guard, b"0")
+
+    def _write(self, guard: MemoryGuard, value: bytes) -> None:
+        fd = self._fd(guard)
+        if fd is None:  # no cgroup path of its own: the guard writes the file itself
+            _cgroup_freeze(guard, value == b"1")
+            return
+        with contextlib.suppress(OSError):  # the cgroup is gone: nothing left to freeze
+            os.pwrite(fd, value, 0)
+
+    def _fd(self, guard: MemoryGuard) -> int | None:
+        try:
+            return self._fds[guard]
+        except (KeyError, TypeError):  # TypeError: a guard that cannot be weakly referenced
+            pass
+        path = getattr(guard, "path", None)
+        if path is None:
+            return None
+        try:
+            fd = os.open(os.path.join(path, "cgroup.freeze"), os.O_WRONLY | os.O_CLOEXEC)
+        except OSError:
+            return None
+        try:
+            self._fds[guard] = fd
+            weakref.finalize(guard, os.close, fd)
+        except TypeError:
+            os.close(fd)
+            return None
+        return fd
 
 
 def _cgroup_freeze(guard: MemoryGuard, frozen: bool) -> None:
@@ -169,20 +206,25 @@ def describe(freezing: Freezing, *, images: bool = False) -> str:
     return line + ("; functions from container images are not frozen" if images else "")
 
 
-def thaw_for_signal(freezing: Freezing, guard: MemoryGuard, pid: int, limit: float = 0.2) -> None:
-    """Thaw, then wait (LIMIT seconds at most) until the runtime's main thread has run and is
-    asleep again, before a signal meant for it (SIGTERM) is sent. Thawing wakes the threads
+def thaw_for_signal(
+    freezing: Freezing, guard: MemoryGuard, pid: int, limit: float = 0.2, *, main: int | None = None
+) -> None:
+    """Thaw (PID: the runtime's process group), then wait (LIMIT seconds at most) until the
+    main thread of MAIN (the runtime's own process, PID unless in the sandbox, where PID 1 of
+    its namespace leads the group) has run and is asleep again, before a signal meant for it
+    (SIGTERM) is sent. Thawing wakes the threads
     and returns before they run, each with its "signal pending" flag still set; the kernel
     gives a process signal to a thread without one, and for Python a thread other than the
     main one, asleep in its GET /next, means the handler never runs. So: its context switches
     have moved since the thaw, and then stay still, asleep, for a millisecond."""
-    before = _main_thread(pid)
+    main = pid if main is None else main
+    before = _main_thread(main)
     freezing.thaw(guard, pid)
     deadline = time.monotonic() + limit
     last = before
     while before is not None and time.monotonic() < deadline:
         time.sleep(0.001)
-        now = _main_thread(pid)
+        now = _main_thread(main)
         if now is None:
             return  # gone
         if now[0] != before[0] and now == last and now[1] == "S":

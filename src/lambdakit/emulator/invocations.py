@@ -236,6 +236,14 @@ def exit_result(request_id: str, reason: str, *, out_of_memory: bool = False) ->
     return _error({"errorType": error_type, "errorMessage": message}, error_type, Outcome.CRASH)
 
 
+def entrypoint_result(request_id: str, reason: str) -> InvocationResult:
+    """A ``provided.*`` function has no bootstrap Lambda can start: Runtime.InvalidEntrypoint,
+    REASON in Lambda's words (``Couldn't find valid bootstrap(s): [...]``)."""
+    error_type = "Runtime.InvalidEntrypoint"
+    message = f"RequestId: {request_id} Error: {reason}"
+    return _error({"errorType": error_type, "errorMessage": message}, error_type, Outcome.CRASH)
+
+
 def too_large_result(size: int) -> InvocationResult:
     message = (
         f"Response payload size ({size} bytes) exceeded maximum allowed payload size "

@@ -19,26 +19,32 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from lambdakit.emulator.errors import FunctionConfigError
+from lambdakit.emulator import sandbox
+from lambdakit.emulator.errors import EntrypointError, FunctionConfigError
 from lambdakit.emulator.interpreters import Interpreter, find_interpreter, runtime_version
-from lambdakit.emulator.python_paths import python_argv, search_path
+from lambdakit.emulator.layout import Layout, host_layout
+from lambdakit.emulator.python_paths import python_argv
 
 if TYPE_CHECKING:
+    from lambdakit.emulator.sandbox import Sandbox
     from lambdakit.emulator.settings import Settings
     from lambdakit.template import FunctionSpec
 
 
-def command(spec: FunctionSpec, python: str | None = None) -> list[str]:
-    """The argv of one execution environment's process.
+def command(
+    spec: FunctionSpec, python: str | None = None, layout: Layout | None = None
+) -> list[str]:
+    """The argv of one execution environment's process, with the paths LAYOUT gives it (by
+    default the host's: ``layout.host_layout``).
 
     ``provided.*``: the ``bootstrap`` of the code, else of the last layer that has one
-    (Lambda runs /var/task/bootstrap, else /opt/bootstrap:
-    https://docs.aws.amazon.com/lambda/latest/dg/runtimes-custom.html).
+    (``bootstrap_of``).
     ``python3.x``: lambdakit's runtime, the managed runtime's equivalent, on the interpreter the
     Runtime names (PYTHON if given), seeing only the function's own packages (python_paths.py).
     """
+    layout = layout or host_layout(spec)
     if spec.runtime.startswith("provided"):
-        return [str(bootstrap_of(spec))]
+        return [str(bootstrap_path(spec, layout))]
     if not spec.is_python:
         raise FunctionConfigError(
             f"function {spec.name!r}: lambdakit cannot run the {spec.runtime} runtime; it "
@@ -50,7 +56,7 @@ def command(spec: FunctionSpec, python: str | None = None) -> list[str]:
             "(module.function, e.g. app.handler)"
         )
     interpreter = interpreter_for(spec, python)
-    first = search_path(spec.code_dir, spec.layers, interpreter.version, spec.dependencies)
+    first = [str(path) for path in layout.search_path(interpreter.version)]
     sdk = spec.dependencies.get("sdk")
     argv = python_argv(interpreter.path, first, [str(sdk)] if sdk else [], spec.handler)
     # -B: no bytecode written, as Lambda's /var/task is read-only (what build precompiled into
@@ -81,22 +87,58 @@ def lambdakit_bootstrap(spec: FunctionSpec) -> bool:
 
 
 def bootstrap_of(spec: FunctionSpec) -> Path:
-    """The code's ``bootstrap``, else the last layer's that has one."""
-    candidates = [spec.code_dir / "bootstrap"]
-    candidates += [layer / "bootstrap" for layer in reversed(spec.layers)]
-    for bootstrap in candidates:
+    """The code's ``bootstrap``, else the last layer's that has one, on this machine."""
+    return _find_bootstrap(spec)[0]
+
+
+def bootstrap_path(spec: FunctionSpec, layout: Layout) -> Path:
+    """``bootstrap_of`` as the process sees it in LAYOUT (/var/task/bootstrap or
+    /opt/bootstrap in the sandbox)."""
+    inside = layout.bootstraps()
+    return inside[min(_find_bootstrap(spec)[1], len(inside) - 1)]
+
+
+def _find_bootstrap(spec: FunctionSpec) -> tuple[Path, int]:
+    """The bootstrap Lambda would start, and its place among ``Layout.bootstraps``; else
+    EntrypointError with the developer's message and Lambda's (the reasons of
+    Runtime.InvalidEntrypoint: https://docs.aws.amazon.com/lambda/latest/dg/runtimes-custom.html)."""
+    for index, bootstrap in enumerate(host_layout(spec).bootstraps()):
         if not bootstrap.is_file():
             continue
+        seen = LAMBDA_BOOTSTRAPS[min(index, 1)]
         if not os.access(bootstrap, os.X_OK):
-            raise FunctionConfigError(
-                f"function {spec.name!r}: {bootstrap} is not executable; run `chmod +x {bootstrap}`"
+            raise EntrypointError(
+                f"function {spec.name!r}: {bootstrap} is not executable; "
+                f"run `chmod +x {bootstrap}`",
+                f"fork/exec {seen}: permission denied",
             )
-        return bootstrap
-    raise FunctionConfigError(
+        if not _runnable(bootstrap):
+            raise EntrypointError(
+                f"function {spec.name!r}: {bootstrap} is neither a program nor a script with a "
+                "`#!` line (e.g. `#!/bin/sh`); Lambda cannot start it",
+                f"fork/exec {seen}: exec format error",
+            )
+        return bootstrap, index
+    raise EntrypointError(
         f"function {spec.name!r}: a {spec.runtime} function starts the executable file "
         f"`bootstrap`, and there is none in {spec.code_dir} or its layers; create one "
-        "(`lambdakit init` writes one) or use a python3.x runtime"
+        "(`lambdakit init` writes one) or use a python3.x runtime",
+        f"Couldn't find valid bootstrap(s): [{' '.join(LAMBDA_BOOTSTRAPS)}]",
     )
+
+
+LAMBDA_BOOTSTRAPS = ("/var/task/bootstrap", "/opt/bootstrap")
+
+
+def _runnable(path: Path) -> bool:
+    """Whether the kernel can start PATH: an ELF program or a ``#!`` script (else execve
+    fails with ENOEXEC, "exec format error")."""
+    try:
+        with path.open("rb") as file:
+            head = file.read(4)
+    except OSError:
+        return True  # let the start say what is wrong
+    return head.startswith((b"#!", b"\x7fELF"))
 
 
 async def spawn(
@@ -105,9 +147,11 @@ async def spawn(
     cwd: Path,
     environ: dict[str, str],
     preexec: Callable[[], None] | None = None,
+    pass_fds: tuple[int, ...] = (),
 ) -> tuple[asyncio.subprocess.Process, list[OutputPipe]]:
     """Start ARGV in a process group of its own (a timeout kills the whole tree), its stdout
-    and stderr each on a pipe of ours (``output_pipe``); returns the process and the pipes."""
+    and stderr each on a pipe of ours (``output_pipe``), with PASS_FDS open in it too;
+    returns the process and the pipes."""
     out, out_w = await output_pipe()
     try:
         err, err_w = await output_pipe()
@@ -124,6 +168,7 @@ async def spawn(
             stderr=err_w,
             start_new_session=True,
             preexec_fn=preexec,
+            pass_fds=pass_fds,
         )
     except BaseException:
         out.transport.close()
@@ -143,17 +188,62 @@ def process_environment(
     log_stream: str,
     version: str = "$LATEST",
     provisioned: bool = False,
+    layout: Layout | None = None,
 ) -> dict[str, str]:
     """Lambda's variables for SPEC's runtime, then the function's own (``variables.py``).
     VERSION is the one the environment runs; PROVISIONED, whether it is a
-    provisioned-concurrency one."""
+    provisioned-concurrency one; LAYOUT, the paths its process sees (the host's by default)."""
     from lambdakit.emulator.variables import Identity, lambda_environment
 
     interpreter = None
     if spec.is_python or lambdakit_bootstrap(spec):
         interpreter = interpreter_for(spec, settings.python or None)
     identity = Identity(api_address, log_stream, version, provisioned)
-    return lambda_environment(spec, settings, identity, interpreter, lambdakit_bootstrap(spec))
+    return lambda_environment(
+        spec, settings, identity, interpreter, lambdakit_bootstrap(spec), layout
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Launch:
+    """How an environment's process of a zip function is started: ARGV with ENVIRON, or, in
+    the sandbox, the command SANDBOX makes around ARGV (given bwrap's info descriptor)."""
+
+    argv: list[str]
+    environ: dict[str, str]
+    sandbox: Callable[[int], list[str]] | None = None
+
+
+def launch(
+    spec: FunctionSpec,
+    settings: Settings,
+    box: Sandbox,
+    *,
+    api_address: str,
+    log_stream: str,
+    version: str = "$LATEST",
+    provisioned: bool = False,
+) -> Launch:
+    """SPEC's process, in BOX where it is active (sandbox.py). Raises EntrypointError when a
+    ``provided.*`` function has no bootstrap Lambda could start."""
+    host = host_layout(spec)
+    layout = sandbox.lambda_layout(host) if box.active else host
+    environ = process_environment(
+        spec, settings, api_address=api_address, log_stream=log_stream, version=version,
+        provisioned=provisioned, layout=layout,
+    )  # fmt: skip
+    argv = command(spec, settings.python or None, layout)
+    if not box.active:
+        return Launch(argv, environ)
+    sdk = spec.dependencies.get("sdk")
+    keep = sandbox.host_paths(argv, environ, [sdk] if sdk else [], python=spec.is_python)
+
+    def wrap(info_fd: int) -> list[str]:
+        return sandbox.arguments(
+            box, host, argv, tmp_mb=spec.ephemeral_storage, keep=keep, info_fd=info_fd
+        )
+
+    return Launch(argv, environ, wrap)
 
 
 def pipe_pending(fd: int) -> bool:

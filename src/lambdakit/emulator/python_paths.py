@@ -22,7 +22,6 @@ import hashlib
 import os
 import shutil
 import subprocess
-from collections.abc import Mapping
 from pathlib import Path
 
 import lambdakit
@@ -35,7 +34,6 @@ __all__ = [
     "python_argv",
     "runtime_directory",
     "sdk_requirements",
-    "search_path",
 ]
 
 PACKAGE = Path(lambdakit.__file__).resolve().parent
@@ -75,26 +73,6 @@ def python_argv(interpreter: Path, first: list[str], last: list[str], handler: s
     """The argv that runs HANDLER on INTERPRETER with the search path FIRST + stdlib + LAST."""
     joined = os.pathsep.join(first), os.pathsep.join(last)
     return [str(interpreter), "-S", "-c", SNIPPET, *joined, handler]
-
-
-def search_path(
-    code_dir: Path,
-    layers: tuple[Path, ...],
-    version: tuple[int, int],
-    dependencies: Mapping[str, Path],
-) -> list[str]:
-    """The directories before the standard library: code, its dependencies, the layers, the
-    runtime. DEPENDENCIES: ``"function"`` -> the code's prepared packages, a layer's path ->
-    that (``BuildMethod``) layer's."""
-    paths = [code_dir]
-    if "function" in dependencies:
-        paths.append(dependencies["function"])
-    site = Path("python", "lib", "python%d.%d" % version, "site-packages")
-    for layer in reversed(layers):
-        built = dependencies.get(str(layer))
-        paths += [layer / site, layer / "python"] + ([built, layer] if built else [])
-    paths.append(runtime_directory())
-    return [str(path) for path in paths]
 
 
 _runtime_dir: Path | None = None

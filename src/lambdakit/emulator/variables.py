@@ -19,8 +19,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from lambdakit.emulator.interpreters import bare_home
+from lambdakit.emulator.layout import Layout, host_layout
 from lambdakit.emulator.platform_log import log_variables
-from lambdakit.emulator.python_paths import CACHE, runtime_directory
+from lambdakit.emulator.python_paths import CACHE
 
 if TYPE_CHECKING:
     from lambdakit.emulator.interpreters import Interpreter
@@ -54,17 +55,23 @@ def lambda_environment(
     identity: Identity,
     interpreter: Interpreter | None,
     lambdakit_bootstrap: bool = False,
+    layout: Layout | None = None,
 ) -> dict[str, str]:
     """Every variable of SPEC's process. INTERPRETER runs its Python (None: not a Python
-    function); LAMBDAKIT_BOOTSTRAP: a ``provided.*`` function whose bootstrap is lambdakit's."""
+    function); LAMBDAKIT_BOOTSTRAP: a ``provided.*`` function whose bootstrap is lambdakit's;
+    LAYOUT: the paths the process sees (the host's by default)."""
+    layout = layout or host_layout(spec)
     environ = passed_through(settings)
-    environ.update(_documented(spec, settings, identity))
-    environ.update(_paths(spec, interpreter))
+    environ.update(_documented(spec, settings, identity, layout))
+    environ.update(_paths(layout, interpreter, layers=bool(spec.layers)))
     environ.update(log_variables(spec.name, spec.logging))
     if spec.is_python:  # "not defined for OS-only runtimes (the provided runtime family)"
         environ["AWS_EXECUTION_ENV"] = f"AWS_Lambda_{spec.runtime}"
+        # Set by the shell script that starts Lambda's Python runtimes (and by bwrap's
+        # --chdir in the sandbox, for every runtime).
+        environ["PWD"] = str(layout.task_root)
     if lambdakit_bootstrap and interpreter is not None:
-        environ.update(_bootstrap_variables(spec, interpreter))
+        environ.update(_bootstrap_variables(spec, interpreter, layout))
     environ.update(spec.environment)
     return environ
 
@@ -76,14 +83,16 @@ def passed_through(settings: Settings) -> dict[str, str]:
     return environ
 
 
-def _documented(spec: FunctionSpec, settings: Settings, identity: Identity) -> dict[str, str]:
+def _documented(
+    spec: FunctionSpec, settings: Settings, identity: Identity, layout: Layout
+) -> dict[str, str]:
     initialization = "provisioned-concurrency" if identity.provisioned else "on-demand"
     return {
         "LANG": "en_US.UTF-8",
         "TZ": ":UTC",
         "_HANDLER": spec.handler or "",
-        "LAMBDA_TASK_ROOT": str(spec.code_dir),
-        "LAMBDA_RUNTIME_DIR": str(runtime_directory()),
+        "LAMBDA_TASK_ROOT": str(layout.task_root),
+        "LAMBDA_RUNTIME_DIR": str(layout.runtime),
         "AWS_LAMBDA_RUNTIME_API": identity.api_address,
         "AWS_LAMBDA_FUNCTION_NAME": spec.name,
         "AWS_LAMBDA_FUNCTION_VERSION": identity.version,
@@ -99,23 +108,27 @@ def _documented(spec: FunctionSpec, settings: Settings, identity: Identity) -> d
     }
 
 
-def _paths(spec: FunctionSpec, interpreter: Interpreter | None) -> dict[str, str]:
-    """PATH and LD_LIBRARY_PATH: Lambda's, then the local stand-ins (module docstring)."""
+def _paths(layout: Layout, interpreter: Interpreter | None, *, layers: bool) -> dict[str, str]:
+    """PATH and LD_LIBRARY_PATH: Lambda's, then the local stand-ins (module docstring); with
+    LAYERS, what stands for /opt/bin first (in the sandbox, /opt/bin itself)."""
     lang = [] if interpreter is None else [interpreter.path.parent]
-    layers = [layer / "bin" for layer in reversed(spec.layers)]  # a later layer's wins in /opt
-    code, runtime = spec.code_dir, runtime_directory()
-    libraries = [*(p.parent / "lib" for p in lang), runtime, runtime / "lib", code, code / "lib"]
-    libraries += [layer / "lib" for layer in spec.layers]
+    task, runtime = layout.task_root, layout.runtime
+    libraries = [*(p.parent / "lib" for p in lang), runtime, runtime / "lib", task, task / "lib"]
+    documented = LAMBDA_LD_LIBRARY_PATH.split(os.pathsep)
+    bins = layout.bins() if layers else []
+    libraries = [p for p in [*libraries, *reversed(layout.libraries())] if str(p) not in documented]
     return {
-        "PATH": os.pathsep.join([*map(str, layers), LAMBDA_PATH, *map(str, lang)]),
-        "LD_LIBRARY_PATH": os.pathsep.join([LAMBDA_LD_LIBRARY_PATH, *map(str, libraries)]),
+        "PATH": os.pathsep.join([*map(str, bins), LAMBDA_PATH, *map(str, lang)]),
+        "LD_LIBRARY_PATH": os.pathsep.join([*documented, *map(str, libraries)]),
     }
 
 
-def _bootstrap_variables(spec: FunctionSpec, interpreter: Interpreter) -> dict[str, str]:
+def _bootstrap_variables(
+    spec: FunctionSpec, interpreter: Interpreter, layout: Layout
+) -> dict[str, str]:
     """For lambdakit's bootstrap: the interpreter to run (unless a layer brings its own
     python3, first on PATH) with a PYTHONHOME that has no site-packages
-    (``interpreters.bare_home``), no bytecode written (-B), and
+    (``interpreters.bare_home``), no bytecode written (-B), and, outside the sandbox,
     PYTHONPATH pointing at the function's prepared packages and layers, which on Lambda sit in
     /var/task and /opt (the runtime puts those on sys.path itself)."""
     environ = {}
@@ -125,11 +138,8 @@ def _bootstrap_variables(spec: FunctionSpec, interpreter: Interpreter) -> dict[s
         if home is not None:
             environ["PYTHONHOME"] = str(home)
         environ["LAMBDAKIT_PYTHON_FLAGS"] = "-S -B"  # as python3.x functions (process_env)
-    site = os.path.join("python", "lib", "python%d.%d" % interpreter.version, "site-packages")
-    paths = [spec.dependencies["function"]] if "function" in spec.dependencies else []
-    for layer in reversed(spec.layers):
-        built = spec.dependencies.get(str(layer))  # a BuildMethod layer: its python/ is these
-        paths += [layer / site, layer / "python"] + ([built, layer] if built else [])
-    if paths:
-        environ["PYTHONPATH"] = os.pathsep.join(str(p) for p in paths)
+    if not layout.sandboxed:
+        paths = [*layout.task[1:], *layout.python_paths(interpreter.version)]
+        if paths:
+            environ["PYTHONPATH"] = os.pathsep.join(str(p) for p in paths)
     return environ

@@ -115,12 +115,6 @@ def _events(value: Any) -> str | None:
     return text
 
 
-def _ephemeral_storage(value: Any) -> str | None:
-    size = to_string(value.get("Size")) if isinstance(value, dict) else None
-    limit = f"{size} MB" if size else "its Size"
-    return f"/tmp is this machine's temporary directory, not a private volume of {limit}"
-
-
 def _snap_start(value: Any) -> str | None:
     apply_on = value.get("ApplyOn") if isinstance(value, dict) else None
     if to_string(apply_on) != "PublishedVersions":
@@ -228,7 +222,7 @@ PROPERTIES: Mapping[str, Rule] = {
             "deployed and can reject unsigned code"
         ),
     ),
-    "EphemeralStorage": Rule(Local.DIFFERS, "space in /tmp", explain=_ephemeral_storage),
+    "EphemeralStorage": _honoured("a private /tmp of that size per environment (sandboxed)"),
     "SnapStart": Rule(Local.DIFFERS, "how environments start", explain=_snap_start),
     "RuntimeManagementConfig": Rule(
         Local.DIFFERS, "the runtime version", explain=_runtime_management

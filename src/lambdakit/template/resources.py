@@ -119,6 +119,7 @@ class _TemplateReader:
             # Lambda's defaults: 3 seconds, 128 MB.
             timeout=properties.integer("Timeout", 1, MAX_TIMEOUT, "seconds") or 3,
             memory_size=properties.integer("MemorySize", MIN_MEMORY, MAX_MEMORY, "MB") or 128,
+            ephemeral_storage=_ephemeral_storage(properties),
             environment=self._environment(properties),
             architectures=self._architectures(properties),
             layers=(layers := self._layers(properties)),
@@ -320,3 +321,17 @@ def _merge(global_value: Any, local_value: Any) -> Any:
     if isinstance(global_value, list) and isinstance(local_value, list):
         return global_value + local_value
     return local_value
+
+
+def _ephemeral_storage(properties: Properties) -> int:
+    """``EphemeralStorage: {Size: MB}``: 512 to 10,240 MB, 512 when absent (Lambda's
+    default; https://docs.aws.amazon.com/lambda/latest/api/API_EphemeralStorage.html)."""
+    value = properties.get("EphemeralStorage")
+    if value is None:
+        return 512
+    if not isinstance(value, dict) or "Size" not in value:
+        raise properties.error("EphemeralStorage", "must be a mapping with a Size in MB")
+    storage = Properties(
+        f"{properties.logical_id}.EphemeralStorage", value, properties.resolver, properties.source
+    )
+    return storage.integer("Size", 512, 10240, "MB") or 512

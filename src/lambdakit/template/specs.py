@@ -107,6 +107,8 @@ class FunctionSpec:
     timeout: float = 3.0
     """Seconds. Lambda takes whole seconds 1..900; fractions are allowed here for tests."""
     memory_size: int = 128
+    ephemeral_storage: int = 512
+    """``EphemeralStorage.Size``: MB of /tmp (Lambda's default 512, at most 10,240)."""
     environment: Mapping[str, str] = field(default_factory=dict, hash=False)
     architectures: tuple[str, ...] = ("x86_64",)
     layers: tuple[Path, ...] = ()

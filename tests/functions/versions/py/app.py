@@ -6,7 +6,10 @@ import time
 
 INIT_TYPE = os.environ.get("AWS_LAMBDA_INITIALIZATION_TYPE")
 VERSION = os.environ.get("AWS_LAMBDA_FUNCTION_VERSION")
-print(f"init pid={os.getpid()} version={VERSION} type={INIT_TYPE}", flush=True)
+# Which environment answered: its log stream is its own (a pid is not, in the sandbox: every
+# runtime there is PID 2 of its own namespace).
+ENVIRONMENT = os.environ.get("AWS_LAMBDA_LOG_STREAM_NAME", "")
+print(f"init environment={ENVIRONMENT} version={VERSION} type={INIT_TYPE}", flush=True)
 COUNT = 0  # invocations this environment has served
 
 
@@ -25,7 +28,7 @@ def handler(event, context):
     custom = context.client_context.custom if context.client_context else None
     print(f"client_context={json.dumps(custom)} request={context.aws_request_id}", flush=True)
     return {
-        "pid": os.getpid(),
+        "environment": ENVIRONMENT,
         "count": COUNT,
         "env_version": VERSION,
         "init_type": INIT_TYPE,
