@@ -8,6 +8,9 @@
                                         <function>-runtime-layer.zip: the lambdakit runtime
                                         in /opt/python and /opt/lambdakit-wrapper, which
                                         AWS_LAMBDA_EXEC_WRAPPER runs instead of awslambdaric
+    either                              <function>-layer-<directory>.zip: each local layer of
+                                        the template, built as sam build builds it with
+                                        BuildMethod python3.x, else as it is (``layers``)
 
 Requirements are wheels for the target's CPython, architecture and glibc, installed by
 ``lambdakit.dependencies`` (the emulator's installer and cache too). Bytecode is precompiled
@@ -16,8 +19,8 @@ compiles) when this interpreter is the target's version. The same inputs give th
 bytes: sorted entries, one timestamp, normalised modes, no extra fields.
 
 This module chooses and checks (targets, Lambda's size limits, next steps); the parts are in
-``contents`` (code, requirements, runtime, bytecode), ``python_layer`` (an interpreter for
-provided.*) and ``zips`` (deterministic zip files).
+``contents`` (code, requirements, runtime, bytecode), ``layers`` (the template's layers),
+``python_layer`` (an interpreter for provided.*) and ``zips`` (deterministic zip files).
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from lambdakit.project.contents import (
     runtime_layer_files,
 )
 from lambdakit.project.errors import BuildError
+from lambdakit.project.layers import check_build_methods, layer_files, layer_suffixes
 from lambdakit.project.python_layer import python_layer_files
 from lambdakit.project.zips import (
     SYMLINK,
@@ -94,6 +98,8 @@ def select_functions(
         )  # fmt: skip
     except TemplateError as exc:
         raise BuildError(str(exc)) from exc
+    if chosen.template is not None:
+        check_build_methods(chosen.template, chosen.functions)
     return chosen.functions, chosen.other_warnings()
 
 
@@ -170,19 +176,23 @@ def build_function(
     output = output.absolute()
     with tempfile.TemporaryDirectory(prefix="lambdakit-build-") as tmp:
         work = Path(tmp)
-        zips: list[tuple[Kind, Files]] = [
-            ("function", function_files(spec, plan, output, work, say))
+        zips: list[tuple[Kind, str, Files]] = [
+            ("function", "", function_files(spec, plan, output, work, say))
         ]
+        # The template's layers first, lambdakit's last: Lambda extracts them in this order,
+        # so the runtime's wrapper is never replaced by a file of the same name.
+        for layer, suffix in zip(spec.layers, layer_suffixes(spec), strict=True):
+            zips.append(("layer", suffix, layer_files(spec, layer, plan, output, work, say)))
         if plan.managed:
-            zips.append(("runtime-layer", runtime_layer_files(plan, work, say)))
+            zips.append(("runtime-layer", "runtime-layer", runtime_layer_files(plan, work, say)))
         if python_layer is not None:
-            zips.append(("python-layer", python_layer_files(python_layer, plan, work, say)))
+            files = python_layer_files(python_layer, plan, work, say)
+            zips.append(("python-layer", "python-layer", files))
         _check_unzipped(spec.name, zips)
         output.mkdir(parents=True, exist_ok=True)
         results = []
-        for kind, files in zips:
-            suffix = "" if kind == "function" else f"-{kind}"
-            dest = output / f"{spec.name}{suffix}.zip"
+        for kind, suffix, files in zips:
+            dest = output / (f"{spec.name}-{suffix}.zip" if suffix else f"{spec.name}.zip")
             say(f"writing {dest.name} ({len(files)} files)")
             results.append(write_zip([(n, *entry) for n, entry in files.items()], dest, kind=kind))
             _check_zipped(results[-1])
@@ -207,14 +217,17 @@ def _record(spec: FunctionSpec, plan: Target, output: Path, results: list[BuildR
         raise BuildError(f"cannot write the build's manifest in {output}: {error}") from error
 
 
-def _check_unzipped(function: str, zips: list[tuple[Kind, Files]]) -> None:
-    sizes = {kind: sum(content_size(c) for c, _ in files.values()) for kind, files in zips}
+def _check_unzipped(function: str, zips: list[tuple[Kind, str, Files]]) -> None:
+    sizes = {
+        suffix or kind: sum(content_size(c) for c, _ in files.values())
+        for kind, suffix, files in zips
+    }
     total = sum(sizes.values())
     if total <= MAX_UNZIPPED:
         return
     parts = ", ".join(f"{kind} {_mb(size)}" for kind, size in sizes.items())
     tops: dict[str, int] = {}
-    for name, (content, _) in zips[0][1].items():
+    for name, (content, _) in zips[0][2].items():
         tops[name.split("/")[0]] = tops.get(name.split("/")[0], 0) + content_size(content)
     largest = ", ".join(f"{n} {_mb(s)}" for n, s in sorted(tops.items(), key=lambda t: -t[1])[:3])
     raise BuildError(
@@ -251,6 +264,19 @@ def _mb(size: int) -> str:
 
 def next_steps(spec: FunctionSpec, results: list[BuildResult], target: str, arch: str) -> list[str]:
     """What the user must set on AWS for the zips in RESULTS to run (docs/project.md)."""
+    own = ", ".join(result.path.name for result in results if result.kind == "layer")
+    steps = [
+        f"{spec.name}: publish its layers ({own}: aws lambda publish-layer-version --zip-file "
+        f"fileb://... --compatible-runtimes {target} --compatible-architectures {arch}) and "
+        "list their LayerVersionArns in the function's Layers, in this order "
+        "(`lambdakit deploy` does both)"
+    ]
+    return (steps if own else []) + _lambdakit_layer_steps(spec, results, target, arch)
+
+
+def _lambdakit_layer_steps(
+    spec: FunctionSpec, results: list[BuildResult], target: str, arch: str
+) -> list[str]:
     layers = {result.kind: result.path for result in results}
     if "runtime-layer" in layers:
         return [

@@ -31,9 +31,13 @@ __all__ = [
     "WRAPPER",
     "WRAPPER_PATH",
     "Target",
+    "bytecode",
+    "code_files",
+    "dependency_files",
     "file_mode",
     "function_files",
     "python_minor",
+    "requirement_files",
     "runtime_layer_files",
 ]
 
@@ -82,32 +86,36 @@ def python_minor(python: str) -> int:
 def function_files(
     spec: FunctionSpec, plan: Target, output: Path, work: Path, say: Callable[[str], None]
 ) -> Files:
-    files: Files = {}
-    try:
-        deps = dependencies.prepare(
-            dependencies.sources_in(spec.code_dir), python_version=(3, python_minor(plan.python)),
-            arch=plan.arch, glibc_minor=plan.glibc_minor, progress=say,
-        )  # fmt: skip
-    except dependencies.DependencyError as exc:
-        raise BuildError(str(exc)) from exc
-    if deps is not None:
-        files.update(_dependency_files(deps))
+    files = requirement_files(spec.code_dir, plan, say)
     say(f"adding the code in {spec.code_dir}")
-    files.update(_code_files(spec.code_dir, output))
+    files.update(code_files(spec.code_dir, output))
     if plan.managed:
         files.pop("bootstrap", None)  # a managed runtime starts through AWS_LAMBDA_EXEC_WRAPPER
     else:
         files.update(_runtime_files("lambdakit"))
         own = spec.code_dir / "bootstrap"
         files["bootstrap"] = (own if own.is_file() else PACKAGE / "runtime" / "bootstrap", 0o755)
-    files.update(_bytecode(files, plan, "/var/task/", work / "pyc-function", say))
+    files.update(bytecode(files, plan, "/var/task/", work / "pyc-function", say))
     return files
+
+
+def requirement_files(directory: Path, plan: Target, say: Callable[[str], None]) -> Files:
+    """The packages DIRECTORY's requirements.txt / pyproject.toml name, installed for PLAN
+    (``lambdakit.dependencies.prepare``: the emulator's resolver and cache); {} if none."""
+    try:
+        deps = dependencies.prepare(
+            dependencies.sources_in(directory), python_version=(3, python_minor(plan.python)),
+            arch=plan.arch, glibc_minor=plan.glibc_minor, progress=say,
+        )  # fmt: skip
+    except dependencies.DependencyError as exc:
+        raise BuildError(str(exc)) from exc
+    return {} if deps is None else dependency_files(deps)
 
 
 def runtime_layer_files(plan: Target, work: Path, say: Callable[[str], None]) -> Files:
     files: Files = {"lambdakit-wrapper": (WRAPPER, 0o755)}
     files.update(_runtime_files("python/lambdakit"))
-    files.update(_bytecode(files, plan, "/opt/", work / "pyc-layer", say))
+    files.update(bytecode(files, plan, "/opt/", work / "pyc-layer", say))
     return files
 
 
@@ -119,7 +127,7 @@ def _runtime_files(prefix: str) -> Files:
     }
 
 
-def _code_files(code_dir: Path, output: Path) -> Files:
+def code_files(code_dir: Path, output: Path) -> Files:
     def skip(path: Path, is_dir: bool) -> bool:
         if is_dir:
             if path.name in SKIP_DIRS or (path / "pyvenv.cfg").is_file():
@@ -132,7 +140,7 @@ def _code_files(code_dir: Path, output: Path) -> Files:
     return {name: (path, file_mode(path)) for name, path in _walk(code_dir, skip)}
 
 
-def _dependency_files(deps: Path) -> Files:
+def dependency_files(deps: Path) -> Files:
     """The installer's output (read from the cache, never changed), without what would differ
     between two builds or machines."""
     files: Files = {}
@@ -194,7 +202,7 @@ json.dump(failed, sys.stdout)
 """
 
 
-def _bytecode(
+def bytecode(
     files: Files, plan: Target, root: str, work: Path, say: Callable[[str], None]
 ) -> Files:
     """Unchecked-hash .pyc files for the .py files among FILES, if this Python is the target's.

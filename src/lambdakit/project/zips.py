@@ -24,7 +24,8 @@ __all__ = ["SYMLINK", "BuildResult", "Files", "Kind", "Source", "content_size", 
 SYMLINK = stat.S_IFLNK | 0o777
 """A ``write_zip`` mode: the entry is a symbolic link; its content is the link's target."""
 
-Kind = Literal["function", "runtime-layer", "python-layer"]
+Kind = Literal["function", "layer", "runtime-layer", "python-layer"]
+"""``layer``: one of the template's local layers (``layers``); the others are lambdakit's."""
 Source = Path | bytes
 Files = dict[str, tuple[Source, int]]
 """arcname -> (content, mode); a later entry for the same name replaces an earlier one."""

@@ -215,11 +215,14 @@ def _packaged(
         )
     code = _unpacked(built.function, "--package")
     layers = tuple(_unpacked(layer, "--layer-package") for layer in built.layers)
-    if spec.layers and not own_layers:
+    # ``build`` zips the template's layers too (<function>-layer-<dir>.zip); a manifest
+    # written before it did has only lambdakit's own.
+    built_own = any(layer.name.startswith(f"{spec.name}-layer-") for layer in built.layers)
+    if spec.layers and not own_layers and not built_own:
         warn(
             f"{spec.name}: its template Layers are not used with --package (a built function "
             "runs with the layers built for it); give their zips with --layer-package, in "
-            "Lambda's order, to run with them"
+            "Lambda's order, to run with them, or run `lambdakit build` again"
         )
     runtime = built.runtime or spec.runtime
     if built.runtime is None and directory and (code / "bootstrap").is_file():
@@ -228,6 +231,7 @@ def _packaged(
         spec,
         code_dir=code,
         layers=layers,
+        built_layers=(),  # built: their packages are in their zips
         runtime=runtime,
         environment={**spec.environment, **built.environment},
         packaged=True,

@@ -13,6 +13,7 @@ from lambdakit.project.deploy.aws import Clients, connect, import_boto3
 from lambdakit.project.deploy.function import deploy_function
 from lambdakit.project.deploy.values import Builder, DeployResult, Package, Settings, Step
 from lambdakit.project.errors import DeployError
+from lambdakit.project.layers import check_build_methods
 from lambdakit.template import (
     FUNCTION_TYPES,
     FunctionSpec,
@@ -84,6 +85,8 @@ def deploy(
     if zip_file is not None:
         build = _given_zip(zip_file)
     elif image_uri is None and build is None:
+        if chosen.template is not None:
+            check_build_methods(chosen.template, functions)  # before anything is built
         build = lambdakit_builder(
             bundle.default_output(path), target=target, python_layer=python_layer,
             progress=progress, warn=warn,
@@ -162,9 +165,12 @@ def lambdakit_builder(
 ) -> Builder:
     """A builder that runs ``lambdakit build`` for each function, into OUTPUT.
 
-    TARGET (default: the function's Runtime) and PYTHON_LAYER are ``lambdakit build``'s
-    options. A python3.X target comes with the lambdakit runtime layer and the variable that
-    makes the managed runtime start it; a provided.* one runs Python only from a layer.
+    The package's layers are the zips of the function's local layers (built as ``sam build``
+    builds a ``BuildMethod: python3.x`` layer), then lambdakit's own, in the order Lambda
+    extracts them. TARGET (default: the function's Runtime) and PYTHON_LAYER are
+    ``lambdakit build``'s options. A python3.X target comes with the lambdakit runtime layer
+    and the variable that makes the managed runtime start it; a provided.* one runs Python
+    only from a layer.
     """
 
     def build(spec: FunctionSpec) -> Package:
@@ -174,6 +180,7 @@ def lambdakit_builder(
             python_layer=python_layer, progress=lambda text: progress(f"{spec.name}: {text}"),
         )  # fmt: skip
         zips = {result.kind: Path(result.path) for result in results}
+        layers = tuple(Path(result.path) for result in results[1:])  # the template's, then ours
         if runtime.startswith("provided") and "python-layer" not in zips and _is_python(spec):
             warn(
                 f"{spec.name}: {runtime} has no Python of its own; unless one of the function's "
@@ -181,8 +188,8 @@ def lambdakit_builder(
                 "docs/project.md) or deploy an image (`lambdakit image`, --image-uri)"
             )
         return Package(
-            zips.pop("function"),
-            tuple(zips.values()),
+            zips["function"],
+            layers,
             runtime=runtime,
             environment={"AWS_LAMBDA_EXEC_WRAPPER": WRAPPER} if "runtime-layer" in zips else {},
         )
