@@ -143,11 +143,12 @@ def test_values_that_change_nothing_locally_are_not_warned(tmp_path: Path, yaml:
     assert result.warnings == []
 
 
-def test_api_events_say_they_are_not_served(tmp_path: Path) -> None:
+def test_api_events_are_served_and_the_others_named(tmp_path: Path) -> None:
     result = load(tmp_path, "Events: {Get: {Type: Api, Properties: {Path: /, Method: get}}}")
-    (difference,) = named(result, "Events")
-    assert "event sources (Api)" in difference.local_behaviour
-    assert "API Gateway events are not served yet" in difference.local_behaviour
+    assert named(result, "Events") == []  # `lambdakit serve` serves them (docs/api.md)
+    both = "Events: {Get: {Type: HttpApi}, Q: {Type: SQS, Properties: {Queue: arn:q}}}"
+    (difference,) = named(load(tmp_path, both), "Events")
+    assert difference.local_behaviour.startswith("event sources (SQS) are not connected")
 
 
 def test_lambda_function_properties(tmp_path: Path) -> None:

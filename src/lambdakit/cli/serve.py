@@ -20,6 +20,12 @@ from lambdakit.emulator.errors import EmulatorError
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=9000, show_default=True, type=click.IntRange(0, 65535))
 @click.option(
+    "--api-port",
+    type=click.IntRange(0, 65535),
+    help="Port of the template's REST and HTTP APIs, all on one listener, as `sam local "
+    "start-api` serves them (default: 3000; 0 when --port is 0; 0 picks a free port).",
+)
+@click.option(
     "--concurrency",
     default=ACCOUNT_LIMIT,
     show_default=True,
@@ -61,6 +67,7 @@ def serve(
     selection: Selection,
     host: str,
     port: int,
+    api_port: int | None,
     concurrency: int,
     watch: bool,
     urls: bool,
@@ -75,6 +82,9 @@ def serve(
     boto3, the AWS CLI and curl work against the printed URL:
 
         aws lambda invoke --endpoint-url http://127.0.0.1:9000 --function-name NAME out.json
+
+    The template's API Gateway APIs (Events of Type Api and HttpApi, AWS::Serverless::Api and
+    HttpApi, OpenAPI definitions) are served on --api-port, e.g. curl http://127.0.0.1:3000/hello
     """
     from lambdakit.emulator import serve as run_server
     from lambdakit.template import UrlConfig
@@ -91,6 +101,7 @@ def serve(
                 state_dir=_state_dir(selection.path), retry_delays=_delays(event_retry_delays),
                 account_id=account_id or chosen.parameters.get("AWS::AccountId"),
                 region=chosen.parameters.get("AWS::Region") or region,
+                apis=chosen.apis, api_port=api_port,
             )
         )  # fmt: skip
     except EmulatorError as error:

@@ -17,6 +17,7 @@ from lambdakit.emulator.invocations import InvocationResult
 from lambdakit.emulator.server import Emulator, EmulatorConfig
 from lambdakit.emulator.settings import Settings
 from lambdakit.template import FunctionSpec
+from lambdakit.template.apis import ApiSpec
 
 __all__ = ["Emulator", "EmulatorConfig", "invoke_once", "serve"]
 
@@ -32,10 +33,13 @@ async def serve(
     retry_delays: tuple[float, ...] = (1.0, 2.0),
     account_id: str | None = None,
     region: str | None = None,
+    apis: Sequence[ApiSpec] = (),
+    api_port: int | None = None,
 ) -> None:
     """Serve ``functions`` until SIGINT or SIGTERM. Everything printed while serving goes
     through ``console``: a stdout or stderr that nobody reads must not stop the serving.
-    ACCOUNT_ID and REGION are the account and region the emulator models (``Settings``)."""
+    ACCOUNT_ID and REGION are the account and region the emulator models (``Settings``);
+    APIS, the template's APIs, are served on API_PORT (``EmulatorConfig.api_port``)."""
     from lambdakit.emulator import console, freezing, reports, sandbox
     from lambdakit.emulator.limits import describe
 
@@ -43,9 +47,10 @@ async def serve(
         host=host, port=port, concurrency=concurrency, state_dir=state_dir,
         retry_delays=retry_delays,
         settings=Settings.from_env(region=region, account_id=account_id),
-        max_starting=_max_starting(),
+        max_starting=_max_starting(), api_port=api_port,
     )  # fmt: skip
-    emulator = Emulator(functions, config, printer=reports.LogPrinter(stream=sys.stdout))
+    printer = reports.LogPrinter(stream=sys.stdout)
+    emulator = Emulator(functions, config, printer=printer, apis=apis)
     await emulator.start()
     _tune_gc()
     names = ", ".join(spec.name for spec in functions)
@@ -53,6 +58,11 @@ async def serve(
     for name, url in emulator.function_urls().items():
         mode = emulator.functions[name].url.invoke_mode  # type: ignore[union-attr]
         console.echo(f"lambdakit: {name} Function URL ({mode}): {url}")
+    if emulator.api_server is not None:  # each API, its base URL and its routes
+        for line in emulator.api_server.describe():
+            console.echo(f"lambdakit: {line}")
+        for text in emulator.api_server.unenforced():
+            console.warn(text)
     for line in emulator.events.destinations.describe(functions):  # where async records go
         console.echo(f"lambdakit: {line}")
     console.warn(describe(emulator.limiter))

@@ -14,7 +14,7 @@ import signal
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lambdakit.emulator import console, reports
 from lambdakit.emulator._http import bound_port, start_server
@@ -27,6 +27,10 @@ from lambdakit.emulator.limits import MemoryLimiter, choose_limiter
 from lambdakit.emulator.scheduler import FunctionPool
 from lambdakit.emulator.settings import Settings
 from lambdakit.template import FunctionSpec
+
+if TYPE_CHECKING:
+    from lambdakit.emulator.apis.server import ApiServer
+    from lambdakit.template.apis import ApiSpec
 
 HANDLED_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 CLOSE_MARGIN = 0.5  # seconds close() waits past the grace period, for the killed to end
@@ -44,6 +48,7 @@ class EmulatorConfig:
     state_dir: Path = Path(".lambdakit")
     retry_delays: tuple[float, ...] = (1.0, 2.0)
     memory_limits: str | None = None  # force a limiter ("cgroup", "rlimit", "none")
+    api_port: int | None = None  # the APIs' listener; None: 3000 (SAM CLI's), 0 if port is 0
 
 
 class Emulator:
@@ -63,8 +68,11 @@ class Emulator:
         *,
         printer: reports.LogPrinter | None = None,
         limiter: MemoryLimiter | None = None,
+        apis: Sequence[ApiSpec] = (),
     ) -> None:
         self.config = config or EmulatorConfig()
+        self.apis = list(apis)  # the template's APIs, served by start() when they have routes
+        self.api_server: ApiServer | None = None
         self.printer = printer or reports.LogPrinter()
         self.limiter = limiter or _choose_limiter(self.config.memory_limits)
         names = [spec.name for spec in functions]
@@ -148,6 +156,7 @@ class Emulator:
         api = InvokeAPI(self)
         self._server = await start_server(api.handle, self.config.host, self.config.port)
         await self._start_urls()
+        await self._start_apis()
         resumed = self.events.resume()
         if resumed:
             self._warn(f"resumed {resumed} pending event(s) from {self.config.state_dir}")
@@ -168,6 +177,23 @@ class Emulator:
             port = 0 if self.config.port == 0 else self.config.port + 1 + index
             server = await start_server(handler.handle, self.config.host, port)
             self._url_servers[spec.name] = server
+
+    async def _start_apis(self) -> None:
+        """One listener for every API of the template (``apis.server``), if any has routes."""
+        from lambdakit.emulator.apis.server import DEFAULT_API_PORT, ApiServer
+
+        if not any(api.routes for api in self.apis):
+            return
+        settings = self.config.settings
+        server = ApiServer(
+            self.apis, self.pools, region=settings.region, account_id=settings.account_id,
+            log=lambda text: console.echo(f"lambdakit: {text}"), warn=self._warn,
+        )  # fmt: skip
+        port = self.config.api_port
+        if port is None:
+            port = 0 if self.config.port == 0 else DEFAULT_API_PORT
+        await server.start(self.config.host, port)
+        self.api_server = server
 
     @property
     def url(self) -> str:
@@ -242,6 +268,8 @@ class Emulator:
             self._server.close()
         for server in self._url_servers.values():
             server.close()
+        if self.api_server is not None:
+            self.api_server.close()
         for task in self.background:
             task.cancel()
         pending = await self.events.close()

@@ -33,6 +33,7 @@ __all__ = [
     "iam_authorizer",
     "is_text",
     "request_event",
+    "request_time",
 ]
 
 JSON = "application/json"
@@ -139,7 +140,7 @@ def request_event(
     path, _, query = _target(target).partition("?")
     joined, cookies = _headers(headers)
     _add_forwarded(joined, source_ip)
-    stamp, epoch = _times(time.time() if now is None else now)
+    stamp, epoch = request_time(time.time() if now is None else now)
     context: RequestContext = {
         "accountId": account_id if authorizer else "anonymous",
         "apiId": url_id,
@@ -222,7 +223,7 @@ def _query_parameters(query: str) -> dict[str, str]:
     return parameters
 
 
-def _times(now: float) -> tuple[str, int]:
+def request_time(now: float) -> tuple[str, int]:
     """``time`` in the CLF-like form Lambda uses (English month names, whatever the locale),
     and ``timeEpoch`` in milliseconds."""
     moment = time.gmtime(now)

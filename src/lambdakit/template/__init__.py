@@ -16,10 +16,19 @@ not honoured locally. Standard library and PyYAML only; knows nothing of process
     overrides.py   ``parse_parameter_overrides``: SAM CLI's --parameter-overrides forms
     samconfig.py   ``load_config``: samconfig.toml / .yaml, per command and --config-env
     selection.py   ``select``: the user's whole selection (path, function, parameters...)
+    apis.py        ``apis_of``: the template's REST and HTTP APIs (ApiSpec, RouteSpec...)
 """
 
 from __future__ import annotations
 
+from lambdakit.template.apis import (
+    ApiSpec,
+    ApisResult,
+    AuthorizerSpec,
+    CorsSpec,
+    RouteSpec,
+    apis_of,
+)
 from lambdakit.template.envfiles import apply_env_file, parse_env_file, parse_env_vars_json
 from lambdakit.template.errors import TemplateError
 from lambdakit.template.overrides import parse_parameter_overrides
@@ -36,13 +45,19 @@ __all__ = [
     "FUNCTION_TYPES",
     "LAYER_TYPES",
     "TEMPLATE_NAMES",
+    "ApiSpec",
+    "ApisResult",
+    "AuthorizerSpec",
+    "CorsSpec",
     "FunctionSpec",
     "ProjectConfig",
+    "RouteSpec",
     "Selected",
     "TemplateError",
     "TemplateResult",
     "UnknownFunctionError",
     "UrlConfig",
+    "apis_of",
     "apply_env_file",
     "function_from_directory",
     "load_config",

@@ -106,13 +106,14 @@ def _events(value: Any) -> str | None:
     if not isinstance(value, dict) or not value:
         return None
     types = sorted({str(e.get("Type")) for e in value.values() if isinstance(e, dict)})
-    text = (
+    served = {"Api", "HttpApi"}  # served by `lambdakit serve` (emulator/apis/)
+    if types and set(types) <= served:
+        return None
+    types = [t for t in types if t not in served]
+    return (
         f"event sources ({', '.join(types) or 'all'}) are not connected: nothing polls or "
         "triggers the function locally; invoke it yourself (`lambdakit events` prints samples)"
     )
-    if {"Api", "HttpApi"} & set(types):
-        text += "; API Gateway events are not served yet"
-    return text
 
 
 def _snap_start(value: Any) -> str | None:

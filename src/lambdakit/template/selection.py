@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lambdakit.template.apis import ApiSpec, apis_of
 from lambdakit.template.envfiles import apply_env_file
 from lambdakit.template.errors import TemplateError
 from lambdakit.template.overrides import parse_parameter_overrides
@@ -58,6 +59,8 @@ class Selected:
     """The parameter overrides the template was loaded with."""
     differences: list[Difference] = field(default_factory=list)
     """The properties not honoured locally (each is one of WARNINGS too)."""
+    apis: list[ApiSpec] = field(default_factory=list)
+    """The template's REST and HTTP APIs, with the routes to FUNCTIONS (``apis_of``)."""
 
     def other_warnings(self) -> list[str]:
         """WARNINGS but the differences: what matters to commands that do not run the
@@ -127,9 +130,14 @@ def select(
         )
         for spec in functions
     ]
+    # After the choice: a route to a function left out is one of the warnings. Only `serve`
+    # serves APIs; the other commands need neither the reading nor its warnings.
+    apis = None
+    if template is not None and command == "serve":
+        apis = apis_of(template, functions, parameters=parameters)
     return Selected(
-        functions, [*warnings, *result.warnings], template, config, parameters,
-        result.differences,
+        functions, [*warnings, *result.warnings, *(apis.warnings if apis else [])], template,
+        config, parameters, result.differences, apis.apis if apis else [],
     )  # fmt: skip
 
 

@@ -50,6 +50,7 @@ class Request:
         "http_10",
         "keep_alive",
         "method",
+        "raw_headers",
         "target",
         "trailers",
     )
@@ -58,6 +59,9 @@ class Request:
         self.method = ""
         self.target = target
         self.headers: list[tuple[str, str]] = []
+        # The names as the client spelt them, from servers started with keep_header_case
+        # (the API Gateway server: REST events keep the client's case); else None.
+        self.raw_headers: list[tuple[str, str]] | None = None
         self.trailers: dict[str, str] = {}
         self.keep_alive = True
         self.http_10 = False

@@ -4,18 +4,25 @@ from __future__ import annotations
 
 import asyncio
 
-from lambdakit.emulator._http.connection import _Connection
+from lambdakit.emulator._http.connection import _CasedConnection, _Connection
 from lambdakit.emulator._http.response import Handler
 from lambdakit.emulator._http.timeouts import DEFAULT_TIMEOUTS, HttpTimeouts
 
 
 async def start_server(
-    handler: Handler, host: str, port: int, *, timeouts: HttpTimeouts = DEFAULT_TIMEOUTS
+    handler: Handler,
+    host: str,
+    port: int,
+    *,
+    timeouts: HttpTimeouts = DEFAULT_TIMEOUTS,
+    keep_header_case: bool = False,
 ) -> asyncio.Server:
     """Listen on ``host:port`` (0: any free port) and serve ``handler``, waiting on clients no
-    longer than ``timeouts`` allow."""
+    longer than ``timeouts`` allow. ``keep_header_case``: requests also carry ``raw_headers``,
+    the names as the client spelt them."""
     loop = asyncio.get_running_loop()
-    return await loop.create_server(lambda: _Connection(handler, timeouts), host, port)
+    kind = _CasedConnection if keep_header_case else _Connection
+    return await loop.create_server(lambda: kind(handler, timeouts), host, port)
 
 
 def bound_port(server: asyncio.Server) -> int:
