@@ -158,3 +158,22 @@ def test_event_is_valid_json_for_a_binary_body(client: object) -> None:
     event = client.post("/files/upload", content=bytes(range(256))).json()  # type: ignore[attr-defined]
     assert json.dumps(event)  # the event survived the trip
     assert event["isBase64Encoded"] is True
+
+
+def test_an_api_port_in_use_is_named_with_the_option_that_moves_it() -> None:
+    import socket
+    import sys
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        command = [sys.executable, "-m", "lambdakit", "serve", str(FUNCTIONS / "apis")]
+        done = subprocess.run(
+            [*command, "--port", "0", "--api-port", str(port)],
+            capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+    assert done.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{port} for the template's APIs" in done.stderr
+    assert "choose another port with --api-port" in done.stderr
+    assert "Traceback" not in done.stderr

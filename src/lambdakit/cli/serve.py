@@ -107,7 +107,9 @@ def serve(
     except EmulatorError as error:
         raise click.ClickException(str(error)) from error
     except OSError as error:
-        raise click.ClickException(f"cannot listen on {host}:{port}: {error.strerror}") from error
+        raise click.ClickException(
+            f"cannot listen on {host}:{port}: {error.strerror}; choose another port with --port"
+        ) from error
     except KeyboardInterrupt:
         # Ctrl-C before the server's own handlers are in place, or after they are gone (the
         # last moments of shutdown): stop as a shell expects, without a traceback.

@@ -51,7 +51,11 @@ async def serve(
     )  # fmt: skip
     printer = reports.LogPrinter(stream=sys.stdout)
     emulator = Emulator(functions, config, printer=printer, apis=apis)
-    await emulator.start()
+    try:
+        await emulator.start()
+    except BaseException:  # a port in use: what started (provisioned environments) ends
+        await emulator.close()
+        raise
     _tune_gc()
     names = ", ".join(spec.name for spec in functions)
     console.echo(f"lambdakit: Invoke API at {emulator.url} - functions: {names}")

@@ -85,7 +85,16 @@ class ApiServer:
     async def start(self, host: str, port: int) -> None:
         self._host = host
         # REST events keep header names as the client sent them (API Gateway REST does).
-        self._server = await start_server(self.gateway.handle, host, port, keep_header_case=True)
+        try:
+            self._server = await start_server(
+                self.gateway.handle, host, port, keep_header_case=True
+            )
+        except OSError as error:  # said here: the Invoke API's port is another one
+            raise EmulatorError(
+                f"cannot listen on {host}:{port} for the template's APIs: "
+                f"{error.strerror or error}; choose another port with --api-port "
+                "(0: any free port)"
+            ) from error
 
     def close(self) -> None:
         if self._server is not None:
