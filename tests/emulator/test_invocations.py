@@ -14,6 +14,7 @@ from lambdakit.emulator.invocations import (
     StreamTooLarge,
     new_trace_id,
     new_uuid,
+    new_uuid_hex,
 )
 
 
@@ -54,6 +55,15 @@ def test_request_ids_are_random_version_4_uuids() -> None:
     for text in ids:
         value = uuid.UUID(text)
         assert str(value) == text
+        assert (value.version, value.variant) == (4, uuid.RFC_4122)
+
+
+def test_invocation_ids_are_random_version_4_uuids_without_dashes() -> None:
+    ids = [new_uuid_hex() for _ in range(2000)]
+    assert len(set(ids)) == len(ids)
+    for text in ids:
+        value = uuid.UUID(hex=text)
+        assert value.hex == text
         assert (value.version, value.variant) == (4, uuid.RFC_4122)
 
 

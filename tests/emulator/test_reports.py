@@ -229,6 +229,32 @@ def test_printer_in_a_loop_writes_its_lines_together_a_moment_later() -> None:
     assert out.writes == 1
 
 
+def test_printer_waits_longer_while_lines_keep_coming() -> None:
+    """A batch that begins soon after the last one waits BUSY_FLUSH_DELAY; once the printer
+    has been quiet for BUSY_WINDOW, FLUSH_DELAY again (the loop's clock and timers recorded)."""
+    loop = asyncio.SelectorEventLoop()
+    now, delays = [1000.0], []
+    loop.time = lambda: now[0]  # type: ignore[method-assign]
+    loop.call_later = lambda delay, *_: delays.append(delay)  # type: ignore[assignment,method-assign]
+
+    async def scenario() -> str:
+        out = io.StringIO()
+        printer = LogPrinter(out, color=False)
+        for pause in (0.0, 0.01, 0.05, printer.BUSY_WINDOW + 0.01):
+            now[0] += pause
+            printer.print(line(f"after {pause}"))
+            printer.flush()  # the timer's work, done here
+        return out.getvalue()
+
+    try:
+        written = loop.run_until_complete(scenario())
+    finally:
+        loop.close()
+    quiet, busy = LogPrinter.FLUSH_DELAY, LogPrinter.BUSY_FLUSH_DELAY
+    assert delays == [quiet, busy, busy, quiet]
+    assert written.count("[hello] after") == 4
+
+
 def test_printer_flush_writes_what_is_pending() -> None:
     async def scenario() -> str:
         out = io.StringIO()

@@ -164,7 +164,7 @@ class PendingInvocation:
     tenant_id: str | None = None
     qualifier: str | None = None  # the version or alias it was invoked with, as given
     trace_id: str = field(default_factory=lambda: new_trace_id())
-    invocation_id: str = field(default_factory=lambda: new_uuid().replace("-", ""))
+    invocation_id: str = field(default_factory=lambda: new_uuid_hex())
     tail: LogTail = field(default_factory=LogTail)
     future: asyncio.Future[InvocationResult] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
@@ -203,8 +203,18 @@ def new_uuid() -> str:
     """A random (version 4) UUID as text, the form of Lambda's request ids. The same bits as
     ``str(uuid.uuid4())`` at a fraction of its cost: there are several per invocation."""
     digits = _RANDOM.hex(16)
-    variant = "89ab"[int(digits[16], 16) & 3]
+    variant = _VARIANT[digits[16]]
     return f"{digits[:8]}-{digits[8:12]}-4{digits[13:16]}-{variant}{digits[17:20]}-{digits[20:]}"
+
+
+def new_uuid_hex() -> str:
+    """``new_uuid()`` without its dashes (``uuid.uuid4().hex``): an invocation's id."""
+    digits = _RANDOM.hex(16)
+    return f"{digits[:12]}4{digits[13:16]}{_VARIANT[digits[16]]}{digits[17:]}"
+
+
+# A UUID's variant digit (RFC 9562 §4.1: 10xx) for a random hex digit, by its low two bits.
+_VARIANT = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}
 
 
 def new_trace_id() -> str:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import base64
 import binascii
 import dataclasses
+import functools
 import json
 import re
 import sys
@@ -53,6 +54,9 @@ INVOKE = re.compile(r"/2015-03-31/functions/([^/]+)/invocations")
 INVOKE_STREAM = re.compile(r"/2021-11-15/functions/([^/]+)/response-streaming-invocations")
 _EVENT_SLICE = 1024 * 1024
 CLIENT_CONTEXT_LIMIT = 3583  # bytes of base64 (botocore's Invoke documentation)
+# The same few names come with every invocation: each is parsed once (a FunctionRef is frozen;
+# a name that does not parse raises, and is not cached).
+_parse_name = functools.lru_cache(maxsize=256)(parse_function_name)
 
 
 class Functions(Protocol):
@@ -77,11 +81,12 @@ class InvokeAPI:
             return error.response(request_id)
 
     async def _route(self, request: Request, request_id: str) -> Response:
-        match = INVOKE.fullmatch(request.path)
+        path = request.path
+        match = INVOKE.fullmatch(path)
         streaming = match is None
-        match = match or INVOKE_STREAM.fullmatch(request.path)
+        match = match or INVOKE_STREAM.fullmatch(path)
         if match is None:
-            raise ServiceError(404, "UnknownOperationException", f"no operation at {request.path}")
+            raise ServiceError(404, "UnknownOperationException", f"no operation at {path}")
         if request.method != "POST":
             raise ServiceError(405, "MethodNotAllowedException", f"{request.method} not allowed")
         target = self._resolve(unquote(match.group(1)), request.query.get("Qualifier"))
@@ -95,7 +100,7 @@ class InvokeAPI:
         An ARN of another partition, region or account names a function this emulator does
         not have, and a qualifier that names no version or alias of it nothing: 404, as
         Lambda answers for a function that does not exist."""
-        ref = parse_function_name(given)
+        ref = _parse_name(given)
         if qualifier is not None:
             check_qualifier(qualifier)
             if ref.qualifier is not None and ref.qualifier != qualifier:
@@ -109,7 +114,7 @@ class InvokeAPI:
         plain = ref.region is None and ref.account is None and ref.partition in (None, "aws")
         if plain and pool is not None and qualifier is None:
             return Target(pool, None, LATEST)  # the common case, decided without an ARN
-        modelled = parse_function_name(self.functions.arn(ref.name))
+        modelled = _parse_name(self.functions.arn(ref.name))
         asked = FunctionRef(
             name=ref.name,
             qualifier=qualifier,

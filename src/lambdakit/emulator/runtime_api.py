@@ -53,6 +53,9 @@ class Runtime(Protocol):
 TIMEOUTS = HttpTimeouts(idle=None, head=10.0, body=None, send=None)
 
 OK = {"status": "OK"}
+# Header names as the HTTP server keys them (lower case), for the requests of every invocation.
+_RESPONSE_MODE = _wire.RESPONSE_MODE.lower()
+_INVOCATION_ID = _wire.INVOCATION_ID.lower()
 ACCEPTED = json_response(202, OK)  # shared: the server never changes a response it sends
 
 
@@ -89,14 +92,21 @@ class RuntimeAPI:
         # An invocation handed to a GET /next whose connection was gone: the runtime never got
         # it, so its next poll gets it again rather than a refusal (nothing is lost).
         self._undelivered: PendingInvocation | None = None
-        # Connections whose client was found to be this environment's own process.
+        # Connections whose client was found to be this environment's own process; the last
+        # one admitted is also held, so that its requests skip the WeakSet's weak reference.
         self._admitted: weakref.WeakSet[object] = weakref.WeakSet()
+        self._last_admitted: object = None
+        # The invoked function ARN by qualifier: the same for the environment's life.
+        self._arns: dict[str | None, str] = {}
 
     async def handle(self, request: Request) -> Response:
-        if request.connection not in self._admitted:
-            refusal = self._admit(request)
-            if refusal is not None:
-                return refusal
+        connection = request.connection
+        if connection is not self._last_admitted:
+            if connection not in self._admitted:
+                refusal = self._admit(request)
+                if refusal is not None:
+                    return refusal
+            self._last_admitted = connection
         target = request.target
         if target == _wire.NEXT_PATH and request.method == "GET":
             return await self.next(request)  # the requests of every invocation: no regex
@@ -162,7 +172,7 @@ class RuntimeAPI:
         value = _wire.Invocation(
             request_id=invocation.request_id,
             deadline_ms=self.runtime.deadline_ms(),
-            function_arn=self.runtime.function_arn(),
+            function_arn=self._function_arn(invocation),
             trace_id=invocation.trace_id,
             client_context=invocation.client_context,
             cognito_identity=invocation.cognito_identity,
@@ -171,12 +181,19 @@ class RuntimeAPI:
         )
         return value.headers()
 
+    def _function_arn(self, invocation: PendingInvocation) -> str:
+        """The environment's ARN for the invocation being handed out (its ``current()``)."""
+        arn = self._arns.get(invocation.qualifier)
+        if arn is None:
+            arn = self._arns[invocation.qualifier] = self.runtime.function_arn()
+        return arn
+
     async def response(self, request: Request, request_id: str) -> Response:
         """``POST /runtime/invocation/{id}/response``: the function's result."""
         invocation, refusal = self._addressed(request, request_id, "InvocationResponse")
         if invocation is None:
             return refusal
-        mode = request.header(_wire.RESPONSE_MODE.lower())
+        mode = request.header(_RESPONSE_MODE)
         if mode is not None and mode != _wire.STREAMING:
             return _error(400, "InvalidFunctionResponseMode", "Invalid function response mode")
         if mode == _wire.STREAMING:
@@ -249,7 +266,7 @@ class RuntimeAPI:
             return None, _transition_error(target)
         if request_id != current.request_id:
             return None, _error(*INVALID_REQUEST_ID)
-        echoed = request.header(_wire.INVOCATION_ID.lower())
+        echoed = request.header(_INVOCATION_ID)
         if echoed is not None and echoed != current.invocation_id:
             # An answer to an earlier, timed-out invocation (the 2026 cross-wiring protection).
             return None, _error(410, "InvokeTimeout", "Invoke timeout")

@@ -99,7 +99,10 @@ class FunctionPool:
         lane = self.lane(invocation)
         self._take_concurrency()
         try:
-            self._queues.setdefault(lane, collections.deque()).append(invocation)
+            queue = self._queues.get(lane)
+            if queue is None:
+                queue = self._queues[lane] = collections.deque()
+            queue.append(invocation)
             await self._dispatch(lane)
             # Not shielded: a caller that is cancelled (the server closing) abandons the
             # result, and a late answer is then ignored by ``resolve``.
