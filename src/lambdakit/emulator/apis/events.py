@@ -69,6 +69,9 @@ _DROPPED = frozenset(
         "www-authenticate",
     ]
 )
+# What the front end adds (``_v1_headers``) replaces what the client sent under those names.
+_ADDED = {"x-forwarded-for", "x-forwarded-port", "x-forwarded-proto", "x-amzn-trace-id"}
+_DROPPED_OR_ADDED = _DROPPED | _ADDED
 # CloudFront, in front of REST APIs, title-cases these two [aws].
 _TITLE_CASED = {"authorization": "Authorization", "user-agent": "User-Agent"}
 
@@ -111,10 +114,10 @@ class V1Event(_V1Event, total=False):
 def lambda_event(request: ApiRequest, route: RouteContext, ids: RequestIds) -> dict[str, object]:
     """The event API Gateway sends the route's function: REST 1.0, HTTP API 1.0 or 2.0."""
     if route.kind is ApiKind.REST:
-        return dict(_rest_event(request, route, ids))
+        return cast("dict[str, object]", _rest_event(request, route, ids))
     if route.payload_format is PayloadFormat.V2:
         return _http_event_v2(request, route, ids)
-    return dict(_http_event_v1(request, route, ids))
+    return cast("dict[str, object]", _http_event_v1(request, route, ids))
 
 
 # --- REST APIs and HTTP API payload 1.0 ---------------------------------------------------------
@@ -126,27 +129,41 @@ def _rest_event(request: ApiRequest, route: RouteContext, ids: RequestIds) -> V1
         request.body, request.header("content-type"), route.binary_media_types
     )
     stamp, epoch = _request_time(request.time)
-    context: dict[str, object] = {
-        "resourceId": _resource_id(route.api_id, "resource", route.resource_path),
-        "resourcePath": route.resource_path,
-        "httpMethod": request.method,
-        "extendedRequestId": ids.extended_id,
-        "requestTime": stamp,
-        "path": f"/{route.stage}{request.path}",
-        "accountId": route.account_id,
-        "protocol": request.protocol,
-        "stage": route.stage,
-        "domainPrefix": route.api_id,
-        "requestTimeEpoch": epoch,
-        "requestId": ids.request_id,
-        "identity": _identity(request),
-        "domainName": _domain(request, route),
-        "deploymentId": _resource_id(route.api_id, "deployment", route.resource_path),
-        "apiId": route.api_id,
-    }
+    # The route's fields in place, the request's filled in: the keys keep their order.
+    context = dict(_rest_context(route.api_id, route.resource_path, route.stage, route.account_id))
+    context.update(
+        httpMethod=request.method, extendedRequestId=ids.extended_id, requestTime=stamp,
+        path=f"/{route.stage}{request.path}", protocol=request.protocol, requestTimeEpoch=epoch,
+        requestId=ids.request_id, identity=_identity(request), domainName=_domain(request, route),
+    )  # fmt: skip
     if route.authorizer is not None:
         context["authorizer"] = dict(route.authorizer)
     return _v1_event(request, route, headers, context, (body, encoded), first_query=False)
+
+
+@functools.lru_cache(maxsize=1024)
+def _rest_context(
+    api_id: str, resource_path: str, stage: str, account_id: str
+) -> dict[str, object]:
+    """A REST ``requestContext``: the route's fields, ``None`` for the request's; copied."""
+    return {
+        "resourceId": _resource_id(api_id, "resource", resource_path),
+        "resourcePath": resource_path,
+        "httpMethod": None,
+        "extendedRequestId": None,
+        "requestTime": None,
+        "path": None,
+        "accountId": account_id,
+        "protocol": None,
+        "stage": stage,
+        "domainPrefix": api_id,
+        "requestTimeEpoch": None,
+        "requestId": None,
+        "identity": None,
+        "domainName": None,
+        "deploymentId": _resource_id(api_id, "deployment", resource_path),
+        "apiId": api_id,
+    }
 
 
 def _http_event_v1(request: ApiRequest, route: RouteContext, ids: RequestIds) -> V1Event:
@@ -223,13 +240,15 @@ def _v1_event(
 
 def _v1_headers(request: ApiRequest, ids: RequestIds, *, lower: bool) -> list[tuple[str, str]]:
     """The client's headers less the hop-by-hop ones, plus what API Gateway's front end adds."""
-    kept = [(name, value) for name, value in request.headers if name.lower() not in _DROPPED]
     added = [*_forwarded(request), ("X-Amzn-Trace-Id", ids.trace_id)]
-    replaced = {name.lower() for name, _ in added}
-    headers = [pair for pair in kept if pair[0].lower() not in replaced] + added
+    headers = []
+    for name, value in request.headers:  # one pass, one lower() a header
+        low = name.lower()
+        if low not in _DROPPED_OR_ADDED:
+            headers.append((low if lower else _TITLE_CASED.get(low, name), value))
     if lower:
-        return [(name.lower(), value) for name, value in headers]
-    return [(_TITLE_CASED.get(name.lower(), name), value) for name, value in headers]
+        return headers + [(name.lower(), value) for name, value in added]
+    return headers + added
 
 
 def _forwarded(request: ApiRequest) -> list[tuple[str, str]]:

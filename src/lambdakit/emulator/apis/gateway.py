@@ -64,6 +64,8 @@ _PROBED = ("GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS")
 
 
 _KINDS = {kind.value: kind for kind in ApiKind}
+# json.dumps's own settings, without the check for circular references an event cannot have.
+_ENCODER = json.JSONEncoder(check_circular=False)
 
 
 def kind_of(api: ApiSpec) -> ApiKind:
@@ -100,6 +102,8 @@ class Gateway:
         self.log, self.warn, self.clock = log, warn, clock
         self._ids = {api.logical_id: api_id(api) for api in self.apis}
         self._router = Router(self.apis)  # the routes compiled once, not per request
+        # A route without path parameters has the same context for every request.
+        self._contexts: dict[tuple[int, str], RouteContext] = {}
 
     async def handle(self, request: Request) -> Response:
         started = self.clock()
@@ -130,7 +134,7 @@ class Gateway:
                 error = decision.error or GatewayError.ACCESS_DENIED
                 return _response(gateway_response(kind, error, ids))
             route = dataclasses.replace(route, authorizer=decision.context)
-        event = json.dumps(lambda_event(api_request, route, ids)).encode()
+        event = _ENCODER.encode(lambda_event(api_request, route, ids)).encode()
         response = await self._integrate(found, event, api_request, ids)
         if isinstance(response, Response):  # streamed (REST APIs only)
             return response
@@ -184,6 +188,15 @@ class Gateway:
         )
 
     def _route_context(self, found: Match) -> RouteContext:
+        if found.path_parameters:
+            return self._new_route_context(found)
+        key = (id(found.route), found.resource_path)  # the routes live as long as self
+        context = self._contexts.get(key)
+        if context is None:
+            context = self._contexts[key] = self._new_route_context(found)
+        return context
+
+    def _new_route_context(self, found: Match) -> RouteContext:
         route, api = found.route, found.api
         key = "$default" if route.is_default else f"{route.method} {route.path}"
         return RouteContext(
