@@ -1,7 +1,7 @@
 """The ``lambdakit`` command: one module per subcommand, no logic of its own.
 
 Each subcommand translates its flags into one call to the library and maps lambdakit's errors
-to exit codes here, in one place: 0 success, 1 failure, 2 usage error.
+to exit codes here, in one place: 0 success, 1 failure, 2 usage error, 130 interrupted.
 """
 
 from __future__ import annotations
@@ -12,9 +12,14 @@ import click
 
 from lambdakit._version import __version__
 
+INTERRUPTED = 130
+"""The exit status after Ctrl-C (SIGINT): 128 + 2, what a shell reports for a command that
+SIGINT ended, so that scripts and `make` stop too. Nothing else is printed: no traceback,
+no click "Aborted."."""
+
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="lambdakit")
+@click.version_option(__version__, "-V", "--version", prog_name="lambdakit")
 def cli() -> None:
     """Python on AWS Lambda custom runtimes.
 
@@ -55,7 +60,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except click.ClickException as error:
         error.show()
         return error.exit_code
-    except click.Abort:
-        click.echo("Aborted.", err=True)
+    except click.Abort as abort:
+        if isinstance(abort.__cause__, KeyboardInterrupt):
+            return INTERRUPTED
+        click.echo("Aborted.", err=True)  # end of input at a prompt
         return 1
+    except KeyboardInterrupt:  # outside a command's own code: while click shows an error
+        return INTERRUPTED
     return 0

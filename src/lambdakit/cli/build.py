@@ -12,7 +12,7 @@ from lambdakit.project import bundle
 from lambdakit.project.errors import ProjectError
 
 
-@click.command(cls=ProjectCommand)
+@click.command(cls=ProjectCommand, short_help="Build a deployment zip (and layers) per function.")
 @click.argument("path", type=click.Path(path_type=Path), default=".", required=False)
 @click.option("--function", "function_name", metavar="NAME", help="Only this function.")
 @config_options

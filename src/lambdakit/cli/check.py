@@ -14,7 +14,7 @@ from lambdakit.cli._common import ProjectCommand, config_options
 _HEADER = ("FUNCTION", "PROPERTY", "WHAT HAPPENS LOCALLY")
 
 
-@click.command(cls=ProjectCommand)
+@click.command(cls=ProjectCommand, short_help="Show how running locally will differ from AWS.")
 @click.argument("path", type=click.Path(path_type=Path), default=".", required=False)
 @config_options
 def check(

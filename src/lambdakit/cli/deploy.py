@@ -12,7 +12,7 @@ from lambdakit.project.deploy import deploy as deploy_project
 from lambdakit.project.errors import ProjectError
 
 
-@click.command(cls=ProjectCommand)
+@click.command(cls=ProjectCommand, short_help="Create or update the functions on AWS Lambda.")
 @click.argument("path", type=click.Path(path_type=Path), default=".", required=False)
 @click.option("--function", "function_name", metavar="NAME", help="Only this function.")
 @config_options

@@ -9,7 +9,7 @@ import click
 from lambdakit.project.events import SOURCES, sample_event
 
 
-@click.command()
+@click.command(short_help="Print a sample event of an AWS service.")
 @click.argument("source", required=False)
 @click.option("--list", "list_", is_flag=True, help="List the event sources and exit.")
 def events(source: str | None, list_: bool) -> None:

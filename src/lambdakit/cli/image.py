@@ -11,7 +11,7 @@ from lambdakit.emulator.containers import ENGINES
 from lambdakit.project.errors import ImageError
 
 
-@click.command()
+@click.command(short_help="Build the project's OCI (container) image.")
 @click.argument(
     "path", type=click.Path(path_type=Path, file_okay=False), default=".", required=False
 )

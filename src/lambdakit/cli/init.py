@@ -36,7 +36,7 @@ def _checked(check: Callable[[str], str]) -> Callback:
     return callback
 
 
-@click.command()
+@click.command(short_help="Create a function project in a new directory.")
 @click.argument("path", type=click.Path(path_type=Path))
 @click.option(
     "--template",

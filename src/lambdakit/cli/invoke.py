@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
+import os
+import signal
 import sys
 from pathlib import Path
 from typing import BinaryIO
@@ -18,12 +19,17 @@ from lambdakit.cli._common import (
     select_functions,
     warn,
 )
+from lambdakit.cli._debug import debug_options
+from lambdakit.emulator.debugging import DebugRequest
 from lambdakit.emulator.errors import EmulatorError
 from lambdakit.template import FunctionSpec
 
 
-@click.command(cls=ProjectCommand)
+@click.command(
+    cls=ProjectCommand, short_help="Run a function once: answer on stdout, logs on stderr."
+)
 @function_options
+@debug_options(terminal=True)
 @click.option("--event", "event_text", metavar="JSON", help="The event, as JSON text.")
 @click.option(
     "--event-file",
@@ -38,22 +44,43 @@ def invoke(
     event_text: str | None,
     event_file: BinaryIO | None,
     endpoint: str | None,
+    debug: DebugRequest,
 ) -> None:
     """Invoke a function once: the response goes to stdout, logs and REPORT to stderr.
 
-    Without --endpoint the function runs in a local Lambda started for this call. Exit status:
-    0 on success, 1 when the function failed (its error JSON is printed), 2 for a usage error.
+    A streamed response is printed as the function produces it; an HTTP one's status, headers
+    and cookies go to stderr, its body to stdout. Without --endpoint the function runs in a
+    local Lambda started for this call. Exit status: 0 on success, 1 when the function failed
+    (its error JSON is printed), 2 for a usage error.
     """
     payload = _payload(event_text, event_file)
-    if endpoint is not None:
-        if selection.function_name is None:
-            raise click.UsageError("--endpoint needs --function NAME")
-        ok = _invoke_remote(endpoint, selection.function_name, payload)
-    else:
-        functions = select_functions(selection, warn=warn)
-        ok = _invoke_local(_single(functions, selection.path), payload)
+    try:
+        if endpoint is not None:
+            ok = _invoke_remote(endpoint, _endpoint_function(selection), payload)
+        else:
+            functions = select_functions(selection, warn=warn)
+            ok = _invoke_local(_single(functions, selection.path), payload, debug)
+    except BrokenPipeError:  # stdout's reader left (`| head`): stop quietly, as `cat` does
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # the exit's flush
+        sys.exit(128 + signal.SIGPIPE)
     if not ok:
         sys.exit(1)
+
+
+def _endpoint_function(selection: Selection) -> str:
+    """--function, or the template's one function: the name a running server knows it by."""
+    if selection.function_name is not None:
+        return selection.function_name
+    from lambdakit.template import TemplateError, select
+
+    try:
+        functions = select(
+            selection.path, command="invoke", parameter_overrides=selection.parameter_overrides,
+            config_env=selection.config_env, config_file=selection.config_file,
+        ).functions  # fmt: skip
+    except TemplateError as error:
+        raise click.UsageError(f"--endpoint needs --function NAME ({error})") from error
+    return _single(functions, selection.path).name
 
 
 def _payload(event_text: str | None, event_file: BinaryIO | None) -> bytes:
@@ -61,12 +88,23 @@ def _payload(event_text: str | None, event_file: BinaryIO | None) -> bytes:
         raise click.UsageError("give either --event or --event-file, not both")
     data = event_text.encode() if event_text is not None else b"{}"
     if event_file is not None:
+        if event_file.isatty():
+            click.echo(
+                "lambdakit: reading the event from the terminal; end it with Ctrl-D", err=True
+            )
         data = event_file.read()
+    if not data.strip():
+        return b"{}"  # as the Invoke API (and Lambda) pass an empty payload
     try:
-        json.loads(data or b"{}")
+        json.loads(data, parse_constant=_no_constants)
     except ValueError as error:
         raise click.UsageError(f"the event is not valid JSON: {error}") from error
     return data
+
+
+def _no_constants(token: str) -> object:
+    """JSON (RFC 8259) has no NaN or Infinity; Python reads them, the Invoke API refuses them."""
+    raise ValueError(f"{token} is not JSON")
 
 
 def _single(functions: list[FunctionSpec], path: Path) -> FunctionSpec:
@@ -78,29 +116,41 @@ def _single(functions: list[FunctionSpec], path: Path) -> FunctionSpec:
     return functions[0]
 
 
-def _invoke_local(spec: FunctionSpec, payload: bytes) -> bool:
+def _invoke_local(spec: FunctionSpec, payload: bytes, debug: DebugRequest | None = None) -> bool:
+    from lambdakit.cli._streaming import BodyWriter
     from lambdakit.emulator import invoke_once
 
+    writer = BodyWriter(sys.stdout.buffer, sys.stderr)
     try:
-        result = asyncio.run(invoke_once(spec, payload))
+        result = asyncio.run(invoke_once(spec, payload, on_chunk=writer.chunk, debug=debug))
     except EmulatorError as error:
         raise click.ClickException(str(error)) from error
-    _print_body(result.body)
+    if result.stream is None:
+        _print_body(result.body)
+    else:  # streamed: the body is out already
+        writer.finish(result.body if result.function_error else None)
     return not result.function_error
 
 
 def _invoke_remote(endpoint: str, name: str, payload: bytes) -> bool:
+    """InvokeWithResponseStream, which answers streaming functions as they stream and the
+    others in one PayloadChunk (docs/emulator.md "Streaming"), with the log tail."""
     import urllib.error
     import urllib.request
     from urllib.parse import quote
 
-    url = f"{endpoint.rstrip('/')}/2015-03-31/functions/{quote(name, safe='')}/invocations"
+    from lambdakit.cli._streaming import BodyWriter, StreamBroken, read_event_stream
+
+    path = f"/2021-11-15/functions/{quote(name, safe='')}/response-streaming-invocations"
     request = urllib.request.Request(
-        url, data=payload, method="POST", headers={"X-Amz-Log-Type": "Tail"}
-    )
+        endpoint.rstrip("/") + path, data=payload, method="POST",
+        headers={"X-Amz-Log-Type": "Tail"},
+    )  # fmt: skip
+    writer = BodyWriter(sys.stdout.buffer, sys.stderr)
     try:
         with urllib.request.urlopen(request) as response:
-            body, headers = response.read(), response.headers
+            content_type = response.headers.get("Content-Type", "")
+            done = read_event_stream(lambda: response.read1(65536), content_type, writer)
     except urllib.error.HTTPError as error:
         detail = error.read().decode("utf-8", "replace")
         raise click.ClickException(
@@ -108,11 +158,12 @@ def _invoke_remote(endpoint: str, name: str, payload: bytes) -> bool:
         ) from error
     except urllib.error.URLError as error:
         raise click.ClickException(f"cannot reach {endpoint}: {error.reason}") from error
-    log = headers.get("X-Amz-Log-Result")
-    if log:
-        sys.stderr.write(base64.b64decode(log).decode("utf-8", "replace"))
-    _print_body(body)
-    return headers.get("X-Amz-Function-Error") is None
+    except (StreamBroken, OSError) as error:
+        raise click.ClickException(f"{endpoint}: {error}") from error
+    failed = done.error_code is not None
+    writer.finish((done.error_details or done.error_code or "").encode() if failed else None)
+    sys.stderr.write(done.log)
+    return not failed
 
 
 def _print_body(body: bytes) -> None:

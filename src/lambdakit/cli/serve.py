@@ -11,14 +11,25 @@ import click
 
 from lambdakit.cli._common import ProjectCommand, Selection, function_options, select_project
 from lambdakit.cli._common import warn as _warn
+from lambdakit.cli._debug import debug_options
 from lambdakit.emulator.concurrency import ACCOUNT_LIMIT
+from lambdakit.emulator.debugging import DebugRequest
 from lambdakit.emulator.errors import EmulatorError
 
 
-@click.command(cls=ProjectCommand)
+@click.command(
+    cls=ProjectCommand, short_help="Run a local Lambda: Invoke API, Function URLs, APIs."
+)
 @function_options
+@debug_options()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", default=9000, show_default=True, type=click.IntRange(0, 65535))
+@click.option(
+    "--port",
+    default=9000,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="Port of the Invoke API (0 picks a free port).",
+)
 @click.option(
     "--api-port",
     type=click.IntRange(0, 65535),
@@ -74,6 +85,7 @@ def serve(
     event_retry_delays: str,
     account_id: str | None,
     region: str | None,
+    debug: DebugRequest,
 ) -> None:
     """Serve the Invoke API for the functions in PATH.
 
@@ -81,7 +93,9 @@ def serve(
     a function directory (a `bootstrap`, or Python code with --handler, default app.handler).
     boto3, the AWS CLI and curl work against the printed URL:
 
-        aws lambda invoke --endpoint-url http://127.0.0.1:9000 --function-name NAME out.json
+    \b
+        aws lambda invoke --endpoint-url http://127.0.0.1:9000 --region us-east-1 \\
+            --no-sign-request --function-name NAME out.json
 
     The template's API Gateway APIs (Events of Type Api and HttpApi, AWS::Serverless::Api and
     HttpApi, OpenAPI definitions) are served on --api-port, e.g. curl http://127.0.0.1:3000/hello
@@ -101,7 +115,7 @@ def serve(
                 state_dir=_state_dir(selection.path), retry_delays=_delays(event_retry_delays),
                 account_id=account_id or chosen.parameters.get("AWS::AccountId"),
                 region=chosen.parameters.get("AWS::Region") or region,
-                apis=chosen.apis, api_port=api_port,
+                apis=chosen.apis, api_port=api_port, debug=debug,
             )
         )  # fmt: skip
     except EmulatorError as error:

@@ -7,6 +7,7 @@ lambdakit's emulator, project, cli or template packages.
 
 - ``sources``: what ``requirements.txt`` / ``pyproject.toml`` ask for, and its fingerprint;
 - ``installers``: uv, else pip, with Lambda's wheel tags (``platforms``);
+- ``failures``: what a failed install means (an unknown name, no wheel for Lambda);
 - ``cache``: entries made in a staging directory and renamed into place;
 - ``prepare``: the one entry point.
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lambdakit.dependencies.errors import DependencyError
+from lambdakit.dependencies.failures import failure
 from lambdakit.dependencies.platforms import platform_tags, uv_platform
 from lambdakit.dependencies.sources import Requirements
 
@@ -113,7 +114,7 @@ def install(
     cwd = requirements.sources[0].parent
     lines = _run(installer, command, cwd=cwd, env=environ, progress=progress)
     if lines is not None:
-        raise _failure(installer, lines, requirements, python, arch, glibc_minor)
+        raise failure(installer.name, lines, requirements, python, arch, glibc_minor)
     (target / ".lock").unlink(missing_ok=True)  # uv's lock of the target directory
 
 
@@ -167,63 +168,3 @@ def _run(
             if line.lstrip().startswith(_SHOWN[installer.name]):
                 progress(line.strip())
     return None if process.wait() == 0 else lines
-
-
-# What names the package that has no wheel (or no version at all), most telling first: uv's
-# hint, pip's one message, then the culprits of uv's resolution reports.
-_NO_WHEEL = (
-    re.compile(r"Wheels are required for `([^`]+)`"),
-    re.compile(r"No matching distribution found for ([^\s;]+)"),
-    re.compile(r"([^\s,]+) was not found in the package registry"),
-    re.compile(r"there (?:are|is) no versions? of ([^\s,]+)"),
-    re.compile(r"Because only ([^\s<>=!~,]+)"),
-)
-
-
-def _failure(
-    installer: Installer,
-    lines: list[str],
-    requirements: Requirements,
-    python: str,
-    arch: str,
-    glibc_minor: int,
-) -> DependencyError:
-    output = "\n".join(lines)
-    if "No module named pip" in output:
-        return DependencyError(
-            f"pip is not installed in {sys.executable}, which lambdakit uses to install "
-            f"{requirements.sources[0].name}; install it with `{sys.executable} -m ensurepip` "
-            "(or `pip install uv`)"
-        )
-    culprit = next((m[1] for p in _NO_WHEEL if (m := p.search(output)) is not None), None)
-    if culprit is None:
-        tail = "\n  ".join(lines[-15:])
-        return DependencyError(
-            f"{installer.name} could not install {requirements.names}:\n  {tail}"
-        )
-    source, name = _named(requirements, culprit)
-    listing = source.name if source.name != "pyproject.toml" else "requirements.txt"
-    bare = re.split(r"[\s\[<>=!~;@]", name, maxsplit=1)[0]
-    return DependencyError(
-        f"{source}: no wheel of {name!r} for CPython {python} on Linux {arch} "
-        f"(manylinux, glibc 2.{glibc_minor} or older). lambdakit installs wheels only, because "
-        "nothing compiled on this machine runs on Lambda. Check the name and version; if "
-        f"{bare} is pure Python but published only as a source archive, build its wheel once "
-        f"(`pip wheel --no-deps {bare} -w wheels`) and add `--find-links wheels` to "
-        f"{listing}; if it has compiled parts and no wheel for this platform, pick a "
-        "version that has one, or build the function as a container image (`lambdakit image`)."
-    )
-
-
-def _named(requirements: Requirements, culprit: str) -> tuple[Path, str]:
-    """The source and requirement line that name CULPRIT (a name, maybe with a version)."""
-    wanted = _canonical(re.split(r"[\s\[<>=!~;@]", culprit, maxsplit=1)[0])
-    for requirement in requirements.requirements:
-        if _canonical(re.split(r"[\s\[<>=!~;@]", requirement.text, maxsplit=1)[0]) == wanted:
-            return requirement.source, requirement.text
-    return requirements.sources[0], culprit
-
-
-def _canonical(name: str) -> str:
-    """PEP 503 normalization: ``PyYAML``, ``pyyaml`` and ``py_yaml`` are the same project."""
-    return re.sub(r"[-_.]+", "-", name).lower()

@@ -6,20 +6,24 @@ without a listener (what ``lambdakit invoke`` does). ``Emulator`` is the object 
 
 from __future__ import annotations
 
+import asyncio
 import os
+import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from lambdakit.emulator import debugging
 from lambdakit.emulator.concurrency import ACCOUNT_LIMIT
+from lambdakit.emulator.debugging import DebugRequest
 from lambdakit.emulator.errors import EmulatorError
-from lambdakit.emulator.invocations import InvocationResult
+from lambdakit.emulator.invocations import InvocationResult, Outcome, PendingInvocation
 from lambdakit.emulator.server import Emulator, EmulatorConfig
 from lambdakit.emulator.settings import Settings
 from lambdakit.template import FunctionSpec
 from lambdakit.template.apis import ApiSpec
 
-__all__ = ["Emulator", "EmulatorConfig", "invoke_once", "serve"]
+__all__ = ["ChunkSink", "Emulator", "EmulatorConfig", "invoke_once", "serve"]
 
 
 async def serve(
@@ -35,6 +39,7 @@ async def serve(
     region: str | None = None,
     apis: Sequence[ApiSpec] = (),
     api_port: int | None = None,
+    debug: DebugRequest | None = None,
 ) -> None:
     """Serve ``functions`` until SIGINT or SIGTERM. Everything printed while serving goes
     through ``console``: a stdout or stderr that nobody reads must not stop the serving.
@@ -43,10 +48,12 @@ async def serve(
     from lambdakit.emulator import console, freezing, reports, sandbox
     from lambdakit.emulator.limits import describe
 
+    settings = Settings.from_env(region=region, account_id=account_id)
+    functions, settings = debugging.apply(debug, functions, settings)  # --debug-port
     config = EmulatorConfig(
         host=host, port=port, concurrency=concurrency, state_dir=state_dir,
         retry_delays=retry_delays,
-        settings=Settings.from_env(region=region, account_id=account_id),
+        settings=settings,
         max_starting=_max_starting(), api_port=api_port,
     )  # fmt: skip
     printer = reports.LogPrinter(stream=sys.stdout)
@@ -78,6 +85,8 @@ async def serve(
 
         await watch_functions(emulator)
     await emulator.serve_forever()
+    if emulator.stopped_by == signal.SIGINT:  # Ctrl-C: the caller ends as SIGINT ends a program
+        raise KeyboardInterrupt
 
 
 def _max_starting() -> int | None:
@@ -105,21 +114,63 @@ def _tune_gc() -> None:
     gc.set_threshold(20_000, 50, 100)
 
 
-async def invoke_once(spec: FunctionSpec, payload: bytes) -> InvocationResult:
-    """Start ``spec``'s environment, invoke it once with ``payload``, shut it down."""
+async def invoke_once(
+    spec: FunctionSpec,
+    payload: bytes,
+    *,
+    on_chunk: ChunkSink | None = None,
+    debug: DebugRequest | None = None,
+) -> InvocationResult:
+    """Start ``spec``'s environment, invoke it once with ``payload``, shut it down.
+
+    A streaming function's body is read whole, as a buffered Invoke gets it; or, with
+    ON_CHUNK, handed to it chunk by chunk as the runtime sends it (``_relay``)."""
     from lambdakit.emulator import reports
 
-    config = EmulatorConfig(
-        port=0, state_dir=Path(spec.code_dir) / ".lambdakit", settings=Settings.from_env()
-    )
+    [spec], settings = debugging.apply(debug, [spec], Settings.from_env())  # debugging.py
+    config = EmulatorConfig(port=0, state_dir=Path(spec.code_dir) / ".lambdakit", settings=settings)
     emulator = Emulator([spec], config, printer=reports.LogPrinter(stream=sys.stderr))
     try:
         await emulator.prepare(err=True)  # progress to stderr: stdout is the response's
         result, invocation = await emulator.invoke(spec.name, payload)
-        if result.stream is not None:  # a streaming function: its whole body
+        if result.stream is not None and on_chunk is not None:
+            result = await _relay(result, invocation, on_chunk)
+        elif result.stream is not None:  # a streaming function: its whole body
             from lambdakit.emulator.invoke_api import buffer_result
 
             result = await buffer_result(result, invocation)
     finally:
         await emulator.close()
     return result
+
+
+ChunkSink = Callable[[str, bytes], None]
+"""Called with a streamed response's content type and each chunk of it, then once with
+``b""`` when the stream has ended (before the END and REPORT lines), in a worker thread: a
+sink that blocks (a terminal that scrolls slowly) holds the runtime back through the stream's
+flow control, as a slow reader does on Lambda, without stopping the event loop (timeouts and
+logs go on)."""
+
+
+async def _relay(
+    result: InvocationResult, invocation: PendingInvocation, sink: ChunkSink
+) -> InvocationResult:
+    """Hand a streamed result to SINK as it arrives; the result keeps its ``stream`` (so the
+    caller knows the body went to SINK) and carries the stream's error, if any, once the
+    REPORT line is out. If SINK fails (a closed pipe), the rest of the stream is dropped."""
+    stream = result.stream
+    assert stream is not None
+    try:
+        async for chunk in stream.chunks():
+            await asyncio.to_thread(sink, stream.content_type, chunk)
+        await asyncio.to_thread(sink, stream.content_type, b"")
+    except BaseException:
+        stream.abandon()
+        raise
+    await invocation.reported.wait()
+    if stream.error_type is not None:
+        return InvocationResult(
+            outcome=Outcome.ERROR, body=stream.error_body or b"",
+            error_type=stream.error_type, stream=stream,
+        )  # fmt: skip
+    return InvocationResult(outcome=Outcome.SUCCESS, body=b"", stream=stream)

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from enum import Enum
 from typing import TYPE_CHECKING, Literal
 
-from lambdakit.emulator import freezing, reports, sandbox
+from lambdakit.emulator import debugging, freezing, reports, sandbox
 from lambdakit.emulator._http import bound_port, start_server
 from lambdakit.emulator.errors import ContainerEngineError, EntrypointError, FunctionConfigError
 from lambdakit.emulator.invocations import (
@@ -119,6 +119,8 @@ class ExecutionEnvironment:
         self.state = EnvState.STARTING
         # Frozen while idle, as on Lambda (freezing.py); an image's process is the engine's.
         self.freezing = freezing.choose(limiter) if spec.image is None else freezing.OFF
+        if debugging.attached(settings.debug, spec):  # the IDE talks to it while it is idle
+            self.freezing = freezing.OFF
         self._frozen = False
         if spec.image is not None:  # the engine limits the container itself (run -m)
             from lambdakit.emulator.limits import NoLimiter
@@ -444,6 +446,8 @@ class ExecutionEnvironment:
     def _init_timed_out(self) -> None:
         if self.state is not EnvState.STARTING:
             return
+        if debugging.suspends_timeout(self.settings.debug, self.spec):
+            return  # a debugger holds it (SAM CLI, too, has no timeout while debugging)
         phase: Literal["init", "invoke"] = "invoke" if self.suppressed_for else "init"
         line = self.platform_log.init_report(
             init_duration_ms=self.init_limit * 1000, phase=phase, status="timeout"
@@ -456,6 +460,8 @@ class ExecutionEnvironment:
         invocation = self._current
         if invocation is None:
             return
+        if debugging.suspends_timeout(self.settings.debug, self.spec):
+            return  # a debugger holds it (SAM CLI, too, has no timeout while debugging)
         self._current = None
         timed_out = self.platform_log.timeout(invocation.request_id, self.spec.timeout)
         self.output.platform(invocation, timed_out)

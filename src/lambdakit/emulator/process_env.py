@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from lambdakit.emulator import sandbox
+from lambdakit.emulator import debugging, sandbox
 from lambdakit.emulator.errors import EntrypointError, FunctionConfigError
 from lambdakit.emulator.interpreters import Interpreter, find_interpreter, runtime_version
 from lambdakit.emulator.layout import Layout, host_layout
@@ -168,7 +168,7 @@ async def spawn(
             stderr=err_w,
             start_new_session=True,
             preexec_fn=preexec,
-            pass_fds=pass_fds,
+            pass_fds=(*pass_fds, *debugging.inherited_fds(environ)),
         )
     except BaseException:
         out.transport.close()
@@ -232,11 +232,13 @@ def launch(
         spec, settings, api_address=api_address, log_stream=log_stream, version=version,
         provisioned=provisioned, layout=layout,
     )  # fmt: skip
-    argv = command(spec, settings.python or None, layout)
+    environ = debugging.environ(environ, settings.debug, spec)  # debugging.py
+    argv = debugging.argv(command(spec, settings.python or None, layout), settings.debug, spec)
     if not box.active:
         return Launch(argv, environ)
     sdk = spec.dependencies.get("sdk")
-    keep = sandbox.host_paths(argv, environ, [sdk] if sdk else [], python=spec.is_python)
+    extra = [*([sdk] if sdk else []), *debugging.host_paths(settings.debug)]
+    keep = sandbox.host_paths(argv, environ, extra, python=spec.is_python)
 
     def wrap(info_fd: int) -> list[str]:
         return sandbox.arguments(

@@ -58,6 +58,7 @@ __all__ = [
     "report_line",
     "start_line",
     "timeout_line",
+    "unfold",
 ]
 
 MIB = 1024 * 1024
@@ -208,8 +209,16 @@ def function_colour(function: str) -> str:
 
 
 class LogPrinter:
-    """Writes lines as ``[function] text``: coloured per function on a terminal (platform lines
+    r"""Writes lines as ``[function] text``: coloured per function on a terminal (platform lines
     dimmed), plain otherwise. ``color`` forces either; NO_COLOR (no-color.org) turns it off.
+
+    Lambda's runtimes write a multi-line record (a traceback) as one line whose lines are
+    separated by ``\r``, so that CloudWatch keeps it one event (awslambdaric's
+    ``StandardLogSink``). Printed raw on a terminal, each ``\r`` sends the cursor back and the
+    next line overwrites the last; so on a terminal (``terminal``, by default whether the
+    stream is a tty) those lines are printed one below the other, aligned under the record's
+    first (``unfold``). In a pipe or a file the record stays one line, ``\r`` and all, as
+    CloudWatch has it and tools parse it.
 
     Inside an event loop, lines are rendered and written together ``FLUSH_DELAY`` after the
     first of them: one system call for many lines (even on an unbuffered stream, as with
@@ -231,6 +240,7 @@ class LogPrinter:
         stream: TextIO | None = None,
         *,
         color: bool | None = None,
+        terminal: bool | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.stream = stream if stream is not None else sys.stdout
@@ -239,6 +249,7 @@ class LogPrinter:
         self._batch_began = -math.inf  # loop time at which the last batch began
         self._pending: list[LogLine] = []
         self.color = _wants_color(self.stream) if color is None else color
+        self.terminal = _isatty(self.stream) if terminal is None else terminal
         self._clock = clock
 
     def print(self, line: LogLine) -> None:
@@ -279,21 +290,38 @@ class LogPrinter:
         return line
 
     def render(self, line: LogLine) -> str:
-        """The line as printed (without the newline); every physical line gets the prefix."""
+        r"""The line as printed (without the newline): every physical line gets the prefix; on
+        a terminal, a record's ``\r``-separated lines are indented under its first."""
         prefix = f"[{line.function}]"
+        indent = " " * (len(prefix) + 1)
         if self.color:
             prefix = click.style(prefix, fg=function_colour(line.function), bold=True)
-        parts = line.text.split("\n")
-        if self.color and line.stream == "platform":
-            parts = [click.style(part, dim=True) for part in parts]
-        return "\n".join(f"{prefix} {part}" for part in parts)
+        dim = self.color and line.stream == "platform"
+        rendered = []
+        for part in line.text.split("\n"):
+            rows = unfold(part) if self.terminal else [part]
+            if dim:
+                rows = [click.style(row, dim=True) for row in rows]
+            rendered.append(f"\n{indent}".join(rows))
+        return "\n".join(f"{prefix} {part}" for part in rendered)
 
 
-def _wants_color(stream: TextIO) -> bool:
-    if os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb":
-        return False
+def unfold(record: str) -> list[str]:
+    r"""The lines of a record whose lines are separated by ``\r`` (``"a\rb"`` -> a, b). A
+    ``\r`` that ends the record (awslambdaric's LAMBDA_WARNING, a ``\r\n`` line end) ends
+    its last line and makes no empty one."""
+    return record.removesuffix("\r").split("\r")
+
+
+def _isatty(stream: TextIO) -> bool:
     isatty = getattr(stream, "isatty", None)
     try:
         return bool(isatty and isatty())
     except ValueError:  # a closed stream
         return False
+
+
+def _wants_color(stream: TextIO) -> bool:
+    if os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb":
+        return False
+    return _isatty(stream)

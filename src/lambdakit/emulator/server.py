@@ -100,6 +100,8 @@ class Emulator:
         self._url_servers: dict[str, asyncio.Server] = {}
         self._stopped = asyncio.Event()
         self._hurried = asyncio.Event()  # a second signal: stop at once
+        self.stopped_by: signal.Signals | None = None
+        """The signal that stopped ``serve_forever`` (SIGINT: the CLI exits 130)."""
         self.background: list[asyncio.Task[None]] = []  # cancelled by close()
         self._prepared: set[str] = set()  # functions whose packages are prepared (prepare())
 
@@ -242,11 +244,12 @@ class Emulator:
             for environment in list(pool.environments):
                 environment.stop_at_once()
 
-    def _signalled(self) -> None:
+    def _signalled(self, signum: int) -> None:
         if self._stopped.is_set():
             self.hurry()
             return
         self._warn("shutting down (press Ctrl-C again to stop at once)")
+        self.stopped_by = signal.Signals(signum)
         self.stop()
 
     @contextlib.contextmanager
@@ -254,7 +257,7 @@ class Emulator:
         """SIGINT and SIGTERM call ``stop()`` the first time, ``hurry()`` after that."""
         loop = asyncio.get_running_loop()
         for signum in HANDLED_SIGNALS:
-            loop.add_signal_handler(signum, self._signalled)
+            loop.add_signal_handler(signum, self._signalled, signum)
         try:
             yield
         finally:

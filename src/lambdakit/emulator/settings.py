@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from lambdakit.emulator.debugging import DebugSettings
 
 __all__ = ["ACCOUNT_ID", "Settings"]
 
@@ -27,6 +31,7 @@ class Settings:
         "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
         "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE",
     )  # fmt: skip
+    debug: DebugSettings | None = None  # --debug-port, pdb on the terminal (debugging.py)
 
     @classmethod
     def from_env(cls, *, region: str | None = None, account_id: str | None = None) -> Settings:

@@ -1,0 +1,148 @@
+"""What the terminal shows: help for every option, whole command summaries, `-V`, Ctrl-C,
+and a requirements.txt naming a package the index does not have (issue 14, point 5)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import click
+import pytest
+
+from lambdakit import __version__
+from lambdakit.cli import cli, main
+
+SLOW = """\
+import time
+
+def handler(event, context):
+    print("handler started", flush=True)
+    time.sleep(600)
+"""
+
+
+def lambdakit(*args: str, **kwargs: object) -> subprocess.Popen[bytes]:
+    """The command in a session of its own, so that a SIGINT to its process group is what
+    Ctrl-C on a terminal sends: to the command and everything in its foreground group."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "lambdakit", *args], stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+        env={**os.environ, "COLUMNS": "80"}, **kwargs,  # type: ignore[arg-type]
+    )  # fmt: skip
+
+
+def commands() -> Iterator[tuple[str, click.Command]]:
+    yield "lambdakit", cli
+    yield from ((f"lambdakit {name}", command) for name, command in cli.commands.items())
+
+
+@pytest.mark.parametrize(("name", "command"), list(commands()), ids=lambda v: str(v))
+def test_every_option_has_help(name: str, command: click.Command) -> None:
+    context = click.Context(command, info_name=name)
+    options = [p for p in command.get_params(context) if isinstance(p, click.Option)]
+    assert options
+    missing = [option.opts for option in options if not (option.help or "").strip()]
+    assert missing == [], f"{name}: options without help: {missing}"
+
+
+def test_command_summaries_are_not_cut_off() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "lambdakit", "--help"], capture_output=True, text=True,
+        env={**os.environ, "COLUMNS": "80"}, check=True,
+    )  # fmt: skip
+    listed = done.stdout.split("Commands:\n", 1)[1].splitlines()
+    assert len(listed) == len(cli.commands)
+    for line in listed:
+        name, summary = line.split(maxsplit=1)
+        assert not summary.endswith("..."), line
+        assert summary == cli.commands[name].short_help
+
+
+@pytest.mark.parametrize("flag", ["-V", "--version"])
+def test_version_flags(flag: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([flag]) == 0
+    assert capsys.readouterr().out == f"lambdakit, version {__version__}\n"
+
+
+def _interrupted(
+    process: subprocess.Popen[bytes],
+    ready: bytes,
+    stream: str,
+    before: Callable[[bytes], object] = lambda line: None,
+) -> bytes:
+    """Wait for READY on STREAM, call BEFORE with that line, send Ctrl-C's SIGINT; the rest
+    of stderr."""
+    source = process.stdout if stream == "stdout" else process.stderr
+    assert source is not None
+    seen = b""
+    for line in source:
+        seen += line
+        if ready in line:
+            break
+    else:
+        pytest.fail(f"the command ended before {ready!r}: {seen.decode()}")
+    before(line)
+    os.killpg(process.pid, signal.SIGINT)
+    _out, err = process.communicate(timeout=60)
+    return (seen if stream == "stderr" else b"") + err
+
+
+def test_ctrl_c_during_invoke_exits_130_quietly(tmp_path: Path) -> None:
+    (tmp_path / "app.py").write_text(SLOW)
+    process = lambdakit("invoke", str(tmp_path), "--handler", "app.handler", "--timeout", "900")
+    err = _interrupted(process, b"handler started", "stderr")
+    assert process.returncode == 130, err.decode()
+    assert b"Aborted" not in err and b"Traceback" not in err, err.decode()
+
+
+def test_ctrl_c_stops_serve_with_130_quietly(tmp_path: Path) -> None:
+    (tmp_path / "app.py").write_text(SLOW)
+    process = lambdakit("serve", str(tmp_path), "--handler", "app.handler", "--port", "0")
+    err = _interrupted(process, b"Invoke API at", "stdout", before=_answered)
+    assert b"Aborted" not in err and b"Traceback" not in err, err.decode()
+    assert process.returncode == 130, err.decode()
+
+
+def _answered(line: bytes) -> None:
+    """One request answered: the server is serving, its own SIGINT handling in place (a
+    SIGINT before that is the event loop's, which interrupts at once)."""
+    url = line.split(b"Invoke API at ", 1)[1].split()[0].decode()
+    request = urllib.request.Request(
+        f"{url}/2015-03-31/functions/nothing-here/invocations", data=b"{}", method="POST"
+    )
+    with pytest.raises(urllib.error.HTTPError) as caught:
+        urllib.request.urlopen(request, timeout=60)
+    caught.value.close()
+    assert caught.value.code == 404
+
+
+def test_ctrl_c_while_click_parses_exits_130(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A KeyboardInterrupt anywhere in a command: click turns it into Abort; main() into 130."""
+
+    def interrupt(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli.commands["events"], "callback", interrupt)
+    assert main(["events", "sqs"]) == 130
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("installer", ["uv", "pip"])
+def test_a_package_the_index_does_not_have_is_named(tmp_path: Path, installer: str) -> None:
+    (tmp_path / "app.py").write_text("def handler(event, context):\n    return {}\n")
+    (tmp_path / "requirements.txt").write_text("nonexistent-pkg-xyz\n")
+    environ = {**os.environ, "LAMBDAKIT_INSTALLER": installer}
+    done = subprocess.run(
+        [sys.executable, "-m", "lambdakit", "invoke", str(tmp_path), "--handler", "app.handler"],
+        capture_output=True, text=True, env=environ, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    assert "no package `nonexistent-pkg-xyz` on the package index (PyPI)" in done.stderr
+    assert "no wheel of" not in done.stderr and "pip wheel" not in done.stderr
+    assert "Traceback" not in done.stderr
