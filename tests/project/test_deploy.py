@@ -950,6 +950,8 @@ def test_the_command_deploys_a_zip_and_prints_each_step(
 
 
 def test_the_command_reports_errors_with_exit_status_1(tmp_path: Path, client: Any) -> None:
-    result = CliRunner().invoke(deploy_command, [str(write_project(tmp_path))])
+    # python3.12: a provided.al2023 package without Python is refused earlier (startable)
+    arguments = [str(write_project(tmp_path)), "--target", "python3.12"]
+    result = CliRunner().invoke(deploy_command, arguments)
     assert result.exit_code == 1
     assert "Error: hello: creating a function needs an execution role" in result.output

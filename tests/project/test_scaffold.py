@@ -241,7 +241,7 @@ def test_template_passes_the_sam_translator(project: Path) -> None:
         by_type.setdefault(resource["Type"], []).append(resource["Properties"])
     [function] = by_type["AWS::Lambda::Function"]
     assert function["FunctionName"] == project.name
-    assert function["Runtime"] == "provided.al2023"
+    assert function["Runtime"] == "python3.12"
     assert function["Handler"] == "app.handler"
     assert function["Architectures"] == ["x86_64"]
     [url] = by_type["AWS::Lambda::Url"]

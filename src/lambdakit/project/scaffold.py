@@ -66,8 +66,10 @@ def create_project(
 ) -> list[Path]:
     """Create the project at PATH (a new or empty directory); return the files created.
 
-    ``name`` is the function's name (default: the directory's), ``python`` the Python version
-    of the container image (``3.N``). Raises ``ProjectError`` for a bad argument or a PATH that
+    ``name`` is the function's name (default: the directory's), ``python`` its Python version
+    (``3.N``): the template's ``Runtime: python3.N``, the managed runtime that starts lambdakit's
+    runtime through ``AWS_LAMBDA_EXEC_WRAPPER`` and brings the interpreter a ``provided.*`` zip
+    lacks, and the container image's. Raises ``ProjectError`` for a bad argument or a PATH that
     is not a new or empty directory, before anything is written.
     """
     if template not in TEMPLATES:

@@ -24,6 +24,7 @@ what to do.
 
     values.py     Action, Step, Package, Settings, DeployResult
     project.py    ``deploy``: choose, build, connect, then each function
+    startable.py  refuses a package whose bootstrap needs a Python nothing brings
     function.py   ``deploy_function``: code, layers, create or update
     access.py     version, Function URL, permissions, concurrency
     steps.py      reads, writes and waits of one function's steps

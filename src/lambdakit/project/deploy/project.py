@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from lambdakit.project import bundle
+from lambdakit.project.deploy import startable
 from lambdakit.project.deploy.aws import Clients, connect, import_boto3
 from lambdakit.project.deploy.function import deploy_function
 from lambdakit.project.deploy.values import Builder, DeployResult, Package, Settings, Step
@@ -63,6 +64,10 @@ def deploy(
     PARAMETER_OVERRIDES, CONFIG_ENV and CONFIG_FILE choose the template's parameters as for
     every command (``lambdakit.template.select``, samconfig's ``deploy`` sections), whose
     ``region`` and ``profile`` apply unless REGION and PROFILE are given.
+
+    A package lambdakit builds (or ZIP_FILE) whose bootstrap runs Python on a ``provided.*``
+    runtime that has none is refused with ``DeployError`` before anything is built or sent
+    (``startable``).
     """
     if zip_file is not None and image_uri is not None:
         raise DeployError("give either --zip or --image-uri, not both")
@@ -82,17 +87,23 @@ def deploy(
         raise DeployError(
             f"{flag} is the code of one function; choose it with --function ({names})"
         )
+    settings = template_settings(chosen.template) if chosen.template is not None else {}
+    arns = {logical_id: found.layer_arns for logical_id, found in settings.items()}
     if zip_file is not None:
+        startable.check_zip(functions[0], zip_file, arns.get(functions[0].logical_id or "", ()))
         build = _given_zip(zip_file)
     elif image_uri is None and build is None:
         if chosen.template is not None:
             check_build_methods(chosen.template, functions)  # before anything is built
+        # A package that cannot start is refused before anything is built or created.
+        startable.check_build(
+            functions, target=target, python_layer=python_layer is not None, layer_arns=arns
+        )
         build = lambdakit_builder(
             bundle.default_output(path), target=target, python_layer=python_layer,
             progress=progress, warn=warn,
         )  # fmt: skip
     clients = _connect_for(dry_run, region, profile, endpoint_url, image_uri is not None, warn)
-    settings = template_settings(chosen.template) if chosen.template is not None else {}
     results = []
     for spec in functions:
         found = settings.get(spec.logical_id or "", Settings())
@@ -181,7 +192,11 @@ def lambdakit_builder(
         )  # fmt: skip
         zips = {result.kind: Path(result.path) for result in results}
         layers = tuple(Path(result.path) for result in results[1:])  # the template's, then ours
-        if runtime.startswith("provided") and "python-layer" not in zips and _is_python(spec):
+        found = startable.interpreter(
+            spec, runtime, startable.built_bootstrap(spec),
+            python_layer="python-layer" in zips, layers=spec.layers,
+        )  # fmt: skip
+        if found is startable.Interpreter.MISSING:  # deploy() refused it unless a layer ARN
             warn(
                 f"{spec.name}: {runtime} has no Python of its own; unless one of the function's "
                 "layers brings one to /opt/bin, give --python-layer (see "
@@ -195,12 +210,6 @@ def lambdakit_builder(
         )
 
     return build
-
-
-def _is_python(spec: FunctionSpec) -> bool:
-    """Whether the code needs a Python: lambdakit's bootstrap, or Python modules at its root."""
-    own_bootstrap = (spec.code_dir / "bootstrap").is_file()
-    return not own_bootstrap or any(spec.code_dir.glob("*.py"))
 
 
 def template_settings(template: Path) -> dict[str, Settings]:
