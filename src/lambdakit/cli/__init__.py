@@ -31,6 +31,7 @@ def cli() -> None:
 def _register() -> None:
     from lambdakit.cli.build import build
     from lambdakit.cli.check import check
+    from lambdakit.cli.delete import delete
     from lambdakit.cli.deploy import deploy
     from lambdakit.cli.events import events
     from lambdakit.cli.image import image
@@ -44,6 +45,7 @@ def _register() -> None:
     cli.add_command(build)
     cli.add_command(check)
     cli.add_command(deploy)
+    cli.add_command(delete)
     cli.add_command(events)
     cli.add_command(image)
 

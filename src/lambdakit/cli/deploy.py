@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
 from lambdakit.cli._common import ProjectCommand, config_options
+from lambdakit.cli._stack import check_flags, run_stack_deploy, stack_options
 from lambdakit.project.deploy import Step
 from lambdakit.project.deploy import deploy as deploy_project
 from lambdakit.project.errors import ProjectError
@@ -46,6 +48,7 @@ from lambdakit.project.errors import ProjectError
 )
 @click.option("--publish", is_flag=True, help="Publish a version when the function changed.")
 @click.option("--dry-run", is_flag=True, help="Print what would change; change nothing.")
+@stack_options
 def deploy(
     path: Path,
     function_name: str | None,
@@ -62,6 +65,7 @@ def deploy(
     python_layer: Path | None,
     publish: bool,
     dry_run: bool,
+    **stack_flags: Any,
 ) -> None:
     """Create or update the functions of PATH on AWS Lambda.
 
@@ -69,7 +73,28 @@ def deploy(
     a function directory. The code is built with `lambdakit build` (--target, --python-layer)
     unless --zip or --image-uri gives it. Each step prints what it did to stdout; a second
     deploy without changes changes nothing. Build progress and warnings go to stderr.
+
+    \b
+    Two ways to deploy:
+      direct     (no --stack) API calls create each function, its URL and layers: fast, no
+                 CloudFormation; for a project that is its functions (and a role that exists).
+      --stack    the whole template (tables, queues, roles, event sources, APIs...) as one
+                 CloudFormation stack, as `sam deploy` does: a change set shown as a table,
+                 then executed with the stack's events (--no-execute, --confirm). Remove it
+                 with `lambdakit delete --stack NAME`.
     """
+    flags = dict(
+        stack_flags, function_name=function_name, zip_file=zip_file, image_uri=image_uri,
+        publish=publish, dry_run=dry_run, role=role, endpoint_url=endpoint_url, target=target,
+        python_layer=python_layer,
+    )  # fmt: skip
+    check_flags(flags)
+    if stack_flags["stack"] is not None:
+        run_stack_deploy(path, dict(
+            flags, parameter_overrides=parameter_overrides, config_env=config_env,
+            config_file=config_file, region=region, profile=profile,
+        ))  # fmt: skip
+        return
 
     def report(step: Step) -> None:
         click.echo(step.describe(dry_run))
