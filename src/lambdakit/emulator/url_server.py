@@ -152,14 +152,14 @@ class FunctionUrl:
         hangup = stream.reader_finished  # a client that hangs up abandons the stream
         if stream.content_type != HTTP_INTEGRATION:
             headers = [("Content-Type", stream.content_type), *_ids(request_id)]
-            return Response(200, headers, _body(b"", chunks, stream), on_finish=hangup)
+            return Response(200, headers, stream_body(b"", chunks, stream), on_finish=hangup)
         parser = PreludeParser()
         try:
             async for chunk in chunks:
                 prelude, rest = parser.feed(chunk)
                 if prelude is not None:
                     headers = [*prelude_headers(prelude), *_ids(request_id)]
-                    body = _body(rest, chunks, stream)
+                    body = stream_body(rest, chunks, stream)
                     return Response(prelude.status_code, headers, body, on_finish=hangup)
         except PreludeError:
             stream.abandon()  # the client gets its 502 now; the function runs on
@@ -169,9 +169,11 @@ class FunctionUrl:
         return Response(200, _ids(request_id))  # an empty stream
 
 
-async def _body(
+async def stream_body(
     first: bytes, rest: AsyncIterator[bytes], stream: ResponseStream
 ) -> AsyncIterator[bytes]:
+    """A streamed response's body for the HTTP server: FIRST, then REST, cut short if the
+    function failed mid-stream (the Function URL's, and the API's streaming routes')."""
     if first:
         yield first
     async for chunk in rest:

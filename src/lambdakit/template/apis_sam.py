@@ -26,6 +26,7 @@ from lambdakit.template.apis_reading import DEFAULT, ApiBuilder, ApiReader, refe
 from lambdakit.template.errors import TemplateError
 from lambdakit.template.intrinsics import is_intrinsic
 from lambdakit.template.properties import Properties
+from lambdakit.template.resources import merge_globals
 from lambdakit.template.values import to_string
 
 __all__ = ["read_sam_apis"]
@@ -63,7 +64,7 @@ class _SamApis:
         raw = (resource.get("Properties") or {}) if raw is None else raw
         if not isinstance(raw, dict):
             raise TemplateError(f"{self.reader.path}: {logical_id}.Properties must be a mapping")
-        merged = _merge(self.globals.get(_GLOBALS[kind]) or {}, raw)
+        merged = merge_globals(self.globals.get(_GLOBALS[kind]) or {}, raw)
         properties = self.reader.properties(logical_id, merged)
         builder = ApiBuilder(logical_id, kind, self._stage(properties, kind), self.reader.path)
         self.builders[logical_id] = builder
@@ -174,18 +175,3 @@ def _strings(properties: Properties, key: str) -> dict[str, str]:
     if not isinstance(values, dict):
         raise properties.error(key, "must be a mapping of names to strings")
     return {str(k): to_string(v) or "" for k, v in values.items()}
-
-
-def _merge(global_value: Any, local_value: Any) -> Any:
-    """SAM's Globals rules: maps merge (the resource wins), lists add up, else the resource's
-    (sam-specification-template-anatomy-globals.html)."""
-    if isinstance(global_value, dict) and isinstance(local_value, dict):
-        if is_intrinsic(global_value) or is_intrinsic(local_value):
-            return local_value
-        merged = dict(global_value)
-        for key, value in local_value.items():
-            merged[key] = _merge(global_value[key], value) if key in global_value else value
-        return merged
-    if isinstance(global_value, list) and isinstance(local_value, list):
-        return global_value + local_value
-    return local_value

@@ -102,7 +102,10 @@ class _TemplateReader:
             raise TemplateError(f"{self.path}: {logical_id}.Properties must be a mapping")
         serverless = resource["Type"] == "AWS::Serverless::Function"
         properties = Properties(
-            logical_id, _merge(self.globals, raw) if serverless else raw, self.resolver, self.path
+            logical_id,
+            merge_globals(self.globals, raw) if serverless else raw,
+            self.resolver,
+            self.path,
         )
         code = function_code(
             properties, serverless=serverless, metadata=resource.get("Metadata"),
@@ -306,7 +309,7 @@ def _built_by_sam(metadata: object) -> bool:
     return isinstance(method, str) and method.startswith("python")
 
 
-def _merge(global_value: Any, local_value: Any) -> Any:
+def merge_globals(global_value: Any, local_value: Any) -> Any:
     """SAM's Globals rules: maps merge (the function wins), lists add up, else the function's.
 
     https://docs.aws.amazon.com/serverless-application-model/latest/developerguide/sam-specification-template-anatomy-globals.html
@@ -316,7 +319,7 @@ def _merge(global_value: Any, local_value: Any) -> Any:
             return local_value
         merged = dict(global_value)
         for key, value in local_value.items():
-            merged[key] = _merge(global_value[key], value) if key in global_value else value
+            merged[key] = merge_globals(global_value[key], value) if key in global_value else value
         return merged
     if isinstance(global_value, list) and isinstance(local_value, list):
         return global_value + local_value

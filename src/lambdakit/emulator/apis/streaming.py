@@ -14,8 +14,6 @@ whole result at once) is read with the same framing.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 from lambdakit.emulator._http import Response
 from lambdakit.emulator.apis.requests import ApiKind, RequestIds
 from lambdakit.emulator.apis.responses import (
@@ -24,13 +22,14 @@ from lambdakit.emulator.apis.responses import (
     gateway_response,
     with_gateway_headers,
 )
-from lambdakit.emulator.invocations import InvocationResult, ResponseStream
+from lambdakit.emulator.invocations import InvocationResult
 from lambdakit.emulator.url_responses import (
     Prelude,
     PreludeError,
     PreludeParser,
     prelude_headers,
 )
+from lambdakit.emulator.url_server import stream_body
 
 __all__ = ["streamed_response"]
 
@@ -47,7 +46,7 @@ async def streamed_response(result: InvocationResult, ids: RequestIds) -> Respon
         async for chunk in chunks:
             prelude, rest = parser.feed(chunk)
             if prelude is not None:
-                body = _body(rest, chunks, stream)
+                body = stream_body(rest, chunks, stream)
                 return Response(
                     prelude.status_code,
                     _headers(prelude, ids),
@@ -80,14 +79,3 @@ def _headers(prelude: Prelude, ids: RequestIds) -> list[tuple[str, str]]:
 def _failure(ids: RequestIds) -> Response:
     answer = gateway_response(ApiKind.REST, GatewayError.INTEGRATION_FAILURE, ids)
     return Response(answer.status, list(answer.headers), answer.body)
-
-
-async def _body(
-    first: bytes, rest: AsyncIterator[bytes], stream: ResponseStream
-) -> AsyncIterator[bytes]:
-    if first:
-        yield first
-    async for chunk in rest:
-        yield chunk
-    if stream.error_type is not None:
-        raise ConnectionAbortedError(f"the function failed mid-stream: {stream.error_type}")

@@ -18,6 +18,7 @@ from typing import Any
 
 from lambdakit.project.deploy.aws import botocore_exceptions, error_code, error_message, translate
 from lambdakit.project.errors import DeployError
+from lambdakit.project.stack.transform import IAM_TYPES
 
 __all__ = [
     "capabilities_message",
@@ -26,18 +27,6 @@ __all__ = [
     "stack_errors",
 ]
 
-IAM_TYPES = {
-    "AWS::IAM::AccessKey": None,
-    "AWS::IAM::Group": "GroupName",
-    "AWS::IAM::InstanceProfile": "InstanceProfileName",
-    "AWS::IAM::ManagedPolicy": "ManagedPolicyName",
-    "AWS::IAM::Policy": None,
-    "AWS::IAM::Role": "RoleName",
-    "AWS::IAM::User": "UserName",
-    "AWS::IAM::UserToGroupAddition": None,
-}
-"""The IAM resources that need CAPABILITY_IAM, and the property whose presence (a custom
-name) needs CAPABILITY_NAMED_IAM instead (CreateChangeSet, Capabilities)."""
 
 _MACRO_TYPES = ("AWS::CloudFormation::Stack", "AWS::Serverless::Application")
 
