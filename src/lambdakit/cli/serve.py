@@ -37,6 +37,12 @@ from lambdakit.emulator.errors import EmulatorError
     "start-api` serves them (default: 3000; 0 when --port is 0; 0 picks a free port).",
 )
 @click.option(
+    "--url-port",
+    type=click.IntRange(0, 65535),
+    help="Port of the first Function URL; the others follow it (default: --port + 1; 0 picks "
+    "free ports).",
+)
+@click.option(
     "--concurrency",
     default=ACCOUNT_LIMIT,
     show_default=True,
@@ -79,6 +85,7 @@ def serve(
     host: str,
     port: int,
     api_port: int | None,
+    url_port: int | None,
     concurrency: int,
     watch: bool,
     urls: bool,
@@ -115,7 +122,7 @@ def serve(
                 state_dir=_state_dir(selection.path), retry_delays=_delays(event_retry_delays),
                 account_id=account_id or chosen.parameters.get("AWS::AccountId"),
                 region=chosen.parameters.get("AWS::Region") or region,
-                apis=chosen.apis, api_port=api_port, debug=debug,
+                apis=chosen.apis, api_port=api_port, url_port=url_port, debug=debug,
             )
         )  # fmt: skip
     except EmulatorError as error:

@@ -39,12 +39,14 @@ async def serve(
     region: str | None = None,
     apis: Sequence[ApiSpec] = (),
     api_port: int | None = None,
+    url_port: int | None = None,
     debug: DebugRequest | None = None,
 ) -> None:
     """Serve ``functions`` until SIGINT or SIGTERM. Everything printed while serving goes
     through ``console``: a stdout or stderr that nobody reads must not stop the serving.
     ACCOUNT_ID and REGION are the account and region the emulator models (``Settings``);
-    APIS, the template's APIs, are served on API_PORT (``EmulatorConfig.api_port``)."""
+    APIS, the template's APIs, are served on API_PORT (``EmulatorConfig.api_port``);
+    Function URLs from URL_PORT on (``EmulatorConfig.url_port``)."""
     from lambdakit.emulator import console, freezing, reports, sandbox
     from lambdakit.emulator.limits import describe
 
@@ -54,7 +56,7 @@ async def serve(
         host=host, port=port, concurrency=concurrency, state_dir=state_dir,
         retry_delays=retry_delays,
         settings=settings,
-        max_starting=_max_starting(), api_port=api_port,
+        max_starting=_max_starting(), api_port=api_port, url_port=url_port,
     )  # fmt: skip
     printer = reports.LogPrinter(stream=sys.stdout)
     emulator = Emulator(functions, config, printer=printer, apis=apis)

@@ -49,6 +49,7 @@ class EmulatorConfig:
     retry_delays: tuple[float, ...] = (1.0, 2.0)
     memory_limits: str | None = None  # force a limiter ("cgroup", "rlimit", "none")
     api_port: int | None = None  # the APIs' listener; None: 3000 (SAM CLI's), 0 if port is 0
+    url_port: int | None = None  # the first Function URL's; None: port + 1 (0 if port is 0)
 
 
 class Emulator:
@@ -176,8 +177,18 @@ class Emulator:
                 self.pools[spec.name], region=self.config.settings.region,
                 streaming=streaming, iam=spec.url.auth_type == "AWS_IAM",
             )  # fmt: skip
-            port = 0 if self.config.port == 0 else self.config.port + 1 + index
-            server = await start_server(handler.handle, self.config.host, port)
+            first = self.config.url_port
+            if first is None:
+                first = 0 if self.config.port == 0 else self.config.port + 1
+            port = 0 if first == 0 else first + index
+            try:
+                server = await start_server(handler.handle, self.config.host, port)
+            except OSError as error:  # said here: the Invoke API's port is another one
+                raise EmulatorError(
+                    f"cannot listen on {self.config.host}:{port} for {spec.name}'s Function URL: "
+                    f"{error.strerror or error}; choose other ports with --url-port (the first "
+                    "URL's; 0: any free ports)"
+                ) from error
             self._url_servers[spec.name] = server
 
     async def _start_apis(self) -> None:
