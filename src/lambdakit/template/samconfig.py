@@ -15,8 +15,18 @@ sections of the SAM CLI commands they stand for (``SECTIONS``) and these keys:
     region                ``AWS::Region`` locally; the region ``deploy`` deploys to
     profile               the AWS profile ``deploy`` uses
 
-Command-line flags win over the file. Other keys (``capabilities``, ``s3_bucket``...) belong
-to SAM CLI commands lambdakit does not have, and are left alone.
+and, for ``deploy --stack`` (``sam deploy``'s keys, ``deploykeys.py`` for their forms):
+
+    s3_bucket, s3_prefix  where the artifacts go
+    capabilities          "CAPABILITY_IAM CAPABILITY_AUTO_EXPAND" or a list
+    tags                  "team=web stage=dev", a list of such strings, or a mapping
+    role_arn              the role CloudFormation assumes
+    notification_arns     SNS topic ARNs, space-separated or a list
+    confirm_changeset     true: ask before executing the change set
+    resolve_s3            true: lambdakit's own bucket (its default; not with s3_bucket)
+
+Command-line flags win over the file. Other keys belong to SAM CLI commands or options
+lambdakit does not have, and are left alone.
 """
 
 from __future__ import annotations
@@ -30,6 +40,7 @@ from typing import Any, Literal
 
 import yaml  # type: ignore[import-untyped,unused-ignore]
 
+import lambdakit.template.deploykeys as deploykeys
 from lambdakit.template.errors import TemplateError
 from lambdakit.template.overrides import parse_parameter_overrides
 
@@ -39,6 +50,7 @@ __all__ = [
     "SECTIONS",
     "Command",
     "ProjectConfig",
+    "StackConfig",
     "config_from_document",
     "find_config",
     "load_config",
@@ -74,6 +86,22 @@ class ProjectConfig:
     template_file: str | None = None
     region: str | None = None
     profile: str | None = None
+    stack: StackConfig | None = None
+    """``deploy``'s keys for a stack (None for the other commands, or when there are none)."""
+
+
+@dataclass(frozen=True, slots=True)
+class StackConfig:
+    """``sam deploy``'s keys for the stack; None (or empty) where the file sets none."""
+
+    s3_bucket: str | None = None
+    s3_prefix: str | None = None
+    capabilities: tuple[str, ...] | None = None
+    tags: dict[str, str] | None = None
+    role_arn: str | None = None
+    notification_arns: tuple[str, ...] | None = None
+    confirm_changeset: bool | None = None
+    resolve_s3: bool | None = None
 
 
 def find_config(directory: Path, config_file: Path | None = None) -> Path | None:
@@ -169,7 +197,36 @@ def config_from_document(
         template_file=keys.get("template_file", keys.get("template")),
         region=keys.get("region"),
         profile=keys.get("profile"),
+        stack=_stack_keys(keys, where, source) if command == "deploy" else None,
     )
+
+
+def _stack_keys(
+    keys: Mapping[str, Any], where: Mapping[str, str], source: Path
+) -> StackConfig | None:
+    """The ``sam deploy`` keys of a deploy section, in the forms SAM CLI reads them; None
+    when it has none."""
+
+    def label(key: str) -> str:
+        return f"{source}: {where.get(key, '')} {key}"
+
+    def words(key: str) -> tuple[str, ...] | None:
+        return deploykeys.space_separated(keys[key], label(key)) if key in keys else None
+
+    tags = deploykeys.parse_tags(keys["tags"], label("tags")) if "tags" in keys else None
+    stack = StackConfig(
+        s3_bucket=deploykeys.string(keys.get("s3_bucket"), label("s3_bucket")),
+        s3_prefix=deploykeys.string(keys.get("s3_prefix"), label("s3_prefix")),
+        capabilities=words("capabilities"),
+        tags=tags,
+        role_arn=deploykeys.string(keys.get("role_arn"), label("role_arn")),
+        notification_arns=words("notification_arns"),
+        confirm_changeset=deploykeys.boolean(
+            keys.get("confirm_changeset"), label("confirm_changeset")
+        ),
+        resolve_s3=deploykeys.boolean(keys.get("resolve_s3"), label("resolve_s3")),
+    )
+    return None if stack == StackConfig() else stack
 
 
 def _merged(

@@ -8,7 +8,8 @@
                        many functions use it: as it is, or with ``BuildMethod: python3.x`` its
                        files and requirements under python/ as ``sam build`` builds it
                        (https://docs.aws.amazon.com/serverless-application-model/latest/developerguide/building-layers.html)
-    function (image)   not yet: refused with what to do, unless ImageUri names a pushed image
+    function (image)   not here: ``images.publish_images`` builds and pushes those with
+                       Dockerfile Metadata; one with only an ImageUri is deployed as it is
 
 The direct deploy builds a template's layers into each function's build; a stack declares each
 layer once, so here the functions are built without them and the layers on their own.
@@ -68,16 +69,15 @@ def build_functions(
     base: Path,
     progress: Callable[[str], None],
 ) -> list[Artifact]:
-    """Build each zip function of SPECS whose code is local; refuse image functions that need
-    a build. RESOURCES is the template's, BASE the directory its paths are relative to."""
+    """Build each zip function of SPECS whose code is local (image functions: ``images``).
+    RESOURCES is the template's, BASE the directory its paths are relative to."""
     artifacts = []
     for spec in specs:
         resource = resources.get(spec.logical_id or "", {})
         kind = resource.get("Type", "AWS::Serverless::Function")
         properties = resource.get("Properties") or {}
         if spec.image is not None or properties.get("PackageType") == "Image":
-            _check_image(spec, properties)
-            continue
+            continue  # images.publish_images builds what has Metadata; an ImageUri stays
         prop = CODE_PROPERTY[kind]
         if kind == "AWS::Lambda::Function" and not isinstance(properties.get(prop), str):
             continue  # inline ZipFile or S3Bucket/S3Key: nothing to build
@@ -105,18 +105,6 @@ def _build_function(
         Path(results[0].path),
         runtime=runtime,
         runtime_layer=extra.get("runtime-layer"),
-    )
-
-
-def _check_image(spec: FunctionSpec, properties: Mapping[str, Any]) -> None:
-    uri = properties.get("ImageUri")
-    if isinstance(uri, str | dict) and uri:
-        return  # a pushed image (or an intrinsic naming one): CloudFormation takes it as it is
-    raise BuildError(
-        f"function {spec.logical_id or spec.name} is an image function (PackageType: Image), "
-        "and deploy --stack does not build and push images yet: build and push it "
-        "(`lambdakit image`, then docker push to ECR) and set its ImageUri to the pushed "
-        "image, or deploy it directly with `lambdakit deploy --image-uri`"
     )
 
 

@@ -2,7 +2,8 @@
 then ``sam package`` make it, plus the SAM transform ``sam deploy`` leaves to CloudFormation.
 
     1. build   every zip function and local layer with lambdakit's build (``artifacts``)
-    2. upload  each zip and local file to S3 under its content hash (``buckets``)
+    2. upload  each zip and local file to S3 under its content hash (``buckets``); build
+               and push each image function with Dockerfile Metadata to ECR (``images``)
     3. locate  the template's local paths replaced by those S3 locations (``locations``):
                the SAM template ``sam package`` writes
     4. transform  that template to plain CloudFormation (``transform``), and the capabilities
@@ -22,8 +23,9 @@ from typing import Any
 from lambdakit.project import bundle
 from lambdakit.project.deploy.aws import botocore_exceptions, error_code, error_message
 from lambdakit.project.errors import DeployError
-from lambdakit.project.stack import artifacts, buckets, locations, transform
+from lambdakit.project.stack import artifacts, buckets, images, locations, transform
 from lambdakit.project.stack.buckets import Upload
+from lambdakit.project.stack.images import ImageRepositories, PushedImage
 from lambdakit.template import FUNCTION_TYPES, TemplateError, read_template, select
 
 __all__ = ["Packaged", "Upload", "package_stack"]
@@ -44,6 +46,8 @@ class Packaged:
     capabilities: tuple[str, ...]
     """What the template needs: CAPABILITY_IAM when it makes roles, CAPABILITY_AUTO_EXPAND
     for nested applications and macros."""
+    images: tuple[PushedImage, ...] = ()
+    """The image functions' images, in ECR."""
 
 
 def package_stack(
@@ -56,13 +60,15 @@ def package_stack(
     progress: Callable[[str], None],
     warn: Callable[[str], None],
     build_output: Path | None = None,
+    image_repositories: ImageRepositories | None = None,
 ) -> Packaged:
     """Build, upload and transform TEMPLATE_PATH for stack STACK_NAME (module docstring).
 
     SESSION is a ``boto3.Session`` (its region and credentials; every client comes from it).
     PARAMETERS are the template's parameter values (``--parameter-overrides`` and samconfig's);
     BUCKET is ``--s3-bucket`` (default: lambdakit's bucket for the account and region, created
-    on first use); BUILD_OUTPUT where the zips are built (default ``.lambdakit/build``).
+    on first use); BUILD_OUTPUT where the zips are built (default ``.lambdakit/build``);
+    IMAGE_REPOSITORIES where images go (default: a repository per function, made once).
     Raises ProjectError (BuildError, DeployError) with what to do.
     """
     specs, data = _read(template_path, parameters, warn)
@@ -77,6 +83,12 @@ def package_stack(
     buckets.ensure_bucket(s3, name, region, create=bucket is None, say=progress)
     sam_template = copy.deepcopy(data)
     uploads = _upload_and_locate(s3, name, stack_name, built, sam_template, base, warn, progress)
+    pushed = images.publish_images(
+        specs, session=session, stack=stack_name, progress=progress,
+        repositories=image_repositories or ImageRepositories(),
+    )  # fmt: skip
+    for image in pushed:
+        images.set_image_uri(sam_template["Resources"][image.logical_id], image.uri)
     values = {**transform.pseudo_parameters(account=account, region=region, stack=stack_name)}
     values.update(parameters)
     progress("transforming the template (aws-sam-translator)")
@@ -89,6 +101,7 @@ def package_stack(
         bucket=name,
         uploads=tuple(uploads),
         capabilities=transform.capabilities(result, sam_template),
+        images=tuple(pushed),
     )
 
 
