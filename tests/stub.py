@@ -20,6 +20,9 @@ from dataclasses import dataclass, field
 import h11
 
 NEXT = "/2018-06-01/runtime/invocation/next"
+# The Extensions API: register answers 200 with an identifier, event/next blocks until close
+# (what Lambda does for an extension that subscribed to no events). Not counted as answers.
+EXTENSIONS = "/2020-01-01/extension/"
 
 
 @dataclass
@@ -69,6 +72,7 @@ class StubRuntimeAPI:
         # Close each connection right after answering a /response or /error (as a proxy or a
         # restarted Runtime API would), to exercise the runtime's reconnect.
         self.drop_after_answer = False
+        self.extension_identifier = str(uuid.uuid4())  # what register answers
         threading.Thread(target=self._accept, daemon=True).start()
 
     # --- test API -------------------------------------------------------------------------
@@ -105,14 +109,14 @@ class StubRuntimeAPI:
 
     def answered(self) -> list[RecordedRequest]:
         with self._lock:
-            return [r for r in self.requests if r.path != NEXT]
+            return [r for r in self.requests if _is_answer(r)]
 
     def wait_for_answers(self, count: int, timeout: float = 15.0) -> list[RecordedRequest]:
         """Wait until ``count`` non-/next requests were recorded; return them."""
         deadline = time.monotonic() + timeout
         with self._lock:
             while True:
-                answers = [r for r in self.requests if r.path != NEXT]
+                answers = [r for r in self.requests if _is_answer(r)]
                 if len(answers) >= count:
                     return answers
                 left = deadline - time.monotonic()
@@ -224,4 +228,15 @@ class StubRuntimeAPI:
         for suffix, (status, body) in self.answers.items():
             if request.path.endswith(suffix):
                 return status, body, [("Content-Type", "application/json")]
+        if request.path == EXTENSIONS + "register":
+            identifier = [("Lambda-Extension-Identifier", self.extension_identifier)]
+            body = {"functionName": "stub", "functionVersion": "$LATEST", "handler": "stub"}
+            return 200, body, [("Content-Type", "application/json"), *identifier]
+        if request.path == EXTENSIONS + "event/next":
+            self._closing.wait()
+            return 0, b"", []
         return 202, {"status": "OK"}, [("Content-Type", "application/json")]
+
+
+def _is_answer(request: RecordedRequest) -> bool:
+    return request.path != NEXT and not request.path.startswith(EXTENSIONS)

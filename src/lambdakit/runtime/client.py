@@ -61,6 +61,7 @@ class RuntimeClient:
 
     def __init__(self, address: str, *, user_agent: str) -> None:
         self.address = address
+        self.user_agent = user_agent
         self.host, self.port = split_address(address)
         self._headers = [("User-Agent", user_agent)]
         self._sock: _socket.socket | None = None
@@ -150,6 +151,15 @@ class RuntimeClient:
         ]
         head = _wire.post_head(_wire.INIT_ERROR_PATH, self.address, headers, len(body))
         return self._exchange(head, body)
+
+    def call(
+        self, method: str, path: str, headers: list[tuple[str, str]], body: bytes = b""
+    ) -> Response:
+        """Any other request on this connection (the Extensions API shares the address)."""
+        headers = [*self._headers, *headers]
+        if method == "POST":
+            return self._exchange(_wire.post_head(path, self.address, headers, len(body)), body)
+        return self._exchange(_wire.request_head(method, path, self.address, headers))
 
     def close(self) -> None:
         if self._sock is not None:

@@ -194,12 +194,16 @@ def start(
     *,
     environ: dict[str, str] | os._Environ[str] | None = None,
     claim_init_error: Callable[[], bool] = lambda: True,
+    claim_shutdown_phase: Callable[[], bool] = lambda: True,
     export_trace_id: bool = True,
 ) -> Runtime | None:
     """Set up logging and signals, load the handler and run ``on_init`` hooks.
 
     On failure the error is logged and posted to /init/error (unless ``claim_init_error``
-    says another worker already did) and None is returned: the caller exits 1.
+    says another worker already did) and None is returned: the caller exits 1. If there are
+    ``on_shutdown`` hooks, an internal extension is registered (unless
+    ``claim_shutdown_phase`` says another worker does it) so that Lambda gives them a
+    shutdown phase: see ``shutdown_phase``.
     """
     environ = os.environ if environ is None else environ
     logs = logs_module.Logs(logs_module.open_sink(environ), logs_module.LogSettings(environ))
@@ -216,6 +220,10 @@ def start(
         if claim_init_error():
             report_init_error(client, logs, ErrorReport.from_exception(exc))
         return None
+    if _hooks._shutdown_hooks and claim_shutdown_phase():
+        from lambdakit.runtime import shutdown_phase
+
+        shutdown_phase.register(client.address, client.user_agent)
     return Runtime(handler, client, logs=logs, runner=runner, export_trace_id=export_trace_id)
 
 

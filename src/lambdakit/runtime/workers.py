@@ -7,6 +7,11 @@ most libraries assume one invocation per process at a time). The parent only sup
 - an init error is reported by exactly one worker: the parent puts a single token in a pipe
   and only the worker that reads it posts to /init/error;
 - SIGTERM is passed on to every worker, so each runs its ``on_shutdown`` hooks;
+- with ``on_shutdown`` hooks, exactly one worker registers the internal extension that gives
+  the environment a shutdown phase (``shutdown_phase``; one more single-token pipe), and no
+  worker calls ``/next`` before every worker has finished init (a pipe whose write end each
+  worker closes then: its end of file is the barrier), so the registration is in before
+  Lambda closes it;
 - when a worker dies the parent stops the others and exits with that worker's status, so that
   Lambda replaces the environment rather than running it at reduced concurrency unnoticed.
 
@@ -20,8 +25,6 @@ import os
 import sys
 
 TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from collections.abc import Callable
 
 POOL_EVENT = "runtime_worker_pool_initializing"
 # A worker's exit status for "my init failed": the parent lets the other workers fail (or
@@ -41,19 +44,50 @@ def run(spec: str, address: str, concurrency: str, *, user_agent: str) -> int:
     """Fork the workers, wait for them, return the exit status of the environment."""
     count = parse_concurrency(concurrency)
     _log_pool_event(count)
-    token_read, token_write = os.pipe()
-    os.set_blocking(token_read, False)
-    os.write(token_write, b"1")
+    token_read, token_write = _token_pipe()
+    phase_read, phase_write = _token_pipe()
+    ready_read, ready_write = os.pipe()
     pids = []
     for _ in range(count):
         pid = os.fork()
         if pid == 0:  # pragma: no cover - runs in the child; covered by the LMI tests' output
             os.close(token_write)
-            _exit(_worker(spec, address, user_agent, lambda: _claim(token_read)))
+            os.close(phase_write)
+            claims = _Claims(token_read, phase_read, ready_read, ready_write)
+            _exit(_worker(spec, address, user_agent, claims))
         pids.append(pid)
-    os.close(token_read)
-    os.close(token_write)
+    for fd in (token_read, token_write, phase_read, phase_write, ready_read, ready_write):
+        os.close(fd)
     return _supervise(pids)
+
+
+def _token_pipe() -> tuple[int, int]:
+    """A pipe holding one byte: whoever reads it first has the job."""
+    read, write = os.pipe()
+    os.set_blocking(read, False)
+    os.write(write, b"1")
+    return read, write
+
+
+class _Claims:
+    """A worker's ends of the pipes it shares with its siblings."""
+
+    __slots__ = ("init_error", "ready_read", "ready_write", "shutdown_phase")
+
+    def __init__(
+        self, init_error: int, shutdown_phase: int, ready_read: int, ready_write: int
+    ) -> None:
+        self.init_error = init_error
+        self.shutdown_phase = shutdown_phase
+        self.ready_read = ready_read
+        self.ready_write = ready_write
+
+    def initialized(self, wait_for_siblings: bool) -> None:
+        """Say this worker's init is over; with ``wait_for_siblings``, wait for all of theirs."""
+        os.close(self.ready_write)
+        if wait_for_siblings:
+            while os.read(self.ready_read, 1):
+                pass
 
 
 def _exit(status: int) -> None:  # pragma: no cover - runs in the child
@@ -72,8 +106,9 @@ def _claim(token_read: int) -> bool:
         return False
 
 
-def _worker(spec: str, address: str, user_agent: str, claim: Callable[[], bool]) -> int:
+def _worker(spec: str, address: str, user_agent: str, claims: _Claims) -> int:
     """Body of one worker process; returns its exit status."""
+    from lambdakit import _hooks
     from lambdakit.runtime.client import RuntimeClient
     from lambdakit.runtime.errors import RuntimeAPIError
     from lambdakit.runtime.loop import start
@@ -81,9 +116,16 @@ def _worker(spec: str, address: str, user_agent: str, claim: Callable[[], bool])
     try:
         _redirect_output(os.environ.get("_LAMBDA_TELEMETRY_LOG_FD_PROVIDER_SOCKET"))
         client = RuntimeClient(address, user_agent=user_agent)
-        runtime = start(spec, client, claim_init_error=claim, export_trace_id=False)
+        runtime = start(
+            spec,
+            client,
+            claim_init_error=lambda: _claim(claims.init_error),
+            claim_shutdown_phase=lambda: _claim(claims.shutdown_phase),
+            export_trace_id=False,
+        )
         if runtime is None:
             return _INIT_FAILED
+        claims.initialized(wait_for_siblings=bool(_hooks._shutdown_hooks))
         runtime.run(runtime.client.invocations())
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else 1
