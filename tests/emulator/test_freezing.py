@@ -159,8 +159,11 @@ def record() -> Iterator[Record]:
     made.socket.close()
 
 
-def spec_for(record: Record, kind: str = "thread") -> FunctionSpec:
+def spec_for(record: Record, kind: str = "thread", *, extension: bool = False) -> FunctionSpec:
+    """The function; EXTENSION: it registers an internal extension (its SIGTERM path)."""
     environment = {"FREEZE_PORT": str(record.port), "FREEZE_KIND": kind}
+    if extension:
+        environment["FREEZE_EXTENSION"] = "1"
     return function_from_directory(FUNCTION, timeout=10, environment=environment)
 
 
@@ -260,8 +263,9 @@ def test_a_frozen_function_runs_its_sigterm_handler_at_shutdown(
     tmp_path: Path, record: Record, limiter: MemoryLimiter, when: str
 ) -> None:
     """Shut down once frozen, or at once after the answer: then the runtime asks for its next
-    event while its SIGTERM is on its way, and that poll must not freeze it."""
-    spec = spec_for(record)
+    event while its SIGTERM is on its way, and that poll must not freeze it. (Lambda sends
+    SIGTERM only to a runtime with an extension: the function registers an internal one.)"""
+    spec = spec_for(record, extension=True)
     emulator = emulator_for(spec, limiter, tmp_path / "state")
 
     async def scenario() -> None:

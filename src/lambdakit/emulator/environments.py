@@ -9,8 +9,11 @@ when it is shut down. Every transition happens in ``_enter``, which checks it is
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import itertools
+import json
+import os
 import signal
 import time
 from collections.abc import Callable
@@ -20,6 +23,7 @@ from typing import TYPE_CHECKING, Literal
 from lambdakit.emulator import debugging, freezing, reports, sandbox
 from lambdakit.emulator._http import bound_port, start_server
 from lambdakit.emulator.errors import ContainerEngineError, EntrypointError, FunctionConfigError
+from lambdakit.emulator.extensions import ExtensionFailure, Extensions, ExtensionsAPI
 from lambdakit.emulator.invocations import (
     InvocationResult,
     Outcome,
@@ -128,6 +132,10 @@ class ExecutionEnvironment:
             limiter = NoLimiter()
         self.guard: MemoryGuard = limiter.prepare(f"{spec.name}-{self.id}", spec.memory_size)
         self.runtime = RuntimeProcess(self.output, self.guard)
+        self.extensions = Extensions((), self._extension_metadata)
+        self.extension_error: ExtensionFailure | None = None  # what ended init or invocation
+        self.runtime.on_extension_exit = self._extension_exited
+        self._shutdown_phase: asyncio.Task[None] | None = None
         self.init_error_body: tuple[bytes, str | None] | None = None
         self._init_report: str | None = None  # the INIT_REPORT line of a failed init
         self.init_limit = settings.init_timeout if init_limit is None else init_limit
@@ -155,7 +163,7 @@ class ExecutionEnvironment:
 
     async def start(self) -> None:
         """Open the Runtime API listener and spawn the runtime process."""
-        api = RuntimeAPI(self)
+        api = RuntimeAPI(self, ExtensionsAPI(self.extensions))
         self._server = await start_server(api.handle, "127.0.0.1", 0, timeouts=TIMEOUTS)
         address = f"127.0.0.1:{bound_port(self._server)}"
         try:
@@ -164,11 +172,14 @@ class ExecutionEnvironment:
             self._tasks = [asyncio.create_task(self._no_entrypoint(error))]
             return
         unique = {"AWS_LAMBDA_RUNTIME_API": address, "AWS_LAMBDA_LOG_STREAM_NAME": self.log_stream}
+        self.extensions.external = tuple(extension.name for extension in started.extensions)
         await self.runtime.spawn(
             started.argv, cwd=self.spec.code_dir, environ=started.environ, unique=unique,
-            sandbox=started.sandbox,
+            sandbox=started.sandbox, extensions=started.extensions,
         )  # fmt: skip
         self._tasks = [*self.runtime.pumps, asyncio.create_task(self._watch_exit())]
+        if started.extensions:
+            self._tasks.append(asyncio.create_task(self._start_runtime()))
         self.output.platform(None, self.platform_log.init_start())
         loop = asyncio.get_running_loop()
         self._timer = loop.call_later(self.init_limit, self._init_timed_out)
@@ -209,32 +220,101 @@ class ExecutionEnvironment:
         await self._close()
         self.events.dead(self, None)
 
+    async def _start_runtime(self) -> None:
+        """Lambda starts the runtime once every external extension has registered (the
+        launcher waits for this); an extension that exits first fails the init."""
+        try:
+            await self.extensions.until(self.extensions.all_external_registered)
+        except (ExtensionFailure, asyncio.CancelledError):
+            return
+        self.runtime.release()
+
+    def _extension_metadata(self) -> dict[str, str]:
+        """The register response (runtimes-extensions-api.html#extensions-registration-api-a)."""
+        return {
+            "functionName": self.spec.name, "functionVersion": self.version,
+            "handler": self.spec.handler or "", "accountId": self.settings.account_id,
+        }  # fmt: skip
+
+    def _extension_exited(self, name: str, returncode: int) -> None:
+        """An external extension's process ended: outside the Shutdown phase that fails the
+        init or the invocation (Extension.Crash, or what it reported), and the environment."""
+        agent = self.extensions.exited(name, returncode)
+        if self._death_reason is not None or self.state is EnvState.DEAD:
+            return
+        error_type = (agent.error_type if agent else None) or "Extension.Crash"
+        failure = ExtensionFailure(
+            error_type, f"extension {name} exited: {exit_reason(returncode)}"
+        )
+        self.extension_error = failure
+        self.extensions.fail(failure)
+        self.output.platform(None, f"lambdakit: {failure}")
+        asyncio.get_running_loop().create_task(self.kill("extension"))
+
     def _enter(self, state: EnvState) -> None:
         if state not in _ALLOWED[self.state]:
             raise RuntimeError(f"environment {self.id}: {self.state.name} -> {state.name}")
         self.state = state
 
     async def shutdown(self) -> None:
-        """Lambda's Shutdown phase: SIGTERM, a grace period, then SIGKILL. What the runtime
-        started goes with it (``_watch_exit``)."""
+        """Lambda's Shutdown phase (``_shutdown``). What the runtime started goes with it
+        (``_watch_exit``)."""
         if self.runtime.process is None:  # not spawned yet: start() kills it once it is
             self._death_reason = "shutdown"
         if self.state is EnvState.DEAD or self.runtime.process is None:
             await self._close()
             return
+        if self._pending_end is not None:  # an invocation's extensions finish it first
+            with contextlib.suppress(ConnectionError, asyncio.TimeoutError):
+                left = max(0.0, self._deadline - time.monotonic())
+                await asyncio.wait_for(self._extensions_settled(), left)
+                await self.runtime.settle()
+                self._finish_end()
         self._death_reason = "shutdown"
-        self._thaw(for_signal=True)  # a stopped process would not run its SIGTERM handler
-        self.runtime.signal(signal.SIGTERM)
-        try:
-            await asyncio.wait_for(self.runtime.wait(), self.settings.shutdown_grace)
-        except asyncio.TimeoutError:
+        if not self.extensions.any():  # no extension: no Shutdown phase, SIGKILL at once
+            self._thaw()
             self.runtime.signal(signal.SIGKILL)
+        else:
+            self._thaw(for_signal=True)  # a stopped process would not run its SIGTERM handler
+            self._shutdown_phase = asyncio.create_task(self._shutdown("spindown"))
+            await asyncio.shield(self._shutdown_phase)
         await self._finished()
+
+    async def _shutdown(self, reason: str, *, runtime_gone: bool = False) -> None:
+        """Lambda's Shutdown phase with extensions (lambda-runtime-environment.html, "Shutdown
+        phase"; reference §2.1): SIGTERM and its share of the time to the runtime, then
+        SHUTDOWN (REASON, the deadline) to the external extensions subscribed to it, SIGKILL
+        at the deadline. Extensions not subscribed to SHUTDOWN are killed at once (as RIE)."""
+        settings, external = self.settings, bool(self.extensions.external_agents())
+        share = settings.runtime_share_internal
+        if external and not self.extensions.internal():
+            share = settings.runtime_share
+        total = settings.shutdown_grace if external else share
+        started = time.monotonic()
+        deadline_ms = int((time.time() + total) * 1000)
+        if not runtime_gone:
+            self.runtime.signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(asyncio.shield(self.runtime.wait()), share)
+            except asyncio.TimeoutError:
+                self.runtime.kill_runtime()
+        if external:
+            event = {"eventType": "SHUTDOWN", "shutdownReason": reason, "deadlineMs": deadline_ms}
+            told = {a.name for a in self.extensions.dispatch(event, external_only=True)}
+            for name, group in self.runtime.extension_groups().items():
+                if name not in told:
+                    with contextlib.suppress(OSError):
+                        os.killpg(group, signal.SIGKILL)
+            left = max(0.0, total - (time.monotonic() - started))
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self.runtime.ended(), left)
+        self.runtime.signal(signal.SIGKILL)
 
     async def kill(self, reason: str) -> None:
         self._death_reason = reason
         self._thaw()
-        self.runtime.signal(signal.SIGKILL)
+        # With external extensions only the runtime: they get their SHUTDOWN (``_watch_exit``).
+        self.runtime.kill_runtime()
         if self.runtime.process is None:  # the spawn failed: close what start() opened before it
             await self._close()
         await self._finished()
@@ -260,6 +340,7 @@ class ExecutionEnvironment:
             self._server = None
         if self._work is not None and not self._work.done():
             self._work.cancel()
+        self.extensions.close()
         self.guard.close()
 
     # --- the Runtime API side ----------------------------------------------------------------
@@ -272,11 +353,15 @@ class ExecutionEnvironment:
         """The runtime asks for work: init is over (first time); wait for an invocation. A
         poll that replaces one whose connection was lost waits for the same invocation: the
         pool was told once that this environment is ready, and it is."""
+        if self.state is EnvState.STARTING:
+            self.extensions.closed = True  # registration ends once the runtime is ready
+            await self._extensions_settled()  # init ends once every extension called next
+            if self.state is EnvState.STARTING:
+                self._init_done()
         if self._work is not None and not self._work.done():
             return await asyncio.shield(self._work)
-        if self.state is EnvState.STARTING:
-            self._init_done()
         if self.state is EnvState.BUSY:
+            await self._extensions_settled()  # the invocation lasts until they called next
             self._enter(EnvState.IDLE)
         self._work = asyncio.get_running_loop().create_future()
         if self.retire:
@@ -287,6 +372,26 @@ class ExecutionEnvironment:
         invocation = await self._work
         self._work = None
         return invocation
+
+    async def _extensions_settled(self) -> None:
+        """Until every extension has called next since its last event; an extension's failure
+        ends this request (the environment is being ended: ``_extension_exited``)."""
+        if self.extensions.any():
+            try:
+                await self.extensions.until(self.extensions.settled)
+            except ExtensionFailure as failure:
+                raise ConnectionError(str(failure)) from None
+
+    def _invoke_event(self, invocation: PendingInvocation) -> dict[str, object]:
+        """The INVOKE event (runtimes-extensions-api.html#extensions-api-next); like RIE, no
+        ``tracing`` without a trace id."""
+        event: dict[str, object] = {
+            "eventType": "INVOKE", "deadlineMs": self.deadline_ms(),
+            "requestId": invocation.request_id, "invokedFunctionArn": self.function_arn(),
+        }  # fmt: skip
+        if invocation.trace_id:
+            event["tracing"] = {"type": "X-Amzn-Trace-Id", "value": invocation.trace_id}
+        return event
 
     def deliver(self, invocation: PendingInvocation) -> None:
         """Give an idle environment an invocation (called by the pool)."""
@@ -307,6 +412,8 @@ class ExecutionEnvironment:
         # No guard.reset_peak(): Max Memory Used is the environment's high-water mark, as on
         # Lambda, where a warm invocation reports the peak of the environment so far.
         self._work.set_result(invocation)
+        if self.extensions.subscribed("INVOKE"):
+            self.extensions.dispatch(self._invoke_event(invocation))
         # START in the next turn of the loop, once the runtime has been sent its event, and
         # still before any output of the function can have been read.
         loop.call_soon(
@@ -380,10 +487,20 @@ class ExecutionEnvironment:
         invocation.resolve(result)
         # A function error (the runtime reported it) leaves REPORT without a status, as on
         # Lambda; timeouts and runtime exits have theirs.
-        self._pending_end = functools.partial(
-            self._end, invocation, status=None, error_type=None, duration_ms=duration_ms
-        )
-        asyncio.get_running_loop().call_soon(self._end_once_logs_are_read)
+        held = not self.extensions.settled()  # END and REPORT once the extensions are done,
+        self._pending_end = functools.partial(  # their time counted in the Duration (AWS)
+            self._end, invocation, status=None, error_type=None,
+            duration_ms=None if held else duration_ms,
+        )  # fmt: skip
+        if held:
+            asyncio.get_running_loop().create_task(self._end_after_extensions())
+        else:
+            asyncio.get_running_loop().call_soon(self._end_once_logs_are_read)
+
+    async def _end_after_extensions(self) -> None:
+        with contextlib.suppress(ConnectionError, asyncio.CancelledError):
+            await self._extensions_settled()
+        self._end_once_logs_are_read()
 
     def _end_once_logs_are_read(self) -> None:
         if self.runtime.unread():
@@ -419,6 +536,8 @@ class ExecutionEnvironment:
         asyncio.get_running_loop().create_task(self._finish_stream(invocation))
 
     async def _finish_stream(self, invocation: PendingInvocation) -> None:
+        with contextlib.suppress(ConnectionError, asyncio.CancelledError):
+            await self._extensions_settled()
         await self.runtime.settle()
         self._end(invocation, status=None, error_type=None)
 
@@ -473,6 +592,8 @@ class ExecutionEnvironment:
 
     async def _watch_exit(self) -> None:
         returncode = await self.runtime.wait()
+        if self.runtime.launcher:  # the external extensions' Shutdown phase comes first
+            await self._extensions_shutdown()
         await self.runtime.end_leftovers()
         await self.runtime.drain()  # the output comes before the lines about the end
         previous = self.state
@@ -482,10 +603,24 @@ class ExecutionEnvironment:
         self._current = None
         if invocation is not None:
             self._crashed(invocation, returncode)
-        elif previous is EnvState.STARTING and self._death_reason is None:
+        elif previous is EnvState.STARTING and (
+            self._death_reason is None or self.extension_error is not None
+        ):
             self._init_failed(returncode)
+        self._finish_end()  # an END held for the extensions (one crashed meanwhile)
         await self._close()
         self.events.dead(self, invocation)
+
+    async def _extensions_shutdown(self) -> None:
+        """The runtime ended: the Shutdown phase of ``shutdown()`` goes on, or the one of a
+        reset (timeout, crash) begins, with its reason."""
+        if self._shutdown_phase is not None:
+            await asyncio.shield(self._shutdown_phase)
+            return
+        reason = "timeout" if self._death_reason == "timeout" else "failure"
+        if self._death_reason == "shutdown":
+            reason = "spindown"
+        await self._shutdown(reason, runtime_gone=True)
 
     def _crashed(self, invocation: PendingInvocation, returncode: int) -> None:
         if self._timer is not None:
@@ -497,6 +632,8 @@ class ExecutionEnvironment:
             f"RequestId: {invocation.request_id} Error: Runtime exited with error: {reason}",
         )
         result = exit_result(invocation.request_id, reason, out_of_memory=oom)
+        if self.extension_error is not None:
+            result = self._extension_result(invocation)
         self._break_stream(result)
         self._end(invocation, status="error", error_type=result.error_type)
         invocation.resolve(result)
@@ -504,7 +641,9 @@ class ExecutionEnvironment:
     def _init_failed(self, returncode: int) -> None:
         """The runtime exited during init: report it as Lambda does (INIT_REPORT)."""
         error_type = "Runtime.ExitError"
-        if self.entrypoint_error is not None:
+        if self.extension_error is not None:
+            error_type = self.extension_error.error_type
+        elif self.entrypoint_error is not None:
             error_type = "Runtime.InvalidEntrypoint"
         elif self.init_error_body is not None and self.init_error_body[1]:
             error_type = self.init_error_body[1]
@@ -525,6 +664,8 @@ class ExecutionEnvironment:
 
     def init_failure(self, invocation: PendingInvocation) -> InvocationResult:
         """What the invocation that waited for this environment's init receives."""
+        if self.extension_error is not None:
+            return self._extension_result(invocation)
         if self.entrypoint_error is not None:
             return entrypoint_result(invocation.request_id, self.entrypoint_error)
         if self.init_error_body is not None:
@@ -533,6 +674,13 @@ class ExecutionEnvironment:
                 outcome=Outcome.ERROR, body=body, error_type=error_type or "Runtime.Unknown"
             )
         return exit_result(invocation.request_id, exit_reason(self.init_exit_code))
+
+    def _extension_result(self, invocation: PendingInvocation) -> InvocationResult:
+        assert self.extension_error is not None
+        error_type = self.extension_error.error_type
+        message = f"RequestId: {invocation.request_id} Error: {self.extension_error}"
+        body = json.dumps({"errorType": error_type, "errorMessage": message}).encode()
+        return InvocationResult(outcome=Outcome.CRASH, body=body, error_type=error_type)
 
     def fail_init(
         self, invocation: PendingInvocation, result: InvocationResult | None = None

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from lambdakit.emulator import debugging, sandbox
 from lambdakit.emulator.errors import EntrypointError, FunctionConfigError
+from lambdakit.emulator.extension_launcher import ExternalExtension, discover
 from lambdakit.emulator.interpreters import Interpreter, find_interpreter, runtime_version
 from lambdakit.emulator.layout import Layout, host_layout
 from lambdakit.emulator.python_paths import python_argv
@@ -207,11 +208,15 @@ def process_environment(
 @dataclass(frozen=True, slots=True)
 class Launch:
     """How an environment's process of a zip function is started: ARGV with ENVIRON, or, in
-    the sandbox, the command SANDBOX makes around ARGV (given bwrap's info descriptor)."""
+    the sandbox, the command SANDBOX makes around it."""
 
     argv: list[str]
     environ: dict[str, str]
-    sandbox: Callable[[int], list[str]] | None = None
+    sandbox: Callable[[int, list[str]], list[str]] | None = None
+    """Given bwrap's info descriptor and the command to run in it (ARGV, or the extensions'
+    launcher around it), the sandbox's command."""
+    extensions: tuple[ExternalExtension, ...] = ()
+    """The executables of /opt/extensions, started before ARGV (extension_launcher.py)."""
 
 
 def launch(
@@ -234,18 +239,19 @@ def launch(
     )  # fmt: skip
     environ = debugging.environ(environ, settings.debug, spec)  # debugging.py
     argv = debugging.argv(command(spec, settings.python or None, layout), settings.debug, spec)
+    extensions = discover(host, sandboxed=box.active)
     if not box.active:
-        return Launch(argv, environ)
+        return Launch(argv, environ, extensions=extensions)
     sdk = spec.dependencies.get("sdk")
     extra = [*([sdk] if sdk else []), *debugging.host_paths(settings.debug)]
     keep = sandbox.host_paths(argv, environ, extra, python=spec.is_python)
 
-    def wrap(info_fd: int) -> list[str]:
+    def wrap(info_fd: int, command: list[str]) -> list[str]:
         return sandbox.arguments(
-            box, host, argv, tmp_mb=spec.ephemeral_storage, keep=keep, info_fd=info_fd
+            box, host, command, tmp_mb=spec.ephemeral_storage, keep=keep, info_fd=info_fd
         )
 
-    return Launch(argv, environ, wrap)
+    return Launch(argv, environ, wrap, extensions)
 
 
 def pipe_pending(fd: int) -> bool:

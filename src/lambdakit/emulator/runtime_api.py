@@ -21,6 +21,8 @@ from lambdakit.emulator._http import (
     Response,
     json_response,
 )
+from lambdakit.emulator.extensions import PREFIX as EXTENSIONS
+from lambdakit.emulator.extensions import ExtensionsAPI
 from lambdakit.emulator.invocations import (
     RESPONSE_LIMIT,
     STREAM_LIMIT,
@@ -86,8 +88,9 @@ def _too_large() -> Response:
 class RuntimeAPI:
     """HTTP handler for one environment's Runtime API."""
 
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Runtime, extensions: ExtensionsAPI | None = None) -> None:
         self.runtime = runtime
+        self.extensions = extensions  # the Extensions API on the same listener (extensions.py)
         self._poller: Request | None = None  # the GET /next waiting for work
         # An invocation handed to a GET /next whose connection was gone: the runtime never got
         # it, so its next poll gets it again rather than a refusal (nothing is lost).
@@ -114,6 +117,12 @@ class RuntimeAPI:
             request_id = target[len(_INVOCATION) : -len("/response")]
             if request_id and "/" not in request_id and request.method == "POST":
                 return await self.response(request, request_id)
+        return await self._route(request)
+
+    async def _route(self, request: Request) -> Response:
+        """Every other endpoint: the Extensions API's, then ``ROUTES``."""
+        if self.extensions is not None and request.target.startswith(EXTENSIONS):
+            return await self.extensions.handle(request)
         for method, pattern, endpoint in ROUTES:
             match = pattern.fullmatch(request.path)
             if match:

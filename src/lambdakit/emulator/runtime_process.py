@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from lambdakit.emulator import reaping
+from lambdakit.emulator import extension_launcher, reaping
 from lambdakit.emulator.output_log import OutputLog, unread
 from lambdakit.emulator.process_env import OutputPipe, spawn
 
@@ -44,6 +44,13 @@ class RuntimeProcess:
         self._group: int | None = None  # the sandbox's PID 1: the runtime is in its group
         self._main: int | None = None  # the runtime's own process, in the sandbox
         self.sandboxed = False
+        # With external extensions the process is the launcher (extension_launcher.py): it
+        # says on STATUS when the runtime or an extension ends, and waits on GO to start it.
+        self.launcher = False
+        self.on_extension_exit: Callable[[str, int], None] = lambda name, code: None
+        self._go: int | None = None
+        self._runtime_exit: asyncio.Future[int] | None = None
+        self._status_task: asyncio.Task[None] | None = None
 
     async def spawn(
         self,
@@ -52,17 +59,26 @@ class RuntimeProcess:
         cwd: Path,
         environ: dict[str, str],
         unique: Mapping[str, str],
-        sandbox: Callable[[int], list[str]] | None = None,
+        sandbox: Callable[[int, list[str]], list[str]] | None = None,
+        extensions: tuple[extension_launcher.ExternalExtension, ...] = (),
     ) -> None:
         """Start ARGV, or the sandbox's command around it (SANDBOX: given the descriptor bwrap
         writes its child's pid to, the command). UNIQUE are variables that only this
         environment has: with the output pipes, they find its processes again when no cgroup
         holds them (unless the function's own settings replaced them)."""
         passed: tuple[int, ...] = ()
+        status = None
+        if extensions:
+            self.launcher = True
+            status, status_w = os.pipe()
+            go_r, self._go = os.pipe()
+            argv = extension_launcher.launcher_argv(status_w, go_r, extensions, argv)
+            environ = extension_launcher.launcher_environ(environ)
+            passed = (status_w, go_r)
         self.sandboxed = sandbox is not None
         if sandbox is not None:
             self._info_fd, info_w = os.pipe()
-            argv, passed = sandbox(info_w), (info_w,)
+            argv, passed = sandbox(info_w, argv), (*passed, info_w)
         try:
             self.process, self._outputs = await spawn(
                 argv, cwd=cwd, environ=environ, preexec=self.guard.preexec, pass_fds=passed
@@ -80,6 +96,9 @@ class RuntimeProcess:
                 pipes=[pipe.fd for pipe in self._outputs],
             )
         out, err = self._outputs
+        if status is not None:
+            self._runtime_exit = asyncio.get_running_loop().create_future()
+            self._status_task = asyncio.create_task(self._read_status(status))
         self.pumps = [
             asyncio.create_task(self.output.pump(out.reader, "stdout")),
             asyncio.create_task(self.output.pump(err.reader, "stderr")),
@@ -109,16 +128,21 @@ class RuntimeProcess:
         """The runtime's own process (in the sandbox, the child of the namespace's PID 1)."""
         assert self.process is not None
         group = self.group
-        if group == self.process.pid:
-            return group
         if self._main is None:
-            self._main = _first_child(group)
+            self._main = group if group == self.process.pid else _first_child(group)
+            if self.launcher and self._main is not None:  # the launcher's child in its group
+                self._main = _runtime_child(self._main)
         return self._main or group
 
     async def wait(self) -> int:
         """The runtime's exit status; in the sandbox, bwrap exits with 128 + N when its child
         was killed by signal N, which is told as that signal (``invocations.exit_reason``)."""
         assert self.process is not None
+        if self._runtime_exit is not None:  # the launcher says, or ends (killed) first
+            ended = asyncio.ensure_future(self.process.wait())
+            await asyncio.wait([self._runtime_exit, ended], return_when=asyncio.FIRST_COMPLETED)
+            if self._runtime_exit.done():
+                return self._runtime_exit.result()
         returncode = await self.process.wait()
         if not self.sandboxed:
             return returncode
@@ -126,6 +150,71 @@ class RuntimeProcess:
             os.close(self._info_fd)
             self._info_fd = None
         return -(returncode - 128) if 128 < returncode < 160 else returncode
+
+    async def ended(self) -> None:
+        """Every process of the environment ended: the launcher, once the extensions have."""
+        if self.process is not None:
+            await self.process.wait()
+
+    async def _read_status(self, fd: int) -> None:
+        """The launcher's STATUS lines: the runtime's end, and each extension's."""
+        loop = asyncio.get_running_loop()
+        reader = asyncio.StreamReader()
+        file = os.fdopen(fd, "rb", buffering=0)
+        transport, _ = await loop.connect_read_pipe(
+            lambda: asyncio.StreamReaderProtocol(reader), file
+        )
+        try:
+            while line := await reader.readline():
+                parsed = extension_launcher.parse_status(line)
+                if parsed is None:
+                    continue
+                what, name, code = parsed
+                if what == "runtime" and self._runtime_exit and not self._runtime_exit.done():
+                    self._runtime_exit.set_result(code)
+                elif what == "extension":
+                    self.on_extension_exit(name, code)
+        finally:
+            transport.close()
+
+    def release(self) -> None:
+        """Every external extension registered: the launcher starts the runtime now."""
+        if self._go is not None:
+            with contextlib.suppress(OSError):
+                os.write(self._go, b"go\n")
+            os.close(self._go)
+            self._go = None
+
+    def kill_runtime(self) -> None:
+        """SIGKILL the runtime alone (its share of the shutdown is over), not the launcher that
+        keeps the extensions' sandbox alive; the rest goes at the deadline."""
+        if not self.launcher:
+            self.signal(signal.SIGKILL)
+            return
+        with contextlib.suppress(ProcessLookupError, PermissionError, AssertionError):
+            if self.process is not None and self.process.returncode is None:
+                os.kill(self.main, signal.SIGKILL)
+
+    def extension_groups(self) -> dict[str, int]:
+        """The process group of each external extension still running, by name: the launcher's
+        children in a group of their own (``setsid sh -c ... STATUS PATH``)."""
+        if not self.launcher or self.process is None or self.process.returncode is not None:
+            return {}
+        launcher = self._launcher_pid()
+        groups: dict[str, int] = {}
+        for child in _children(launcher):
+            with contextlib.suppress(OSError):
+                if os.getpgid(child) != os.getpgid(launcher):
+                    with open(f"/proc/{child}/cmdline", "rb") as file:
+                        path = file.read().rstrip(b"\0").rpartition(b"\0")[2]
+                    groups[os.fsdecode(path).rpartition("/")[2]] = os.getpgid(child)
+        return groups
+
+    def _launcher_pid(self) -> int:
+        group = self.group
+        if group == self.process.pid:  # type: ignore[union-attr]
+            return group
+        return _first_child(group) or group
 
     def unread(self) -> bool:
         """Whether output is left in the pipes that the pumps have not taken yet."""
@@ -148,6 +237,11 @@ class RuntimeProcess:
         """Give the pumps OUTPUT_DRAIN seconds to read what the ended processes wrote, then
         close the read ends: a writer that escaped (another user's process, a descriptor sent
         away) must not keep the environment from ending."""
+        if self._status_task is not None:
+            self._status_task.cancel()
+        if self._go is not None:  # init never got as far as the runtime: the launcher exits
+            os.close(self._go)
+            self._go = None
         if not self.pumps:
             return
         _, reading = await asyncio.wait(self.pumps, timeout=OUTPUT_DRAIN)
@@ -181,3 +275,20 @@ def _first_child(pid: int) -> int | None:
     except OSError:
         return None
     return int(children[0]) if children else None
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children", encoding="ascii") as file:
+            return [int(child) for child in file.read().split()]
+    except OSError:
+        return []
+
+
+def _runtime_child(launcher: int) -> int | None:
+    """The launcher's child in the launcher's own process group: the runtime (once started)."""
+    for child in _children(launcher):
+        with contextlib.suppress(OSError):
+            if os.getpgid(child) == os.getpgid(launcher):
+                return child
+    return None

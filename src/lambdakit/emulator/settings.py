@@ -21,7 +21,13 @@ class Settings:
     region: str = "us-east-1"
     account_id: str = ACCOUNT_ID  # the account the emulator models (serve --account-id)
     init_timeout: float = 10.0  # Lambda's Init phase limit
-    shutdown_grace: float = 2.0  # SIGTERM, then SIGKILL after this (Lambda's Shutdown phase)
+    # Lambda's Shutdown phase (runtimes-extensions-api.html, "Shutdown phase"; reference §2.1):
+    # none without extensions (SIGKILL at once); with an internal extension only, the runtime
+    # gets SIGTERM and 500 ms; with external ones, 2,000 ms in all, of which the runtime gets
+    # 300 ms (500 ms with an internal extension too) before the extensions' SHUTDOWN.
+    shutdown_grace: float = 2.0  # the whole phase with external extensions, then SIGKILL
+    runtime_share: float = 0.3
+    runtime_share_internal: float = 0.5
     python: str = ""  # interpreter for Python functions; "" = the one each Runtime names
     # The host's variables a function gets (with COVERAGE_*, for the test suite's coverage):
     # the AWS credentials, so that a function calls real AWS locally as with SAM CLI, and the

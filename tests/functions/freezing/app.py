@@ -40,6 +40,19 @@ def on_sigterm(signum, frame):
 
 
 signal.signal(signal.SIGTERM, on_sigterm)
+if os.environ.get("FREEZE_EXTENSION"):  # an internal extension: Lambda then sends SIGTERM
+    import json
+    import urllib.request
+
+    API = f"http://{os.environ['AWS_LAMBDA_RUNTIME_API']}/2020-01-01/extension"
+    body = json.dumps({"events": []}).encode()
+    headers = {"Lambda-Extension-Name": "freezing-test"}
+    request = urllib.request.Request(f"{API}/register", body, headers, method="POST")
+    with urllib.request.urlopen(request) as response:
+        identifier = response.headers["Lambda-Extension-Identifier"]
+    headers = {"Lambda-Extension-Identifier": identifier}
+    waiting = urllib.request.Request(f"{API}/event/next", headers=headers)
+    threading.Thread(target=urllib.request.urlopen, args=(waiting,), daemon=True).start()
 if os.environ.get("FREEZE_KIND") == "timer":
     tick_by_timer()
 else:

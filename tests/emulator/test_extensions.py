@@ -1,0 +1,164 @@
+"""The Extensions API and the phases it brings: an external extension written in Python in a
+layer's ``extensions/`` sees each invocation and the SHUTDOWN of the emulator's close; the
+invocation ends (END) only once it called ``next`` again; one that exits during init fails the
+init with Extension.Crash; an internal extension gives the runtime its SIGTERM, and without
+any extension the runtime gets none (SIGKILL at once, as on Lambda)."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import io
+import json
+import sys
+from pathlib import Path
+
+from lambdakit.emulator import Emulator, EmulatorConfig
+from lambdakit.emulator.invocations import Outcome
+from lambdakit.emulator.reports import LogPrinter
+from lambdakit.template import FunctionSpec, function_from_directory
+
+# An external extension as AWS's Python samples write one (urllib, no SDK).
+EXTENSION = """#!{python}
+import json, os, sys, time, urllib.request
+
+API = "http://" + os.environ["AWS_LAMBDA_RUNTIME_API"] + "/2020-01-01/extension"
+name = os.path.basename(__file__)
+request = urllib.request.Request(
+    API + "/register", data=json.dumps({{"events": {events}}}).encode(), method="POST",
+    headers={{"Lambda-Extension-Name": name}},
+)
+with urllib.request.urlopen(request) as response:
+    identifier = response.headers["Lambda-Extension-Identifier"]
+print("EXT registered", "_HANDLER" in os.environ, flush=True)
+if {exit_at_once}:
+    sys.exit(1)
+while True:
+    request = urllib.request.Request(
+        API + "/event/next", headers={{"Lambda-Extension-Identifier": identifier}}
+    )
+    with urllib.request.urlopen(request) as response:
+        event = json.loads(response.read())
+    if event["eventType"] == "SHUTDOWN":
+        print("EXT SHUTDOWN", event["shutdownReason"], flush=True)
+        sys.exit(0)
+    print("EXT INVOKE", event["requestId"], flush=True)
+    time.sleep(0.3)
+    print("EXT DONE", event["requestId"], flush=True)
+"""
+
+APP = """
+import os, signal, sys
+
+def on_sigterm(signum, frame):
+    print("RUNTIME SIGTERM", flush=True)
+    sys.exit(0)
+
+signal.signal(signal.SIGTERM, on_sigterm)
+
+def handler(event, context):
+    return {"id": context.aws_request_id}
+"""
+
+# An internal extension: the runtime's own thread registers with no events and waits in next,
+# which is what gives the runtime a Shutdown phase (SIGTERM) on Lambda.
+INTERNAL = """
+import json, threading, urllib.request
+API = "http://" + os.environ["AWS_LAMBDA_RUNTIME_API"] + "/2020-01-01/extension"
+_request = urllib.request.Request(
+    API + "/register", data=json.dumps({"events": []}).encode(), method="POST",
+    headers={"Lambda-Extension-Name": "shutdown-hooks"},
+)
+with urllib.request.urlopen(_request) as _response:
+    _identifier = _response.headers["Lambda-Extension-Identifier"]
+
+def _wait():
+    urllib.request.urlopen(urllib.request.Request(
+        API + "/event/next", headers={"Lambda-Extension-Identifier": _identifier}
+    ))
+
+threading.Thread(target=_wait, daemon=True).start()
+"""
+
+
+def function(
+    tmp_path: Path, *, internal: bool = False, extension: str | None = None
+) -> FunctionSpec:
+    code = tmp_path / "fn"
+    code.mkdir()
+    (code / "app.py").write_text(APP + (INTERNAL if internal else ""))
+    spec = function_from_directory(code, timeout=10)
+    if extension is None:
+        return spec
+    layer = tmp_path / "layer"
+    (layer / "extensions").mkdir(parents=True)
+    path = layer / "extensions" / "recorder"
+    path.write_text(extension)
+    path.chmod(0o755)
+    return dataclasses.replace(spec, layers=(layer,))
+
+
+def extension(*, events: list[str], exit_at_once: bool = False) -> str:
+    return EXTENSION.format(
+        python=sys.executable, events=json.dumps(events), exit_at_once=exit_at_once
+    )
+
+
+def run(
+    spec: FunctionSpec, tmp_path: Path, invocations: int
+) -> tuple[list[dict[str, object]], str]:
+    """INVOCATIONS invocations, then the emulator's close (serve's stop); the results and
+    the log."""
+    log = io.StringIO()
+    config = EmulatorConfig(port=0, state_dir=tmp_path / "state")
+    emulator = Emulator([spec], config, printer=LogPrinter(log, color=False))
+
+    async def scenario() -> list[dict[str, object]]:
+        results = []
+        try:
+            for _ in range(invocations):
+                result, _ = await asyncio.wait_for(emulator.invoke(spec.name, b"{}"), 30)
+                results.append({"outcome": result.outcome, "type": result.error_type,
+                                "body": json.loads(result.body)})  # fmt: skip
+        finally:
+            await asyncio.wait_for(emulator.close(), 30)
+        return results
+
+    results = asyncio.run(scenario())
+    return results, log.getvalue()
+
+
+def test_an_external_extension_sees_each_invoke_and_the_shutdown(tmp_path: Path) -> None:
+    spec = function(tmp_path, extension=extension(events=["INVOKE", "SHUTDOWN"]))
+    results, log = run(spec, tmp_path, 2)
+    assert [result["outcome"] for result in results] == [Outcome.SUCCESS] * 2, (results, log)
+    ids = [str(result["body"]["id"]) for result in results]  # type: ignore[index]
+    assert "EXT registered False" in log  # _HANDLER is not an extension's variable
+    for request_id in ids:
+        assert f"EXT INVOKE {request_id}" in log
+        done = log.index(f"EXT DONE {request_id}")
+        assert log.index(f"END RequestId: {request_id}") > done, log
+    assert "EXT SHUTDOWN spindown" in log, log
+    assert "RUNTIME SIGTERM" in log  # with extensions the runtime has its Shutdown phase
+
+
+def test_an_extension_that_exits_in_init_fails_it(tmp_path: Path) -> None:
+    spec = function(tmp_path, extension=extension(events=["INVOKE"], exit_at_once=True))
+    results, log = run(spec, tmp_path, 1)
+    (result,) = results
+    assert result["type"] == "Extension.Crash", log
+    assert "Error Type: Extension.Crash" in log, log
+
+
+def test_an_internal_extension_gets_the_runtime_its_sigterm(tmp_path: Path) -> None:
+    results, log = run(function(tmp_path, internal=True), tmp_path, 1)
+    assert results[0]["outcome"] is Outcome.SUCCESS, log
+    assert "RUNTIME SIGTERM" in log, log
+
+
+def test_without_extensions_the_runtime_gets_no_sigterm(tmp_path: Path) -> None:
+    """Lambda gives the runtime no Shutdown phase when no extension registered: SIGKILL."""
+    results, log = run(function(tmp_path), tmp_path, 1)
+    assert results[0]["outcome"] is Outcome.SUCCESS, log
+    assert "RUNTIME SIGTERM" not in log, log
+    assert f"END RequestId: {results[0]['body']['id']}" in log  # type: ignore[index]
