@@ -17,6 +17,7 @@ from lambdakit.emulator import Emulator, EmulatorConfig
 from lambdakit.emulator.invocations import Outcome
 from lambdakit.emulator.reports import LogPrinter
 from lambdakit.template import FunctionSpec, function_from_directory
+from tests.emulator.conftest import Server, client_for
 
 # An external extension as AWS's Python samples write one (urllib, no SDK).
 EXTENSION = """#!{python}
@@ -162,3 +163,67 @@ def test_without_extensions_the_runtime_gets_no_sigterm(tmp_path: Path) -> None:
     assert results[0]["outcome"] is Outcome.SUCCESS, log
     assert "RUNTIME SIGTERM" not in log, log
     assert f"END RequestId: {results[0]['body']['id']}" in log  # type: ignore[index]
+
+
+# --- `lambdakit serve` and the lambdakit runtime's on_shutdown hooks --------------------------
+
+HOOKED = """
+import lambdakit
+
+@lambdakit.on_shutdown
+def goodbye():
+    print("ON_SHUTDOWN HOOK RAN", flush=True)
+
+def handler(event, context):
+    return {"id": context.aws_request_id}
+"""
+
+# No hook: the handler module's own SIGTERM handler, which only a Shutdown phase would run.
+UNHOOKED = """
+import signal, sys
+
+def on_sigterm(signum, frame):
+    print("SIGTERM HANDLER RAN", flush=True)
+    sys.exit(0)
+
+signal.signal(signal.SIGTERM, on_sigterm)
+
+def handler(event, context):
+    return {"id": context.aws_request_id}
+"""
+
+
+def serve_once(tmp_path: Path, app: str) -> str:
+    """A python3.12 function (lambdakit's runtime) served by `lambdakit serve`, invoked once
+    with boto3, then the server stopped with SIGTERM (its close shuts the environment down);
+    the server's output."""
+    (tmp_path / "fn").mkdir()
+    (tmp_path / "fn" / "app.py").write_text(app)
+    (tmp_path / "template.yaml").write_text(
+        "Transform: AWS::Serverless-2016-10-31\nResources:\n  Fn:\n"
+        "    Type: AWS::Serverless::Function\n    Properties:\n      CodeUri: fn\n"
+        "      Handler: app.handler\n      Runtime: python3.12\n      Timeout: 10\n"
+    )
+    server = Server(tmp_path)
+    try:
+        answer = client_for(server.url).invoke(FunctionName="Fn")
+        body = json.loads(answer["Payload"].read())
+        assert "FunctionError" not in answer, body
+        server.wait_for_output(f"REPORT RequestId: {body['id']}")
+    finally:
+        server.stop()
+    return server.output() + "".join(server.errors)
+
+
+def test_serve_runs_on_shutdown_hooks_on_stop(tmp_path: Path) -> None:
+    """The runtime registers its internal extension when hooks exist, so the environment has
+    a Shutdown phase: SIGTERM, and the hook runs (runtimes-extensions-api.html)."""
+    output = serve_once(tmp_path, HOOKED)
+    assert "ON_SHUTDOWN HOOK RAN" in output, output
+
+
+def test_serve_without_extensions_sends_no_sigterm(tmp_path: Path) -> None:
+    """No hook, so no extension: SIGKILL at once, as on AWS; the SIGTERM handler never runs."""
+    output = serve_once(tmp_path, UNHOOKED)
+    assert "REPORT RequestId" in output, output  # it ran, and its output is in this log
+    assert "SIGTERM HANDLER RAN" not in output, output

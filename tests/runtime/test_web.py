@@ -918,9 +918,13 @@ def test_lifespan_starts_once_and_shuts_down_on_the_shutdown_hook(
     loop: asyncio.AbstractEventLoop,
 ) -> None:
     fastapi_app = load_app("fastapi_app")
-    handler = web.asgi(fastapi_app.app)
-    startups = len(fastapi_app.STARTUPS)
     hooks_before = list(_hooks._shutdown_hooks)
+    handler = web.asgi(fastapi_app.app)
+    # The hook is registered by asgi(), during init: registered in the first invocation, it
+    # would come after Lambda closed extension registration, and the runtime could not get
+    # its shutdown phase (no SIGTERM on AWS without an extension).
+    assert len(_hooks._shutdown_hooks) == len(hooks_before) + 1
+    startups = len(fastapi_app.STARTUPS)
     event = load_event("apigw-rest-v1.json")
     first = json.loads(loop.run_until_complete(handler(event, CONTEXT))["body"])
     second = json.loads(loop.run_until_complete(handler(event, CONTEXT))["body"])
@@ -937,21 +941,28 @@ def test_lifespan_starts_once_and_shuts_down_on_the_shutdown_hook(
 def test_lifespan_off_never_starts(loop: asyncio.AbstractEventLoop) -> None:
     fastapi_app = load_app("fastapi_app")
     startups = len(fastapi_app.STARTUPS)
+    hooks_before = list(_hooks._shutdown_hooks)
     handler = web.asgi(fastapi_app.app, lifespan="off")
     result = loop.run_until_complete(handler(get_event("function-url.json", "/hello"), CONTEXT))
     assert json.loads(result["body"]) == {"message": "hello"}
     assert len(fastapi_app.STARTUPS) == startups
+    assert _hooks._shutdown_hooks == hooks_before  # no hook: no shutdown phase asked for
 
 
 def test_an_app_without_lifespan_support_runs_under_auto(
     loop: asyncio.AbstractEventLoop, raw: ModuleType
 ) -> None:
-    handler = web.asgi(raw.echo)  # asserts scope["type"] == "http"
     hooks_before = list(_hooks._shutdown_hooks)
+    handler = web.asgi(raw.echo)  # asserts scope["type"] == "http"
     for _ in range(2):
         result = loop.run_until_complete(handler(load_event("alb.json"), CONTEXT))
         assert result["statusCode"] == 201
-    assert _hooks._shutdown_hooks == hooks_before
+    # Under "auto" the hook is registered at asgi() time, before anyone can know whether the
+    # app supports lifespan (only startup tells, and it runs in the first invocation, after
+    # Lambda closed registration): for an app without it the hook does nothing.
+    hook = registered_hook(hooks_before)
+    hook()
+    assert hook.__self__._task.done()
 
 
 def test_an_app_without_lifespan_support_fails_under_on(
@@ -1234,6 +1245,11 @@ def test_in_the_runtime_lifespan_runs_once_per_process_and_shuts_down_on_sigterm
     assert second.json()["statusDescription"] == "200 OK"  # type: ignore[index]
     assert runtime.stdout.count("lifespan startup") == 1
     assert runtime.stdout.count("lifespan shutdown") == 1
+    # The internal extension that gets the runtime its SIGTERM on AWS registered during init,
+    # before the first /next closed registration (the hook comes from asgi(), at import).
+    paths = [request.path for request in api.requests]
+    register = paths.index("/2020-01-01/extension/register")
+    assert register < paths.index("/2018-06-01/runtime/invocation/next")
 
 
 def test_in_the_runtime_server_sent_events_go_out_one_chunk_each() -> None:

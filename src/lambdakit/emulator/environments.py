@@ -12,41 +12,34 @@ import asyncio
 import contextlib
 import functools
 import itertools
-import json
-import os
 import signal
 import time
 from collections.abc import Callable
 from enum import Enum
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
-from lambdakit.emulator import debugging, freezing, reports, sandbox
+from lambdakit.emulator import debugging, freezing, reports
 from lambdakit.emulator._http import bound_port, start_server
-from lambdakit.emulator.errors import ContainerEngineError, EntrypointError, FunctionConfigError
-from lambdakit.emulator.extensions import ExtensionFailure, Extensions, ExtensionsAPI
+from lambdakit.emulator.env_extensions import ExtensionPhases
+from lambdakit.emulator.env_launch import launch_environment, owns_client
+from lambdakit.emulator.env_records import EnvRecords, Phase
+from lambdakit.emulator.errors import EntrypointError
+from lambdakit.emulator.extensions import ExtensionsAPI
 from lambdakit.emulator.invocations import (
     InvocationResult,
     Outcome,
     PendingInvocation,
     ResponseStream,
-    entrypoint_result,
-    exit_reason,
-    exit_result,
-    timeout_result,
 )
 from lambdakit.emulator.output_log import OutputLog
 from lambdakit.emulator.platform_log import PlatformLog, application_filter
-from lambdakit.emulator.process_env import (
-    Launch,
-    launch,
-    log_stream_name,
-    process_environment,
-)
+from lambdakit.emulator.process_env import log_stream_name
 from lambdakit.emulator.runtime_api import TIMEOUTS, RuntimeAPI
 from lambdakit.emulator.runtime_process import RuntimeProcess
 from lambdakit.emulator.settings import Settings
 
 if TYPE_CHECKING:
+    from lambdakit.emulator.extensions import ExtensionFailure
     from lambdakit.emulator.limits import MemoryGuard, MemoryLimiter
     from lambdakit.template import FunctionSpec
 
@@ -132,12 +125,12 @@ class ExecutionEnvironment:
             limiter = NoLimiter()
         self.guard: MemoryGuard = limiter.prepare(f"{spec.name}-{self.id}", spec.memory_size)
         self.runtime = RuntimeProcess(self.output, self.guard)
-        self.extensions = Extensions((), self._extension_metadata)
-        self.extension_error: ExtensionFailure | None = None  # what ended init or invocation
+        # The Extensions API's phases and the Shutdown phase (env_extensions.py).
+        self.phases = ExtensionPhases(self.runtime, settings, self._extension_metadata)
+        self.extensions = self.phases.extensions
         self.runtime.on_extension_exit = self._extension_exited
-        self._shutdown_phase: asyncio.Task[None] | None = None
-        self.init_error_body: tuple[bytes, str | None] | None = None
-        self._init_report: str | None = None  # the INIT_REPORT line of a failed init
+        # The facts its init and invocations end with, and their lines (env_records.py).
+        self.records = EnvRecords(spec, self.platform_log, self.output, self.guard, self.phases)
         self.init_limit = settings.init_timeout if init_limit is None else init_limit
         # A suppressed init (after an init timeout) runs inside the first invocation's time.
         self.suppressed_for = first
@@ -145,8 +138,6 @@ class ExecutionEnvironment:
         self._current: PendingInvocation | None = None
         self._stream: ResponseStream | None = None
         self._work: asyncio.Future[PendingInvocation] | None = None
-        self._started = time.monotonic()
-        self._init_ms: float | None = None
         self._invoke_started = 0.0
         self._deadline = 0.0
         self._timer: asyncio.TimerHandle | None = None
@@ -155,9 +146,7 @@ class ExecutionEnvironment:
         self._pending_end: Callable[[], None] | None = None  # END and REPORT, due this turn
         self._death_reason: str | None = None
         self._died_starting = False
-        self.init_exit_code = 1
         self.retire = False  # replace when next idle (the code changed under --watch)
-        self.entrypoint_error: str | None = None  # Lambda's words, when there is no bootstrap
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -167,7 +156,10 @@ class ExecutionEnvironment:
         self._server = await start_server(api.handle, "127.0.0.1", 0, timeouts=TIMEOUTS)
         address = f"127.0.0.1:{bound_port(self._server)}"
         try:
-            started = self._launch(address)
+            started = launch_environment(
+                self.spec, self.settings, address=address, log_stream=self.log_stream,
+                version=self.version, provisioned=self.provisioned, env_id=self.id,
+            )  # fmt: skip
         except EntrypointError as error:  # Lambda's init fails, and says why: so does this one
             self._tasks = [asyncio.create_task(self._no_entrypoint(error))]
             return
@@ -179,55 +171,24 @@ class ExecutionEnvironment:
         )  # fmt: skip
         self._tasks = [*self.runtime.pumps, asyncio.create_task(self._watch_exit())]
         if started.extensions:
-            self._tasks.append(asyncio.create_task(self._start_runtime()))
+            self._tasks.append(asyncio.create_task(self.phases.start_runtime()))
         self.output.platform(None, self.platform_log.init_start())
         loop = asyncio.get_running_loop()
         self._timer = loop.call_later(self.init_limit, self._init_timed_out)
         if self._death_reason == "shutdown":  # shut down while it was being spawned
             self.runtime.signal(signal.SIGKILL)
 
-    def _launch(self, address: str) -> Launch:
-        """The spec's bootstrap (in the sandbox where there is one), or its image run by a
-        container engine: the engine's process takes the variables from ENVIRON by name, and
-        ends its container when killed."""
-        spec, settings, stream = self.spec, self.settings, self.log_stream
-        if spec.image is None:
-            return launch(
-                spec, settings, sandbox.choose(), api_address=address, log_stream=stream,
-                version=self.version, provisioned=self.provisioned,
-            )  # fmt: skip
-        from lambdakit.emulator import containers
-
-        environ = process_environment(
-            spec, settings, api_address=address, log_stream=stream, version=self.version,
-            provisioned=self.provisioned,
-        )  # fmt: skip
-        name = containers.container_name(self.spec.name, self.id)
-        try:
-            return Launch(containers.run_command(spec.image, environ, name=name), environ)
-        except ContainerEngineError as error:
-            raise FunctionConfigError(f"function {self.spec.name!r}: {error}") from error
-
     async def _no_entrypoint(self, error: EntrypointError) -> None:
         """No process: the init fails at once with Runtime.InvalidEntrypoint, as on Lambda,
         and the developer reads what to do in the log."""
         self.output.platform(None, self.platform_log.init_start())
         self.output.platform(None, f"lambdakit: {error}")
-        self.entrypoint_error = error.lambda_message
+        self.records.entrypoint_error = error.lambda_message
         self._died_starting = True
         self._enter(EnvState.DEAD)
-        self._init_failed(1)
+        self.records.init_failed(1, self._init_phase())
         await self._close()
         self.events.dead(self, None)
-
-    async def _start_runtime(self) -> None:
-        """Lambda starts the runtime once every external extension has registered (the
-        launcher waits for this); an extension that exits first fails the init."""
-        try:
-            await self.extensions.until(self.extensions.all_external_registered)
-        except (ExtensionFailure, asyncio.CancelledError):
-            return
-        self.runtime.release()
 
     def _extension_metadata(self) -> dict[str, str]:
         """The register response (runtimes-extensions-api.html#extensions-registration-api-a)."""
@@ -236,18 +197,18 @@ class ExecutionEnvironment:
             "handler": self.spec.handler or "", "accountId": self.settings.account_id,
         }  # fmt: skip
 
+    @property
+    def extension_error(self) -> ExtensionFailure | None:
+        """What an extension ended the init or the invocation with, if one did."""
+        return self.phases.failure
+
     def _extension_exited(self, name: str, returncode: int) -> None:
         """An external extension's process ended: outside the Shutdown phase that fails the
-        init or the invocation (Extension.Crash, or what it reported), and the environment."""
-        agent = self.extensions.exited(name, returncode)
-        if self._death_reason is not None or self.state is EnvState.DEAD:
+        init or the invocation, and the environment (``ExtensionPhases.exited``)."""
+        ending = self._death_reason is not None or self.state is EnvState.DEAD
+        failure = self.phases.exited(name, returncode, ending=ending)
+        if failure is None:
             return
-        error_type = (agent.error_type if agent else None) or "Extension.Crash"
-        failure = ExtensionFailure(
-            error_type, f"extension {name} exited: {exit_reason(returncode)}"
-        )
-        self.extension_error = failure
-        self.extensions.fail(failure)
         self.output.platform(None, f"lambdakit: {failure}")
         asyncio.get_running_loop().create_task(self.kill("extension"))
 
@@ -257,8 +218,8 @@ class ExecutionEnvironment:
         self.state = state
 
     async def shutdown(self) -> None:
-        """Lambda's Shutdown phase (``_shutdown``). What the runtime started goes with it
-        (``_watch_exit``)."""
+        """Lambda's Shutdown phase (``ExtensionPhases.phase``). What the runtime started goes
+        with it (``_watch_exit``)."""
         if self.runtime.process is None:  # not spawned yet: start() kills it once it is
             self._death_reason = "shutdown"
         if self.state is EnvState.DEAD or self.runtime.process is None:
@@ -267,48 +228,17 @@ class ExecutionEnvironment:
         if self._pending_end is not None:  # an invocation's extensions finish it first
             with contextlib.suppress(ConnectionError, asyncio.TimeoutError):
                 left = max(0.0, self._deadline - time.monotonic())
-                await asyncio.wait_for(self._extensions_settled(), left)
+                await asyncio.wait_for(self.phases.settled(), left)
                 await self.runtime.settle()
                 self._finish_end()
         self._death_reason = "shutdown"
-        if not self.extensions.any():  # no extension: no Shutdown phase, SIGKILL at once
+        if not self.phases.any():  # no extension: no Shutdown phase, SIGKILL at once
             self._thaw()
             self.runtime.signal(signal.SIGKILL)
         else:
             self._thaw(for_signal=True)  # a stopped process would not run its SIGTERM handler
-            self._shutdown_phase = asyncio.create_task(self._shutdown("spindown"))
-            await asyncio.shield(self._shutdown_phase)
+            await self.phases.spindown()
         await self._finished()
-
-    async def _shutdown(self, reason: str, *, runtime_gone: bool = False) -> None:
-        """Lambda's Shutdown phase with extensions (lambda-runtime-environment.html, "Shutdown
-        phase"; reference §2.1): SIGTERM and its share of the time to the runtime, then
-        SHUTDOWN (REASON, the deadline) to the external extensions subscribed to it, SIGKILL
-        at the deadline. Extensions not subscribed to SHUTDOWN are killed at once (as RIE)."""
-        settings, external = self.settings, bool(self.extensions.external_agents())
-        share = settings.runtime_share_internal
-        if external and not self.extensions.internal():
-            share = settings.runtime_share
-        total = settings.shutdown_grace if external else share
-        started = time.monotonic()
-        deadline_ms = int((time.time() + total) * 1000)
-        if not runtime_gone:
-            self.runtime.signal(signal.SIGTERM)
-            try:
-                await asyncio.wait_for(asyncio.shield(self.runtime.wait()), share)
-            except asyncio.TimeoutError:
-                self.runtime.kill_runtime()
-        if external:
-            event = {"eventType": "SHUTDOWN", "shutdownReason": reason, "deadlineMs": deadline_ms}
-            told = {a.name for a in self.extensions.dispatch(event, external_only=True)}
-            for name, group in self.runtime.extension_groups().items():
-                if name not in told:
-                    with contextlib.suppress(OSError):
-                        os.killpg(group, signal.SIGKILL)
-            left = max(0.0, total - (time.monotonic() - started))
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self.runtime.ended(), left)
-        self.runtime.signal(signal.SIGKILL)
 
     async def kill(self, reason: str) -> None:
         self._death_reason = reason
@@ -355,13 +285,13 @@ class ExecutionEnvironment:
         pool was told once that this environment is ready, and it is."""
         if self.state is EnvState.STARTING:
             self.extensions.closed = True  # registration ends once the runtime is ready
-            await self._extensions_settled()  # init ends once every extension called next
+            await self.phases.settled()  # init ends once every extension called next
             if self.state is EnvState.STARTING:
                 self._init_done()
         if self._work is not None and not self._work.done():
             return await asyncio.shield(self._work)
         if self.state is EnvState.BUSY:
-            await self._extensions_settled()  # the invocation lasts until they called next
+            await self.phases.settled()  # the invocation lasts until they called next
             self._enter(EnvState.IDLE)
         self._work = asyncio.get_running_loop().create_future()
         if self.retire:
@@ -372,26 +302,6 @@ class ExecutionEnvironment:
         invocation = await self._work
         self._work = None
         return invocation
-
-    async def _extensions_settled(self) -> None:
-        """Until every extension has called next since its last event; an extension's failure
-        ends this request (the environment is being ended: ``_extension_exited``)."""
-        if self.extensions.any():
-            try:
-                await self.extensions.until(self.extensions.settled)
-            except ExtensionFailure as failure:
-                raise ConnectionError(str(failure)) from None
-
-    def _invoke_event(self, invocation: PendingInvocation) -> dict[str, object]:
-        """The INVOKE event (runtimes-extensions-api.html#extensions-api-next); like RIE, no
-        ``tracing`` without a trace id."""
-        event: dict[str, object] = {
-            "eventType": "INVOKE", "deadlineMs": self.deadline_ms(),
-            "requestId": invocation.request_id, "invokedFunctionArn": self.function_arn(),
-        }  # fmt: skip
-        if invocation.trace_id:
-            event["tracing"] = {"type": "X-Amzn-Trace-Id", "value": invocation.trace_id}
-        return event
 
     def deliver(self, invocation: PendingInvocation) -> None:
         """Give an idle environment an invocation (called by the pool)."""
@@ -405,15 +315,14 @@ class ExecutionEnvironment:
         self._invoke_started = time.monotonic()
         timeout = self.spec.timeout
         if invocation is self.suppressed_for:  # its init already used part of its time
-            timeout = max(0.0, timeout - (self._invoke_started - self._started))
+            timeout = max(0.0, timeout - (self._invoke_started - self.records.started))
         self._deadline = self._invoke_started + timeout
         loop = asyncio.get_running_loop()
         self._timer = loop.call_later(timeout, self._invocation_timed_out)
         # No guard.reset_peak(): Max Memory Used is the environment's high-water mark, as on
         # Lambda, where a warm invocation reports the peak of the environment so far.
         self._work.set_result(invocation)
-        if self.extensions.subscribed("INVOKE"):
-            self.extensions.dispatch(self._invoke_event(invocation))
+        self.phases.invoke(invocation, deadline_ms=self.deadline_ms(), arn=self.function_arn())
         # START in the next turn of the loop, once the runtime has been sent its event, and
         # still before any output of the function can have been read.
         loop.call_soon(
@@ -460,21 +369,8 @@ class ExecutionEnvironment:
         return self.settings.function_arn(self.spec.name, qualifier)
 
     def owns_client(self, client: tuple[str, int], server: tuple[str, int]) -> bool:
-        """Whether the Runtime API client at ``client`` is a process of this environment (or
-        that cannot be told: a container's processes are the engine's, not our children)."""
-        if self.spec.image is not None or self.runtime.process is None:
-            return True
-        from lambdakit.emulator import peers
-        from lambdakit.emulator.reaping import process_tree
-
-        ours = peers.client_is_one_of(client, server, process_tree(self.runtime.process.pid))
-        if ours is False:
-            self.output.platform(
-                None,
-                f"lambdakit: refused a Runtime API request from {client[0]}:"
-                f"{client[1]}, a process outside this execution environment",
-            )
-        return ours is not False
+        """Whether the Runtime API client at ``client`` is a process of this environment."""
+        return owns_client(self.spec, self.runtime, self.output, client, server)
 
     def answer(self, invocation: PendingInvocation, result: InvocationResult) -> None:
         """The runtime answered: the caller gets the result now; END and REPORT follow once the
@@ -499,7 +395,7 @@ class ExecutionEnvironment:
 
     async def _end_after_extensions(self) -> None:
         with contextlib.suppress(ConnectionError, asyncio.CancelledError):
-            await self._extensions_settled()
+            await self.phases.settled()
         self._end_once_logs_are_read()
 
     def _end_once_logs_are_read(self) -> None:
@@ -537,7 +433,7 @@ class ExecutionEnvironment:
 
     async def _finish_stream(self, invocation: PendingInvocation) -> None:
         with contextlib.suppress(ConnectionError, asyncio.CancelledError):
-            await self._extensions_settled()
+            await self.phases.settled()
         await self.runtime.settle()
         self._end(invocation, status=None, error_type=None)
 
@@ -548,17 +444,17 @@ class ExecutionEnvironment:
             self._stream = None
 
     def init_error(self, body: bytes, error_type: str | None) -> None:
-        self.init_error_body = (body, error_type)
+        self.records.init_error_body = (body, error_type)
 
     def _init_done(self) -> None:
         if self._timer is not None:
             self._timer.cancel()
-        self._init_ms = (time.monotonic() - self._started) * 1000
-        if (records := self.platform_log.init_done(self._init_ms)) is not None:
-            self.output.platform(None, records)
-        if self.provisioned:  # no cold start: REPORT has no Init Duration, as on Lambda
-            self._init_ms = None
+        self.records.init_done(provisioned=self.provisioned)
         self._enter(EnvState.IDLE)
+
+    def _init_phase(self) -> Phase:
+        """``invoke`` for a suppressed init, retried inside the first invocation's time."""
+        return "invoke" if self.suppressed_for else "init"
 
     # --- endings -----------------------------------------------------------------------------
 
@@ -567,12 +463,7 @@ class ExecutionEnvironment:
             return
         if debugging.suspends_timeout(self.settings.debug, self.spec):
             return  # a debugger holds it (SAM CLI, too, has no timeout while debugging)
-        phase: Literal["init", "invoke"] = "invoke" if self.suppressed_for else "init"
-        line = self.platform_log.init_report(
-            init_duration_ms=self.init_limit * 1000, phase=phase, status="timeout"
-        )
-        self._init_report = line
-        self.output.platform(None, line)
+        self.records.init_timed_out(self.init_limit, self._init_phase())
         asyncio.get_running_loop().create_task(self.kill("init timeout"))
 
     def _invocation_timed_out(self) -> None:
@@ -582,9 +473,7 @@ class ExecutionEnvironment:
         if debugging.suspends_timeout(self.settings.debug, self.spec):
             return  # a debugger holds it (SAM CLI, too, has no timeout while debugging)
         self._current = None
-        timed_out = self.platform_log.timeout(invocation.request_id, self.spec.timeout)
-        self.output.platform(invocation, timed_out)
-        result = timeout_result(invocation.request_id, self.spec.timeout)
+        result = self.records.timed_out(invocation)
         self._break_stream(result)
         self._end(invocation, status="timeout", error_type=None)
         invocation.resolve(result)
@@ -593,7 +482,7 @@ class ExecutionEnvironment:
     async def _watch_exit(self) -> None:
         returncode = await self.runtime.wait()
         if self.runtime.launcher:  # the external extensions' Shutdown phase comes first
-            await self._extensions_shutdown()
+            await self.phases.after_runtime_exit(self._death_reason)
         await self.runtime.end_leftovers()
         await self.runtime.drain()  # the output comes before the lines about the end
         previous = self.state
@@ -606,54 +495,18 @@ class ExecutionEnvironment:
         elif previous is EnvState.STARTING and (
             self._death_reason is None or self.extension_error is not None
         ):
-            self._init_failed(returncode)
+            self.records.init_failed(returncode, self._init_phase())
         self._finish_end()  # an END held for the extensions (one crashed meanwhile)
         await self._close()
         self.events.dead(self, invocation)
 
-    async def _extensions_shutdown(self) -> None:
-        """The runtime ended: the Shutdown phase of ``shutdown()`` goes on, or the one of a
-        reset (timeout, crash) begins, with its reason."""
-        if self._shutdown_phase is not None:
-            await asyncio.shield(self._shutdown_phase)
-            return
-        reason = "timeout" if self._death_reason == "timeout" else "failure"
-        if self._death_reason == "shutdown":
-            reason = "spindown"
-        await self._shutdown(reason, runtime_gone=True)
-
     def _crashed(self, invocation: PendingInvocation, returncode: int) -> None:
         if self._timer is not None:
             self._timer.cancel()
-        oom = self.guard.oom_killed()
-        reason = exit_reason(returncode)
-        self.output.platform(
-            invocation,
-            f"RequestId: {invocation.request_id} Error: Runtime exited with error: {reason}",
-        )
-        result = exit_result(invocation.request_id, reason, out_of_memory=oom)
-        if self.extension_error is not None:
-            result = self._extension_result(invocation)
+        result = self.records.crashed(invocation, returncode)
         self._break_stream(result)
         self._end(invocation, status="error", error_type=result.error_type)
         invocation.resolve(result)
-
-    def _init_failed(self, returncode: int) -> None:
-        """The runtime exited during init: report it as Lambda does (INIT_REPORT)."""
-        error_type = "Runtime.ExitError"
-        if self.extension_error is not None:
-            error_type = self.extension_error.error_type
-        elif self.entrypoint_error is not None:
-            error_type = "Runtime.InvalidEntrypoint"
-        elif self.init_error_body is not None and self.init_error_body[1]:
-            error_type = self.init_error_body[1]
-        self._init_report = self.platform_log.init_report(
-            init_duration_ms=(time.monotonic() - self._started) * 1000,
-            phase="invoke" if self.suppressed_for else "init", status="error",
-            error_type=error_type,
-        )  # fmt: skip
-        self.output.platform(None, self._init_report)
-        self.init_exit_code = returncode
 
     def died_in_init(self) -> bool:
         """The process ended before its runtime first asked for work (and not on request)."""
@@ -664,23 +517,7 @@ class ExecutionEnvironment:
 
     def init_failure(self, invocation: PendingInvocation) -> InvocationResult:
         """What the invocation that waited for this environment's init receives."""
-        if self.extension_error is not None:
-            return self._extension_result(invocation)
-        if self.entrypoint_error is not None:
-            return entrypoint_result(invocation.request_id, self.entrypoint_error)
-        if self.init_error_body is not None:
-            body, error_type = self.init_error_body
-            return InvocationResult(
-                outcome=Outcome.ERROR, body=body, error_type=error_type or "Runtime.Unknown"
-            )
-        return exit_result(invocation.request_id, exit_reason(self.init_exit_code))
-
-    def _extension_result(self, invocation: PendingInvocation) -> InvocationResult:
-        assert self.extension_error is not None
-        error_type = self.extension_error.error_type
-        message = f"RequestId: {invocation.request_id} Error: {self.extension_error}"
-        body = json.dumps({"errorType": error_type, "errorMessage": message}).encode()
-        return InvocationResult(outcome=Outcome.CRASH, body=body, error_type=error_type)
+        return self.records.init_failure(invocation)
 
     def fail_init(
         self, invocation: PendingInvocation, result: InvocationResult | None = None
@@ -690,12 +527,8 @@ class ExecutionEnvironment:
         invoke phase: START, the init's output and INIT_REPORT (in its log tail), END, and a
         REPORT with the status. A caller that asked for the log tail gets it complete."""
         result = result or self.init_failure(invocation)
-        self.output.platform(invocation, self.platform_log.start(invocation.request_id))
-        invocation.tail.append(self.output.init_output.value())
-        if self._init_report is not None:
-            invocation.tail.append(self._init_report.encode() + b"\n")
+        self.records.start_failed_init(invocation)
         timed_out = result.outcome is Outcome.TIMEOUT
-        self._init_ms = None  # REPORT's Init Duration is for a successful init only
         self._end(
             invocation, status="timeout" if timed_out else "error",
             error_type=None if timed_out else result.error_type,
@@ -711,21 +544,9 @@ class ExecutionEnvironment:
         error_type: str | None,
         duration_ms: float | None = None,
     ) -> None:
-        duration = duration_ms
-        if duration is None:
-            duration = (time.monotonic() - self._invoke_started) * 1000
-        init_ms, self._init_ms = self._init_ms, None
-        peak = self.guard.peak_bytes()
-        used = reports.bytes_to_mb(peak) if peak is not None else self.spec.memory_size
-        lines = self.platform_log.end(
-            invocation.request_id, duration_ms=duration, memory_size_mb=self.spec.memory_size,
-            max_memory_used_mb=used, init_duration_ms=init_ms, status=status,
-            error_type=error_type,
-        )  # fmt: skip
-        # platform() first ends a partial line, still in the log of the invocation it belongs to.
-        self.output.platform(invocation, lines)
-        self.output.target = None
-        invocation.reported.set()
+        if duration_ms is None:
+            duration_ms = (time.monotonic() - self._invoke_started) * 1000
+        self.records.end(invocation, status=status, error_type=error_type, duration_ms=duration_ms)
         # Checked in the next turn: deliver() ends the previous invocation just before it
         # hands out the next one, and must not freeze what it is about to thaw.
         asyncio.get_running_loop().call_soon(self._freeze_if_idle)

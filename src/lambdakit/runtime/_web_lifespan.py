@@ -5,6 +5,15 @@ the process: the app's lifespan task stays suspended on that loop between invoca
 connection pools opened at startup serve every invocation after it (Mangum #342). Shutdown is
 sent from an ``on_shutdown`` hook when Lambda ends the environment.
 
+That hook is registered when the handler is built (``register_hook``, called by ``web.asgi`` at
+import time), not at startup: Lambda gives the runtime a Shutdown phase (SIGTERM) only when an
+extension registered, and registration closes once the runtime first asks for work
+(runtimes-extensions-api.html, "Shutdown phase"; ``shutdown_phase``). A hook added during the
+first invocation comes too late for the runtime to register its internal extension, so on AWS
+the app would never see ``lifespan.shutdown``. Whether the app supports the protocol is only
+known at startup, so under ``"auto"`` an app without lifespan support still gets the (then
+empty) shutdown phase: one registration during init, and the hook does nothing.
+
 Modes, as in uvicorn and Mangum:
 
 - ``"auto"``: an app that raises or returns before answering ``lifespan.startup`` does not
@@ -51,7 +60,14 @@ class Lifespan:
         self._messages: asyncio.Queue[Message] | None = None
         self._task: asyncio.Task[None] | None = None
         self._state: dict[str, Any] = {}
-        self._hook_registered = False
+
+    def register_hook(self) -> None:
+        """Register the ``on_shutdown`` hook now, during init (see the module docstring),
+        unless the lifespan is off."""
+        if self.mode != "off":
+            from lambdakit import _hooks
+
+            _hooks.on_shutdown(self.on_shutdown)
 
     async def startup(self) -> None:
         """Start the app's lifespan unless done on this loop; concurrent callers share it."""
@@ -63,16 +79,11 @@ class Lifespan:
         assert self._started is not None
         started = self._started
         try:
-            supported = await asyncio.shield(started)
+            await asyncio.shield(started)  # True or False: the app runs either way
         except BaseException:
             if self._started is started and started.done():
                 self._started = None  # the next invocation tries again
             raise
-        if supported and not self._hook_registered:
-            from lambdakit import _hooks
-
-            _hooks.on_shutdown(self.on_shutdown)
-            self._hook_registered = True
 
     def _begin(self, loop: asyncio.AbstractEventLoop) -> None:
         if self._task is not None and not self._task.done() and self._loop is loop:

@@ -83,7 +83,9 @@ def asgi(
 
     ``lifespan``: run the app's lifespan startup once per process, on the first invocation,
     and its shutdown when Lambda shuts the environment down (``"auto"``: if the app supports
-    it; ``"on"``: it must; ``"off"``: never). ``streaming``: answer Function URL requests with
+    it; ``"on"``: it must; ``"off"``: never). Unless ``"off"``, this registers an
+    ``on_shutdown`` hook, so call it at import time, during init: that is what gives the
+    environment its shutdown phase on Lambda. ``streaming``: answer Function URL requests with
     a streamed response. ``base_path``: the base path of a custom domain mapping, which is in
     the event's path but not in the app's routes. ``binary_types``: media types whose bodies
     are sent base64-encoded (``"image/*"`` patterns allowed).
@@ -94,6 +96,7 @@ def asgi(
     from lambdakit.runtime._web_lifespan import Lifespan
 
     manager = Lifespan(app, lifespan)
+    manager.register_hook()  # now, during init: see _web_lifespan
     types = tuple(binary_types)
     base = normalize_base_path(base_path)
 

@@ -1,0 +1,80 @@
+"""How an execution environment's process is launched, and who may speak for it.
+
+Two questions ``ExecutionEnvironment`` (environments.py) asks of the machine rather than of
+Lambda's lifecycle: what command runs its runtime (the spec's ``bootstrap`` in the sandbox
+where there is one, or a container engine running its image), and whether a client of its
+Runtime API listener is one of its processes (the listener is on 127.0.0.1, where any process
+of the machine could reach it).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from lambdakit.emulator import sandbox
+from lambdakit.emulator.errors import ContainerEngineError, FunctionConfigError
+from lambdakit.emulator.output_log import OutputLog
+from lambdakit.emulator.process_env import Launch, launch, process_environment
+from lambdakit.emulator.runtime_process import RuntimeProcess
+from lambdakit.emulator.settings import Settings
+
+if TYPE_CHECKING:
+    from lambdakit.template import FunctionSpec
+
+__all__ = ["launch_environment", "owns_client"]
+
+
+def launch_environment(
+    spec: FunctionSpec,
+    settings: Settings,
+    *,
+    address: str,
+    log_stream: str,
+    version: str,
+    provisioned: bool,
+    env_id: str,
+) -> Launch:
+    """The spec's bootstrap (in the sandbox where there is one), or its image run by a
+    container engine: the engine's process takes the variables from ENVIRON by name, and
+    ends its container when killed. Raises EntrypointError when there is nothing to run."""
+    if spec.image is None:
+        return launch(
+            spec, settings, sandbox.choose(), api_address=address, log_stream=log_stream,
+            version=version, provisioned=provisioned,
+        )  # fmt: skip
+    from lambdakit.emulator import containers
+
+    environ = process_environment(
+        spec, settings, api_address=address, log_stream=log_stream, version=version,
+        provisioned=provisioned,
+    )  # fmt: skip
+    name = containers.container_name(spec.name, env_id)
+    try:
+        return Launch(containers.run_command(spec.image, environ, name=name), environ)
+    except ContainerEngineError as error:
+        raise FunctionConfigError(f"function {spec.name!r}: {error}") from error
+
+
+def owns_client(
+    spec: FunctionSpec,
+    runtime: RuntimeProcess,
+    output: OutputLog,
+    client: tuple[str, int],
+    server: tuple[str, int],
+) -> bool:
+    """Whether the Runtime API client at ``client`` is a process of the environment (or that
+    cannot be told: a container's processes are the engine's, not our children). A refusal
+    is said in the environment's log."""
+    if spec.image is not None or runtime.process is None:
+        return True
+    from lambdakit.emulator import peers
+    from lambdakit.emulator.reaping import process_tree
+
+    ours = peers.client_is_one_of(client, server, process_tree(runtime.process.pid))
+    if ours is False:
+        output.platform(
+            None,
+            f"lambdakit: refused a Runtime API request from {client[0]}:"
+            f"{client[1]}, a process outside this execution environment",
+        )
+    return ours is not False
