@@ -7,6 +7,7 @@ any extension the runtime gets none (SIGKILL at once, as on Lambda)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import io
 import json
@@ -227,3 +228,28 @@ def test_serve_without_extensions_sends_no_sigterm(tmp_path: Path) -> None:
     output = serve_once(tmp_path, UNHOOKED)
     assert "REPORT RequestId" in output, output  # it ran, and its output is in this log
     assert "SIGTERM HANDLER RAN" not in output, output
+
+
+def test_every_waiter_of_a_phase_wakes_even_when_one_gave_up() -> None:
+    """An invocation's END, the runtime's next poll and a shutdown wait for the extensions at
+    once; one of them timing out must not leave the others waiting for ever."""
+    from lambdakit.emulator.extensions import Extensions
+
+    async def scenario() -> list[str]:
+        extensions = Extensions((), dict)
+        ready = False
+        woken: list[str] = []
+
+        async def wait(name: str) -> None:
+            await extensions.until(lambda: ready)
+            woken.append(name)
+
+        first, second = asyncio.create_task(wait("end")), asyncio.create_task(wait("poll"))
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(extensions.until(lambda: ready), 0.01)  # a bounded wait
+        ready = True
+        extensions._notify()
+        await asyncio.wait_for(asyncio.gather(first, second), 5)
+        return woken
+
+    assert sorted(asyncio.run(scenario())) == ["end", "poll"]

@@ -330,14 +330,15 @@ class ExecutionEnvironment:
         )
 
     def _freeze_if_idle(self) -> None:
-        """Freeze (freezing.py) once idle as Lambda means it: the runtime waits in GET /next
-        and the last invocation has ended (its END written, so a streamed response is over
-        and the output it wrote is read)."""
+        """Freeze (freezing.py) once idle as Lambda means it: the runtime and every extension
+        wait in their next, and the last invocation has ended (its END written, so a streamed
+        response is over and the output it wrote is read)."""
         process = self.runtime.process
         if (
             self._frozen or self.retire or self._death_reason is not None  # ending: SIGTERM sent
             or self.state is not EnvState.IDLE or not self.polling()
             or self.output.target is not None or process is None or process.returncode is not None
+            or not self.extensions.settled()  # an extension is still at work on its event
         ):  # fmt: skip
             return
         self._frozen = True

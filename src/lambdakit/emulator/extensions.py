@@ -124,18 +124,24 @@ class Extensions:
     # --- the gates ---------------------------------------------------------------------------
 
     def _notify(self) -> None:
+        """Wake every waiter of ``until``: they share one future, made anew after each wake."""
         if self._changed is not None and not self._changed.done():
             self._changed.set_result(None)
+        self._changed = None
 
     async def until(self, condition: Callable[[], bool]) -> None:
-        """Wait until CONDITION holds; an extension's failure raises ExtensionFailure."""
+        """Wait until CONDITION holds; an extension's failure raises ExtensionFailure. Several
+        may wait at once (the invocation's END, the runtime's next poll, a shutdown): they
+        share the future ``_notify`` resolves; one waiter's cancellation (a bounded wait
+        running out) must not cancel it for the others, hence the shield."""
         while True:
             if self.failure is not None:
                 raise self.failure
             if condition():
                 return
-            self._changed = asyncio.get_running_loop().create_future()
-            await self._changed
+            if self._changed is None or self._changed.done():
+                self._changed = asyncio.get_running_loop().create_future()
+            await asyncio.shield(self._changed)
 
     def settled(self) -> bool:
         """No extension holds the phase open: each has called ``next`` since its last event."""
