@@ -18,7 +18,7 @@ from collections.abc import Callable
 from enum import Enum
 from typing import TYPE_CHECKING
 
-from lambdakit.emulator import debugging, freezing, reports
+from lambdakit.emulator import debugging, freezing, reports, telemetry_hub
 from lambdakit.emulator._http import bound_port, start_server
 from lambdakit.emulator.env_extensions import ExtensionPhases
 from lambdakit.emulator.env_launch import launch_environment, owns_client
@@ -37,6 +37,7 @@ from lambdakit.emulator.process_env import log_stream_name
 from lambdakit.emulator.runtime_api import TIMEOUTS, RuntimeAPI
 from lambdakit.emulator.runtime_process import RuntimeProcess
 from lambdakit.emulator.settings import Settings
+from lambdakit.emulator.telemetry import TelemetryAPI
 
 if TYPE_CHECKING:
     from lambdakit.emulator.extensions import ExtensionFailure
@@ -129,6 +130,8 @@ class ExecutionEnvironment:
         self.phases = ExtensionPhases(self.runtime, settings, self._extension_metadata)
         self.extensions = self.phases.extensions
         self.runtime.on_extension_exit = self._extension_exited
+        # Its Telemetry and Logs API subscribers (telemetry.py, telemetry_hub.py).
+        self.telemetry = telemetry_hub.attach(self.platform_log, self.output, self.extensions)
         # The facts its init and invocations end with, and their lines (env_records.py).
         self.records = EnvRecords(spec, self.platform_log, self.output, self.guard, self.phases)
         self.init_limit = settings.init_timeout if init_limit is None else init_limit
@@ -152,7 +155,8 @@ class ExecutionEnvironment:
 
     async def start(self) -> None:
         """Open the Runtime API listener and spawn the runtime process."""
-        api = RuntimeAPI(self, ExtensionsAPI(self.extensions))
+        telemetry = TelemetryAPI(self.telemetry, self.extensions)
+        api = RuntimeAPI(self, ExtensionsAPI(self.extensions), telemetry)
         self._server = await start_server(api.handle, "127.0.0.1", 0, timeouts=TIMEOUTS)
         address = f"127.0.0.1:{bound_port(self._server)}"
         try:
@@ -271,6 +275,7 @@ class ExecutionEnvironment:
         if self._work is not None and not self._work.done():
             self._work.cancel()
         self.extensions.close()
+        self.telemetry.close()
         self.guard.close()
 
     # --- the Runtime API side ----------------------------------------------------------------

@@ -25,7 +25,7 @@ import asyncio
 import json
 import uuid
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from enum import Enum
 from typing import Any
 
@@ -102,6 +102,9 @@ class Extensions:
         self.closed = False
         self.failure: ExtensionFailure | None = None
         self._changed: asyncio.Future[None] | None = None
+        # Given the SHUTDOWN's deadline (epoch seconds) before an extension gets its SHUTDOWN:
+        # the Telemetry API delivers what it has buffered first (telemetry_hub.py).
+        self.before_shutdown: Callable[[float], Awaitable[None]] | None = None
 
     # --- who is there ------------------------------------------------------------------------
 
@@ -276,6 +279,8 @@ class ExtensionsAPI:
         agent.state = AgentState.READY
         self.extensions._notify()
         event = await agent.next()
+        if event["eventType"] == "SHUTDOWN" and self.extensions.before_shutdown is not None:
+            await self.extensions.before_shutdown(event["deadlineMs"] / 1000)
         headers = [("Lambda-Extension-Event-Identifier", str(uuid.uuid4()))]
         return json_response(200, event, headers)
 

@@ -44,6 +44,9 @@ class OutputLog:
         self.target: PendingInvocation | None = None
         self._in_init = in_init
         self._app_filter = app_filter
+        # The environment's Telemetry and Logs API subscribers (telemetry_hub.py): told the
+        # function's lines as they are written, after LoggingConfig's filter.
+        self.telemetry: Callable[[bytes], None] | None = None
         # The output read after the last newline of one stream (``take``), and that stream.
         self._partial = b""
         self._partial_from: reports.Stream | None = None
@@ -112,6 +115,8 @@ class OutputLog:
             output = self._app_filter(output)
             if not output:
                 return
+        if self.telemetry is not None:
+            self.telemetry(output)
         if self.target is not None:
             self.target.tail.append(output)
         elif self._in_init():

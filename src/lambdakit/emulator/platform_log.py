@@ -78,27 +78,33 @@ class PlatformLog:
         self.version = version
         self.initialization_type = initialization_type
         self._clock = clock
+        # Told every record, whatever the format and level: the environment's Telemetry and
+        # Logs API subscribers (telemetry_hub.py).
+        self.sink: Callable[[str, dict[str, object]], None] | None = None
 
     # --- init --------------------------------------------------------------------------------
 
     def init_start(self) -> str | None:
         """The Init phase began (JSON only: the Text log has no INIT_START line here)."""
-        if not self.json:
-            return None
         record: dict[str, object] = {
             "initializationType": self.initialization_type,
             "phase": "init",
             "functionName": self.function_name,
             "functionVersion": self.version,
         }
+        self._tell("platform.initStart", record)
+        if not self.json:
+            return None
         return self._join([(SystemLevel.DEBUG, "platform.initStart", record)])
 
     def init_done(self, init_duration_ms: float) -> str | None:
         """The runtime finished its init (its first GET /next): JSON only."""
-        if not self.json:
-            return None
         done = {**self._init_fields(), "status": "success"}
         report = {**done, "metrics": {"durationMs": _ms(init_duration_ms)}}
+        self._tell("platform.initRuntimeDone", done)
+        self._tell("platform.initReport", report)
+        if not self.json:
+            return None
         provisioned = self.initialization_type == "provisioned-concurrency"
         report_level = SystemLevel.INFO if provisioned else SystemLevel.DEBUG
         return self._join(
@@ -117,26 +123,28 @@ class PlatformLog:
         error_type: str | None = None,
     ) -> str | None:
         """An init that failed ("error") or overran ("timeout"): INIT_REPORT."""
-        if not self.json:
-            return reports.init_report_line(
-                init_duration_ms=init_duration_ms, phase=phase, status=status, error_type=error_type
-            )
         record: dict[str, object] = {**self._init_fields(phase), "status": status}
         if error_type:
             record["errorType"] = error_type
         record["metrics"] = {"durationMs": _ms(init_duration_ms)}
+        self._tell("platform.initReport", record)
+        if not self.json:
+            return reports.init_report_line(
+                init_duration_ms=init_duration_ms, phase=phase, status=status, error_type=error_type
+            )
         level = SystemLevel.WARN if status != "success" else SystemLevel.DEBUG
         return self._join([(level, "platform.initReport", record)])
 
     # --- invocations -------------------------------------------------------------------------
 
     def start(self, request_id: str) -> str | None:
-        if not self.json:
-            return reports.start_line(request_id, self.version)
         record: dict[str, object] = {"requestId": request_id}
         if self.function_arn:
             record["functionArn"] = self.function_arn
         record["version"] = self.version
+        self._tell("platform.start", record)
+        if not self.json:
+            return reports.start_line(request_id, self.version)
         return self._join([(SystemLevel.INFO, "platform.start", record)])
 
     def timeout(self, request_id: str, timeout_s: float) -> str | None:
@@ -158,6 +166,15 @@ class PlatformLog:
     ) -> str | None:
         """END and REPORT (Text), platform.runtimeDone and platform.report (JSON). ``status``
         is "timeout", "error" or None (success), as for ``reports.report_line``."""
+        outcome = status or "success"
+        if self.sink is not None or self.json:  # Text without subscribers: no records at all
+            done, report = _end_records(
+                request_id, outcome, error_type, duration_ms=duration_ms,
+                memory_size_mb=memory_size_mb, max_memory_used_mb=max_memory_used_mb,
+                init_duration_ms=init_duration_ms,
+            )  # fmt: skip
+            self._tell("platform.runtimeDone", done)
+            self._tell("platform.report", report)
         if not self.json:
             text = reports.report_line(
                 request_id, duration_ms=duration_ms, memory_size_mb=memory_size_mb,
@@ -165,23 +182,15 @@ class PlatformLog:
                 status=status, error_type=error_type,
             )  # fmt: skip
             return reports.end_line(request_id) + "\n" + text
-        outcome = status or "success"
         level = SystemLevel.INFO if outcome == "success" else SystemLevel.WARN
-        done = {"requestId": request_id, **_status(outcome, error_type)}
-        done["metrics"] = {"durationMs": _ms(duration_ms)}
-        metrics: dict[str, object] = {
-            "durationMs": _ms(duration_ms),
-            "billedDurationMs": reports.billed_duration_ms(duration_ms, init_duration_ms),
-            "memorySizeMB": memory_size_mb,
-            "maxMemoryUsedMB": max_memory_used_mb,
-        }
-        if init_duration_ms is not None:
-            metrics["initDurationMs"] = _ms(init_duration_ms)
-        report = {"requestId": request_id, "metrics": metrics, **_status(outcome, error_type)}
         done_level = SystemLevel.DEBUG if outcome == "success" else SystemLevel.WARN
         return self._join(
             [(done_level, "platform.runtimeDone", done), (level, "platform.report", report)]
         )
+
+    def _tell(self, kind: str, record: dict[str, object]) -> None:
+        if self.sink is not None:
+            self.sink(kind, record)
 
     # --- rendering ---------------------------------------------------------------------------
 
@@ -196,6 +205,31 @@ class PlatformLog:
             if level >= self.level
         ]
         return "\n".join(lines) if lines else None
+
+
+def _end_records(
+    request_id: str,
+    outcome: str,
+    error_type: str | None,
+    *,
+    duration_ms: float,
+    memory_size_mb: int,
+    max_memory_used_mb: int,
+    init_duration_ms: float | None,
+) -> tuple[dict[str, object], dict[str, object]]:
+    """platform.runtimeDone's and platform.report's records."""
+    done = {"requestId": request_id, **_status(outcome, error_type)}
+    done["metrics"] = {"durationMs": _ms(duration_ms)}
+    metrics: dict[str, object] = {
+        "durationMs": _ms(duration_ms),
+        "billedDurationMs": reports.billed_duration_ms(duration_ms, init_duration_ms),
+        "memorySizeMB": memory_size_mb,
+        "maxMemoryUsedMB": max_memory_used_mb,
+    }
+    if init_duration_ms is not None:
+        metrics["initDurationMs"] = _ms(init_duration_ms)
+    report = {"requestId": request_id, "metrics": metrics, **_status(outcome, error_type)}
+    return done, report
 
 
 def _status(status: str, error_type: str | None) -> dict[str, object]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 import weakref
 from collections.abc import Awaitable, Callable
 from typing import Protocol
@@ -32,6 +33,7 @@ from lambdakit.emulator.invocations import (
     ResponseStream,
     too_large_result,
 )
+from lambdakit.emulator.telemetry import TelemetryAPI
 
 
 class Runtime(Protocol):
@@ -88,9 +90,15 @@ def _too_large() -> Response:
 class RuntimeAPI:
     """HTTP handler for one environment's Runtime API."""
 
-    def __init__(self, runtime: Runtime, extensions: ExtensionsAPI | None = None) -> None:
+    def __init__(
+        self,
+        runtime: Runtime,
+        extensions: ExtensionsAPI | None = None,
+        telemetry: TelemetryAPI | None = None,
+    ) -> None:
         self.runtime = runtime
         self.extensions = extensions  # the Extensions API on the same listener (extensions.py)
+        self.telemetry = telemetry  # the Telemetry and Logs APIs (telemetry.py)
         self._poller: Request | None = None  # the GET /next waiting for work
         # An invocation handed to a GET /next whose connection was gone: the runtime never got
         # it, so its next poll gets it again rather than a refusal (nothing is lost).
@@ -123,6 +131,8 @@ class RuntimeAPI:
         """Every other endpoint: the Extensions API's, then ``ROUTES``."""
         if self.extensions is not None and request.target.startswith(EXTENSIONS):
             return await self.extensions.handle(request)
+        if self.telemetry is not None and TelemetryAPI.routes(request.path):
+            return await self.telemetry.handle(request)
         for method, pattern, endpoint in ROUTES:
             match = pattern.fullmatch(request.path)
             if match:
@@ -205,6 +215,7 @@ class RuntimeAPI:
         mode = request.header(_RESPONSE_MODE)
         if mode is not None and mode != _wire.STREAMING:
             return _error(400, "InvalidFunctionResponseMode", "Invalid function response mode")
+        began = time.time()
         if mode == _wire.STREAMING:
             return await self._stream(request, invocation)
         try:
@@ -212,6 +223,8 @@ class RuntimeAPI:
         except BodyTooLarge as error:
             self.runtime.answer(invocation, too_large_result(error.size))
             return _too_large()
+        if self.telemetry is not None:  # runtimeDone's producedBytes and spans
+            self.telemetry.hub.response(request_id, began=began, ended=time.time(), size=len(body))
         content_type = request.header("content-type") or "application/json"
         result = InvocationResult(outcome=Outcome.SUCCESS, body=body, content_type=content_type)
         self.runtime.answer(invocation, result)
