@@ -22,7 +22,8 @@ execution) without ``sam build``: SAM CLI's side does less work than a user's ``
 sam deploy`` would.
 
 Each round deploys new stacks (``lk-N`` and ``sam-N``), lambdakit's build directory removed
-first, so (a) is a real first deploy; within a round the tools alternate which goes first
+first and lambdakit's caches (``XDG_CACHE_HOME``: the transforms) empty at the start of a run,
+so (a) is a real first deploy; within a round the tools alternate which goes first
 at each step. Medians; ratio = lambdakit / SAM CLI.
 
 Usage: ``python bench/deploy.py [--quick] [--write] [--rebuild-venvs]``. ``--quick`` (CI):
@@ -298,6 +299,9 @@ def run(args: argparse.Namespace) -> Results:
         os.environ.pop("AWS_PROFILE", None)
         results.load = (os.getloadavg()[0], 0.0)
         with tempfile.TemporaryDirectory(prefix="lambdakit-bench-deploy-") as directory:
+            # lambdakit's caches (transforms, dependencies) start empty: each round's first
+            # deploy is a first deploy; a stack's later ones use what its first one cached.
+            os.environ["XDG_CACHE_HOME"] = str(Path(directory) / "cache")
             for index in range(results.rounds):
                 one_round(index, Path(directory), sam, results)
         results.load = (results.load[0], os.getloadavg()[0])

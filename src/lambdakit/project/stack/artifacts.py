@@ -27,6 +27,7 @@ from typing import Any
 from lambdakit.project import bundle
 from lambdakit.project.contents import Target, bytecode, code_files, requirement_files
 from lambdakit.project.errors import BuildError
+from lambdakit.project.stack import build_cache
 from lambdakit.project.zips import Files, write_zip
 from lambdakit.template import FunctionSpec
 
@@ -93,16 +94,31 @@ def _build_function(
     spec: FunctionSpec, prop: str, output: Path, progress: Callable[[str], None]
 ) -> Artifact:
     arch, python, runtime = bundle.resolve_settings(spec)
-    alone = dataclasses.replace(spec, layers=(), built_layers=())  # layers: build_layers
-    results = bundle.build_function(
-        alone, output=output, arch=arch, python=python, target=runtime,
-        progress=lambda text: progress(f"{spec.name}: {text}"),
+
+    def say(text: str) -> None:
+        progress(f"{spec.name}: {text}")
+
+    output = output.absolute()
+    stamp = f"function-{spec.name}"
+    key = build_cache.inputs_key(
+        spec.code_dir, output, Target(runtime, python, arch), extra=("function", spec.name),
+        say=say,
     )  # fmt: skip
-    extra = {result.kind: result.path for result in results[1:]}
+    zips = build_cache.reuse(output, stamp, key)
+    if zips is not None:
+        say(f"unchanged since its last build: {', '.join(path.name for _, path in zips)}")
+    else:
+        alone = dataclasses.replace(spec, layers=(), built_layers=())  # layers: build_layers
+        results = bundle.build_function(
+            alone, output=output, arch=arch, python=python, target=runtime, progress=say
+        )
+        zips = [(result.kind, Path(result.path)) for result in results]
+        build_cache.record(output, stamp, key, zips)
+    extra = dict(zips[1:])
     return Artifact(
         spec.logical_id or spec.name,
         prop,
-        Path(results[0].path),
+        zips[0][1],
         runtime=runtime,
         runtime_layer=extra.get("runtime-layer"),
     )
@@ -145,6 +161,14 @@ def _build_layer(
     metadata = resource.get("Metadata")
     method = metadata.get("BuildMethod") if isinstance(metadata, dict) else None
     plan = _layer_target(logical_id, method, resource.get("Properties") or {})
+    output = output.absolute()
+    dest = output / f"layer-{logical_id}.zip"
+    stamp = f"layer-{logical_id}"
+    key = build_cache.inputs_key(directory, output, plan, extra=("layer", dest.name), say=say)
+    reused = build_cache.reuse(output, stamp, key)
+    if reused is not None:
+        say(f"unchanged since its last build: {dest.name}")
+        return Artifact(logical_id, prop, dest, runtime=plan.runtime if plan else "")
     output.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="lambdakit-layer-") as tmp:
         if plan is None:
@@ -156,8 +180,8 @@ def _build_layer(
             own.update(requirement_files(directory, plan, say))  # a package wins a clash
             files = {f"python/{name}": entry for name, entry in own.items()}
             files.update(bytecode(files, plan, "/opt/", Path(tmp) / "pyc", say))
-        dest = output / f"layer-{logical_id}.zip"
         result = write_zip(_entries(files), dest, kind="layer")
+    build_cache.record(output, stamp, key, [("layer", result.path)])
     return Artifact(logical_id, prop, result.path, runtime=plan.runtime if plan else "")
 
 

@@ -142,9 +142,10 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def upload(s3: Any, bucket: str, prefix: str, path: Path) -> Upload:
-    """PATH in BUCKET under ``PREFIX/<sha256><suffix>``, uploaded unless already there."""
-    sha256 = file_sha256(path)
+def upload(s3: Any, bucket: str, prefix: str, path: Path, *, sha256: str = "") -> Upload:
+    """PATH in BUCKET under ``PREFIX/<sha256><suffix>``, uploaded unless already there
+    (SHA256: PATH's, when the caller has it)."""
+    sha256 = sha256 or file_sha256(path)
     key = f"{prefix}/{sha256}{path.suffix}"
     uploaded = not _exists(s3, bucket, key)
     if uploaded:

@@ -98,12 +98,12 @@ def deploy_project_stack(
         bucket=options.s3_bucket, progress=progress, warn=warn,
         image_repositories=options.image_repositories,
     )  # fmt: skip
-    s3, cloudformation = session.client("s3"), session.client("cloudformation")
+    cloudformation = session.client("cloudformation")
 
     def upload_template(body: bytes) -> str:
         key = f"{stack_name}/template-{hashlib.sha256(body).hexdigest()}.json"
-        with stack_errors(stack_name):
-            s3.put_object(Bucket=packaged.bucket, Key=key, Body=body)
+        with stack_errors(stack_name):  # an S3 client made only for a template this large
+            session.client("s3").put_object(Bucket=packaged.bucket, Key=key, Body=body)
         # The path-style URL SAM CLI gives CloudFormation.
         return f"https://s3.{session.region_name}.amazonaws.com/{packaged.bucket}/{key}"
 

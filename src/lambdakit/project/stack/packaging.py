@@ -91,9 +91,8 @@ def package_stack(
         images.set_image_uri(sam_template["Resources"][image.logical_id], image.uri)
     values = {**transform.pseudo_parameters(account=account, region=region, stack=stack_name)}
     values.update(parameters)
-    progress("transforming the template (aws-sam-translator)")
     result = transform.sam_transform(
-        sam_template, parameters=values, session=session, source=template_path
+        sam_template, parameters=values, session=session, source=template_path, progress=progress
     )
     return Packaged(
         template=result,
@@ -162,14 +161,15 @@ def _upload_and_locate(
     progress: Callable[[str], None],
 ) -> list[Upload]:
     """Upload every artifact and write its S3 location into TEMPLATE (in place)."""
-    done: dict[Path, Upload] = {}
+    done: dict[tuple[str, str], Upload] = {}  # by content: one check for equal zips
 
     def put(path: Path) -> Upload:
-        if path not in done:
-            done[path] = buckets.upload(s3, bucket, stack, path)
-            state = "uploaded" if done[path].uploaded else "unchanged, already"
-            progress(f"{path.name}: {state} at {done[path].uri}")
-        return done[path]
+        content = (buckets.file_sha256(path), path.suffix)
+        if content not in done:
+            done[content] = buckets.upload(s3, bucket, stack, path, sha256=content[0])
+            state = "uploaded" if done[content].uploaded else "unchanged, already"
+            progress(f"{path.name}: {state} at {done[content].uri}")
+        return done[content]
 
     resources = template["Resources"]
     runtime_layers = {}

@@ -18,13 +18,13 @@ CAPABILITY_AUTO_EXPAND for macros and nested stacks.
 from __future__ import annotations
 
 import copy
-import functools
 import importlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from lambdakit.project.errors import DeployError
+from lambdakit.project.stack import transform_cache
 
 __all__ = ["SAM_TRANSFORM", "capabilities", "pseudo_parameters", "sam_transform", "transforms_of"]
 
@@ -54,18 +54,34 @@ def sam_transform(
     parameters: Mapping[str, Any],
     session: Any,
     source: Path,
+    progress: Callable[[str], None] = lambda text: None,
 ) -> dict[str, Any]:
     """TEMPLATE with its SAM resources translated to CloudFormation ones; TEMPLATE itself
-    (a copy) if it does not name the SAM transform."""
-    transforms = transforms_of(template)
-    if SAM_TRANSFORM not in transforms:
+    (a copy) if it does not name the SAM transform. An unchanged TEMPLATE with unchanged
+    PARAMETERS comes from the cache (``transform_cache``), without importing the translator."""
+    if SAM_TRANSFORM not in transforms_of(template):
         return copy.deepcopy(dict(template))
-    translator, loader, py27 = _samtranslator(session)
+    name = transform_cache.key(template, parameters)
+    cached = transform_cache.load(name) if name else None
+    if cached is not None:
+        progress("the template is unchanged since it was last transformed: using that result")
+        return cached
+    progress("transforming the template (aws-sam-translator)")
+    result, asked_iam = _translate(template, parameters, session, source)
+    if name and not asked_iam:
+        transform_cache.store(name, result)
+    return result
+
+
+def _translate(
+    template: Mapping[str, Any], parameters: Mapping[str, Any], session: Any, source: Path
+) -> tuple[dict[str, Any], bool]:
+    """The translator's result, and whether it asked IAM for a managed policy's ARN."""
+    translator, exceptions, py27 = _samtranslator(session)
     document = copy.deepcopy(dict(template))
     values = dict(parameters)
     py27.to_py27_compatible_template(document, values)
-    exceptions = importlib.import_module("samtranslator.model.exceptions")
-    policies = functools.cache(loader.load)
+    policies = _PolicyMap(session)
     try:
         result = translator.translate(
             document, parameter_values=values, get_managed_policy_map=policies
@@ -78,17 +94,37 @@ def sam_transform(
     finally:
         translator.metrics.publish()  # to its no-op publisher; unpublished ones log a warning
     result = py27.undo_mark_unicode_str_in_template(result)
-    others = [name for name in transforms if name != SAM_TRANSFORM]
+    others = [name for name in transforms_of(template) if name != SAM_TRANSFORM]
     if others:  # left for CloudFormation, in their order
         result["Transform"] = others if len(others) > 1 else others[0]
-    return dict(result)
+    return dict(result), policies.asked
+
+
+class _PolicyMap:
+    """The translator's ``get_managed_policy_map``: IAM's AWS managed policies by name, asked
+    (``ManagedPolicyLoader``, ListPolicies) once, and only for a name missing from the map the
+    translator bundles, as SAM CLI does."""
+
+    def __init__(self, session: Any) -> None:
+        self._session = session
+        self._map: dict[str, str] | None = None
+
+    @property
+    def asked(self) -> bool:
+        return self._map is not None
+
+    def __call__(self) -> dict[str, str]:
+        if self._map is None:
+            policy = importlib.import_module("samtranslator.translator.managed_policy_translator")
+            self._map = policy.ManagedPolicyLoader(self._session.client("iam")).load()
+        return self._map
 
 
 def _samtranslator(session: Any) -> tuple[Any, Any, Any]:
     try:
         translator = importlib.import_module("samtranslator.translator.translator")
         parser = importlib.import_module("samtranslator.parser.parser")
-        policy = importlib.import_module("samtranslator.translator.managed_policy_translator")
+        exceptions = importlib.import_module("samtranslator.model.exceptions")
         py27 = importlib.import_module("samtranslator.utils.py27hash_fix")
     except ImportError as error:
         raise DeployError(
@@ -97,7 +133,7 @@ def _samtranslator(session: Any) -> tuple[Any, Any, Any]:
         ) from error
     return (
         translator.Translator(None, parser.Parser(), boto_session=session),
-        policy.ManagedPolicyLoader(session.client("iam")),
+        exceptions,
         py27,
     )
 
