@@ -12,6 +12,7 @@ from typing import Any
 import boto3
 import pytest
 
+import lambdakit
 from lambdakit.project.errors import DeployError
 from lambdakit.project.stack import Packaged, package_stack
 
@@ -192,3 +193,22 @@ def test_plain_cloudformation_passes_through(tmp_path: Path, session: boto3.Sess
     }
     assert packaged.uploads == ()
     assert packaged.capabilities == ()
+
+
+def test_a_function_that_could_not_start_is_refused_before_anything_is_built(
+    tmp_path: Path, session: boto3.Session
+) -> None:
+    """lambdakit's bootstrap runs Python, which provided.al2023 has not: refused as the direct
+    deploy refuses it, with nothing built or uploaded."""
+    code = tmp_path / "src"
+    code.mkdir()
+    (code / "app.py").write_text("def handler(event, context):\n    return 1\n")
+    shutil.copy(Path(lambdakit.__file__).parent / "runtime" / "bootstrap", code / "bootstrap")
+    (tmp_path / "template.yaml").write_text(
+        "Transform: AWS::Serverless-2016-10-31\nResources:\n  Fn:\n"
+        "    Type: AWS::Serverless::Function\n    Properties:\n      CodeUri: src\n"
+        "      Handler: app.handler\n      Runtime: provided.al2023\n"
+    )
+    with pytest.raises(DeployError, match=r"Fn: a provided.al2023 function runs its bootstrap"):
+        package(tmp_path / "template.yaml", session, "refused")
+    assert not (tmp_path / ".lambdakit" / "build").exists()

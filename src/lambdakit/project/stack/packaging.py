@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from lambdakit.project import bundle
+from lambdakit.project.deploy import startable, template_settings
 from lambdakit.project.deploy.aws import botocore_exceptions, error_code, error_message
 from lambdakit.project.errors import DeployError
 from lambdakit.project.stack import artifacts, buckets, images, locations, transform
@@ -75,6 +76,11 @@ def package_stack(
     base = template_path.parent
     resources = data.get("Resources") or {}
     output = build_output or bundle.default_output(template_path)
+    # A package that could not start on AWS is refused before anything is built or sent, as
+    # the direct deploy refuses it (project/deploy/startable.py).
+    if specs:
+        arns = {key: found.layer_arns for key, found in template_settings(template_path).items()}
+        startable.check_build(specs, target=None, python_layer=False, layer_arns=arns)
     built = artifacts.build_functions(specs, resources, output=output, base=base, progress=progress)
     built += artifacts.build_layers(resources, output=output, base=base, progress=progress)
     account, region = _identity(session)
