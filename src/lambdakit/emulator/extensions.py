@@ -254,20 +254,7 @@ class ExtensionsAPI:
         return json_response(200, document, [("Lambda-Extension-Identifier", agent.id)])
 
     def _agent(self, request: Request) -> tuple[Agent | None, Response]:
-        identifier = request.header(IDENTIFIER)
-        if not identifier:
-            return None, _error(403, "Extension.MissingExtensionIdentifier",
-                                "Missing Lambda-Extension-Identifier header")  # fmt: skip
-        try:
-            uuid.UUID(identifier)
-        except ValueError:
-            return None, _error(403, "Extension.InvalidExtensionIdentifier",
-                                "Invalid Lambda-Extension-Identifier")  # fmt: skip
-        agent = self.extensions.agents.get(identifier)
-        if agent is None:
-            return None, _error(403, "Extension.UnknownExtensionIdentifier",
-                                f"Unknown extension {identifier}")  # fmt: skip
-        return agent, Response(202)
+        return identify(self.extensions, request)
 
     async def next(self, request: Request) -> Response:
         agent, refusal = self._agent(request)
@@ -304,3 +291,23 @@ class ExtensionsAPI:
                 ExtensionFailure(fatal, f"extension {agent.name} reported {fatal}")
             )
         return json_response(202, {"status": "OK"})
+
+
+def identify(extensions: Extensions, request: Request) -> tuple[Agent | None, Response]:
+    """The registered extension REQUEST names (``Lambda-Extension-Identifier``), or None and
+    AWS's refusal (403 ``Extension.*``, as RIE answers it); for the Extensions API and the
+    Telemetry and Logs APIs alike."""
+    identifier = request.header(IDENTIFIER)
+    if not identifier:
+        return None, _error(403, "Extension.MissingExtensionIdentifier",
+                            "Missing Lambda-Extension-Identifier header")  # fmt: skip
+    try:
+        uuid.UUID(identifier)
+    except ValueError:
+        return None, _error(403, "Extension.InvalidExtensionIdentifier",
+                            "Invalid Lambda-Extension-Identifier")  # fmt: skip
+    agent = extensions.agents.get(identifier)
+    if agent is None:
+        return None, _error(403, "Extension.UnknownExtensionIdentifier",
+                            f"Unknown extension {identifier}")  # fmt: skip
+    return agent, Response(202)

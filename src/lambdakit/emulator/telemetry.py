@@ -20,14 +20,13 @@ is tested with tables of cases) and the routes.
 from __future__ import annotations
 
 import json
-import uuid
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 from urllib.parse import urlsplit
 
 from lambdakit.emulator._http import BodyTooLarge, Request, Response, json_response
-from lambdakit.emulator.extensions import IDENTIFIER, Extensions
+from lambdakit.emulator.extensions import Extensions, identify
 
 __all__ = [
     "LOGS_PATH",
@@ -260,17 +259,4 @@ class TelemetryAPI:
     def _agent(self, request: Request) -> tuple[Any, Response]:
         """The registered extension the request names, or the refusal (as the Extensions
         API's own, extensions.py)."""
-        identifier = request.header(IDENTIFIER)
-        if not identifier:
-            return None, _error(403, "Extension.MissingExtensionIdentifier",
-                                "Missing Lambda-Extension-Identifier header")  # fmt: skip
-        try:
-            uuid.UUID(identifier)
-        except ValueError:
-            return None, _error(403, "Extension.InvalidExtensionIdentifier",
-                                "Invalid Lambda-Extension-Identifier")  # fmt: skip
-        agent = self.extensions.agents.get(identifier)
-        if agent is None:
-            return None, _error(403, "Extension.UnknownExtensionIdentifier",
-                                f"Unknown extension {identifier}")  # fmt: skip
-        return agent, Response(200)
+        return identify(self.extensions, request)
