@@ -11,6 +11,7 @@ import contextlib
 import dataclasses
 import io
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -102,7 +103,9 @@ def function(
 
 def extension(*, events: list[str], exit_at_once: bool = False) -> str:
     return EXTENSION.format(
-        python=sys.executable, events=json.dumps(events), exit_at_once=exit_at_once
+        python=os.path.realpath(
+            sys.executable
+        ),  # the base interpreter: stdlib only events=json.dumps(events), exit_at_once=exit_at_once
     )
 
 

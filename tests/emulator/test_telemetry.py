@@ -11,6 +11,7 @@ import asyncio
 import dataclasses
 import io
 import json
+import os
 import sys
 import threading
 from collections.abc import Iterator
@@ -145,7 +146,8 @@ def function(
     script = layer / "extensions" / "recorder"
     script.write_text(
         EXTENSION.format(
-            python=sys.executable, collector=collector.port, path=path,
+            # The base interpreter (stdlib only): a venv's may lie under /tmp (sandboxed).
+            python=os.path.realpath(sys.executable), collector=collector.port, path=path,
             subscription=repr(subscription),
         )
     )  # fmt: skip

@@ -244,7 +244,7 @@ def launch(
         return Launch(argv, environ, extensions=extensions)
     sdk = spec.dependencies.get("sdk")
     extra = [*([sdk] if sdk else []), *debugging.host_paths(settings.debug)]
-    keep = sandbox.host_paths(argv, environ, extra, python=spec.is_python)
+    keep = sandbox.host_paths(argv, environ, extra, python=spec.is_python, own=spec.environment)
 
     def wrap(info_fd: int, command: list[str]) -> list[str]:
         return sandbox.arguments(

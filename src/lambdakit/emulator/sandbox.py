@@ -157,11 +157,23 @@ def arguments(
 
 
 def host_paths(
-    argv: list[str], environ: Mapping[str, str], extra: Iterable[Path], *, python: bool
+    argv: list[str],
+    environ: Mapping[str, str],
+    extra: Iterable[Path],
+    *,
+    python: bool,
+    own: Mapping[str, str] | None = None,
 ) -> list[Path]:
     """The host paths a process started by ARGV with ENVIRON needs to see: its interpreter's
-    installation (ARGV[0] when PYTHON, else ``LAMBDAKIT_PYTHON``), ``PYTHONHOME`` and EXTRA."""
+    installation (ARGV[0] when PYTHON, else ``LAMBDAKIT_PYTHON``), ``PYTHONHOME``, EXTRA, and
+    the programs the function's OWN variables name (``--env TOOL=/tmp/venv/bin/python``: an
+    executable file, with its installation when it sits in a ``bin`` directory). A directory
+    a variable names is not kept: it could hide the function's own /tmp (HF_HOME=/tmp/hf)."""
     paths = [Path(p) for p in extra]
+    for value in (own or {}).values():
+        program = Path(value)
+        if program.is_absolute() and program.is_file() and os.access(program, os.X_OK):
+            paths.append(program.parent.parent if program.parent.name == "bin" else program)
     interpreters = [argv[0] if python else None, environ.get("LAMBDAKIT_PYTHON")]
     for executable in filter(None, interpreters):
         path = Path(executable)

@@ -31,7 +31,13 @@ def extend_path(environ: dict[str, str] | os._Environ[str]) -> None:
             sys.path.remove(path)
         sys.path.insert(index, path)
     if sys.flags.no_site:
-        for prefix in dict.fromkeys((sys.prefix, sys.exec_prefix)):
+        prefixes = [sys.prefix, sys.exec_prefix]
+        # A virtual environment's interpreter: `site` would have made its prefix sys.prefix
+        # (Debian's Python leaves that to `site`), so -S must find it here.
+        venv = os.path.dirname(os.path.dirname(sys.executable))
+        if venv not in prefixes and os.path.isfile(os.path.join(venv, "pyvenv.cfg")):
+            prefixes.insert(0, venv)
+        for prefix in dict.fromkeys(prefixes):
             site_packages = f"{prefix}/lib/{version}/site-packages"
             if os.path.isdir(site_packages) and site_packages not in sys.path:
                 sys.path.append(site_packages)
