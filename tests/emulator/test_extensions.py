@@ -102,11 +102,12 @@ def function(
 
 
 def extension(*, events: list[str], exit_at_once: bool = False) -> str:
+    # The base interpreter (the script needs only the standard library): a virtual
+    # environment's may lie under /tmp, which the sandbox replaces.
     return EXTENSION.format(
-        python=os.path.realpath(
-            sys.executable
-        ),  # the base interpreter: stdlib only events=json.dumps(events), exit_at_once=exit_at_once
-    )
+        python=os.path.realpath(sys.executable), events=json.dumps(events),
+        exit_at_once=exit_at_once,
+    )  # fmt: skip
 
 
 def run(

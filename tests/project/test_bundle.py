@@ -467,7 +467,10 @@ def fake_interpreter(root: Path, version: str = THIS_PYTHON) -> Path:
     """A relocatable-CPython look-alike: bin/python3 runs this Python and marks the process."""
     (root / "bin").mkdir(parents=True)
     python3 = root / "bin" / "python3"
-    python3.write_text(f'#!/bin/sh\nexport FAKE_PYTHON_LAYER=1\nexec {sys.executable} "$@"\n')
+    # The base interpreter, which the sandbox shows wherever it is (a virtual environment's
+    # may lie under /tmp, which the sandbox replaces); what runs needs only the zips.
+    python = os.path.realpath(sys.executable)
+    python3.write_text(f'#!/bin/sh\nexport FAKE_PYTHON_LAYER=1\nexec {python} "$@"\n')
     python3.chmod(0o755)
     (root / "bin" / "python").symlink_to("python3")
     for kept in (f"lib/python{version}/json/__init__.py", f"lib/python{version}/os.py"):

@@ -466,7 +466,12 @@ def test_an_image_tag_is_resolved_through_ecr(
     (same,), _ = run(project, image_uri=f"{IMAGE}:v1")
     assert actions(same)["code"] == Action.UNCHANGED
 
+    before = client.get_function(FunctionName="hello")["Code"].get("ResolvedImageUri")
     push_image(ecr, "v1", "c")  # the tag now names another image
+    if client.get_function(FunctionName="hello")["Code"].get("ResolvedImageUri") != before:
+        # AWS keeps the digest resolved at deploy time; moto sometimes resolves the tag again
+        # when the function is read, and then nothing can tell that the image moved.
+        pytest.skip("moto re-resolved the image tag on read (AWS does not)")
     (moved,), _ = run(project, image_uri=f"{IMAGE}:v1")
     assert actions(moved)["code"] == Action.UPDATE
 

@@ -88,6 +88,9 @@ async def serve(
         await watch_functions(emulator)
     await emulator.serve_forever()
     if emulator.stopped_by == signal.SIGINT:  # Ctrl-C: the caller ends as SIGINT ends a program
+        # Everything has ended: another Ctrl-C now would only interrupt the interpreter's own
+        # exit (atexit handlers) with a traceback.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         raise KeyboardInterrupt
 
 
