@@ -181,35 +181,40 @@ class PendingInvocation:
         return True
 
 
-class _RandomBytes:
-    """Bytes from ``os.urandom`` fetched 4 KiB at a time: one system call per hundred ids."""
+class RandomBytes:
+    """Bytes from ``os.urandom`` fetched 4 KiB at a time: one system call per hundred ids
+    (ids are not secrets; they need to be unique). One pool serves every id the emulator makes
+    (``RANDOM``): invocation and trace ids here, API Gateway's request ids (apis/requests.py)."""
 
     def __init__(self) -> None:
         self.pool = b""
         self.used = 0
 
-    def hex(self, size: int) -> str:
+    def take(self, size: int) -> bytes:
         if self.used + size > len(self.pool):
             self.pool, self.used = os.urandom(4096), 0
         start = self.used
         self.used += size
-        return self.pool[start : start + size].hex()
+        return self.pool[start : start + size]
+
+    def hex(self, size: int) -> str:
+        return self.take(size).hex()
 
 
-_RANDOM = _RandomBytes()
+RANDOM = RandomBytes()
 
 
 def new_uuid() -> str:
     """A random (version 4) UUID as text, the form of Lambda's request ids. The same bits as
     ``str(uuid.uuid4())`` at a fraction of its cost: there are several per invocation."""
-    digits = _RANDOM.hex(16)
+    digits = RANDOM.hex(16)
     variant = _VARIANT[digits[16]]
     return f"{digits[:8]}-{digits[8:12]}-4{digits[13:16]}-{variant}{digits[17:20]}-{digits[20:]}"
 
 
 def new_uuid_hex() -> str:
     """``new_uuid()`` without its dashes (``uuid.uuid4().hex``): an invocation's id."""
-    digits = _RANDOM.hex(16)
+    digits = RANDOM.hex(16)
     return f"{digits[:12]}4{digits[13:16]}{_VARIANT[digits[16]]}{digits[17:]}"
 
 
@@ -219,7 +224,7 @@ _VARIANT = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}
 
 def new_trace_id() -> str:
     """An X-Ray trace header as Lambda passes it (``Root=1-<epoch hex>-<24 hex>;...``)."""
-    digits = _RANDOM.hex(20)
+    digits = RANDOM.hex(20)
     return f"Root=1-{int(time.time()):08x}-{digits[:24]};Parent={digits[24:]};Sampled=0"
 
 

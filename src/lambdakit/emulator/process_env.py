@@ -196,13 +196,12 @@ def process_environment(
     provisioned-concurrency one; LAYOUT, the paths its process sees (the host's by default)."""
     from lambdakit.emulator.variables import Identity, lambda_environment
 
+    ours = lambdakit_bootstrap(spec)  # reads the bootstrap: once per environment's start
     interpreter = None
-    if spec.is_python or lambdakit_bootstrap(spec):
+    if spec.is_python or ours:
         interpreter = interpreter_for(spec, settings.python or None)
     identity = Identity(api_address, log_stream, version, provisioned)
-    return lambda_environment(
-        spec, settings, identity, interpreter, lambdakit_bootstrap(spec), layout
-    )
+    return lambda_environment(spec, settings, identity, interpreter, ours, layout)
 
 
 @dataclass(frozen=True, slots=True)

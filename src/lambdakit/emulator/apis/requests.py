@@ -11,10 +11,11 @@ from __future__ import annotations
 import base64
 import enum
 import functools
-import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+
+from lambdakit.emulator.invocations import RANDOM
 
 __all__ = [
     "ApiKind",
@@ -130,28 +131,9 @@ class RequestIds:
         short = _short_id()
         moment = int(time.time() if now is None else now)
         if kind is ApiKind.REST:  # one hex() for the UUID and the trace id
-            digits = _RANDOM.take(28).hex()
+            digits = RANDOM.take(28).hex()
             return cls(_uuid4(digits[:32]), short, f"Root=1-{moment:08x}-{digits[32:]}")
-        return cls(short, short, f"Root=1-{moment:08x}-{_RANDOM.take(12).hex()}")
-
-
-class _RandomBytes:
-    """Bytes from ``os.urandom`` fetched 4 KiB at a time: one system call per hundred
-    requests, not three per request (ids are not secrets; they need to be unique)."""
-
-    def __init__(self) -> None:
-        self.pool = b""
-        self.used = 0
-
-    def take(self, size: int) -> bytes:
-        if self.used + size > len(self.pool):
-            self.pool, self.used = os.urandom(4096), 0
-        start = self.used
-        self.used += size
-        return self.pool[start : start + size]
-
-
-_RANDOM = _RandomBytes()
+        return cls(short, short, f"Root=1-{moment:08x}-{RANDOM.take(12).hex()}")
 
 
 def _uuid4(digits: str) -> str:
@@ -163,4 +145,4 @@ def _uuid4(digits: str) -> str:
 
 def _short_id() -> str:
     """16 characters ending in ``=``: the base64 of 11 random bytes, as AWS's ids look."""
-    return base64.b64encode(_RANDOM.take(11)).decode("ascii").replace("+", "A").replace("/", "B")
+    return base64.b64encode(RANDOM.take(11)).decode("ascii").replace("+", "A").replace("/", "B")
