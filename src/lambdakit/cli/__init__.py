@@ -6,6 +6,7 @@ to exit codes here, in one place: 0 success, 1 failure, 2 usage error, 130 inter
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Sequence
 
 import click
@@ -18,7 +19,36 @@ SIGINT ended, so that scripts and `make` stop too. Nothing else is printed: no t
 no click "Aborted."."""
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+# Subcommands by name, each imported when it is used: `lambdakit invoke` then pays for the
+# emulator and the template model only, not for build, image and deploy (a one-shot invoke is
+# timed, docs/benchmarks.md). The order is the one `--help` lists.
+SUBCOMMANDS = {
+    "init": "lambdakit.cli.init",
+    "serve": "lambdakit.cli.serve",
+    "invoke": "lambdakit.cli.invoke",
+    "build": "lambdakit.cli.build",
+    "check": "lambdakit.cli.check",
+    "deploy": "lambdakit.cli.deploy",
+    "delete": "lambdakit.cli.delete",
+    "events": "lambdakit.cli.events",
+    "image": "lambdakit.cli.image",
+}
+
+
+class LazyGroup(click.Group):
+    """A group whose subcommands are imported on first use (module attribute = command name)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(SUBCOMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in SUBCOMMANDS:
+            module = importlib.import_module(SUBCOMMANDS[cmd_name])
+            self.add_command(getattr(module, cmd_name))
+        return self.commands.get(cmd_name)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "-V", "--version", prog_name="lambdakit")
 def cli() -> None:
     """Python on AWS Lambda custom runtimes.
@@ -26,31 +56,6 @@ def cli() -> None:
     The runtime itself is not a subcommand: Lambda starts it through the `bootstrap` script,
     or run it as `python -m lambdakit.runtime module.handler`.
     """
-
-
-def _register() -> None:
-    from lambdakit.cli.build import build
-    from lambdakit.cli.check import check
-    from lambdakit.cli.delete import delete
-    from lambdakit.cli.deploy import deploy
-    from lambdakit.cli.events import events
-    from lambdakit.cli.image import image
-    from lambdakit.cli.init import init
-    from lambdakit.cli.invoke import invoke
-    from lambdakit.cli.serve import serve
-
-    cli.add_command(init)
-    cli.add_command(serve)
-    cli.add_command(invoke)
-    cli.add_command(build)
-    cli.add_command(check)
-    cli.add_command(deploy)
-    cli.add_command(delete)
-    cli.add_command(events)
-    cli.add_command(image)
-
-
-_register()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
