@@ -74,6 +74,7 @@ try:
         collect({{"subscribed": response.status, "body": json.loads(response.read())}})
 except urllib.error.HTTPError as error:
     collect({{"subscribed": error.code, "body": json.loads(error.read())}})
+print("EXT subscribed", flush=True)
 while True:
     request = urllib.request.Request(
         RUNTIME + "/2020-01-01/extension/event/next",
@@ -83,12 +84,17 @@ while True:
         event = json.loads(response.read())
     if event["eventType"] == "SHUTDOWN":
         sys.exit(0)
+    print("EXT saw", event["requestId"], file=sys.stderr, flush=True)
 """
 
 APP = """
+import os
+
 def handler(event, context):
     for number in range(event.get("lines", 1)):
         print("hello", number, "from", context.aws_request_id, flush=True)
+    if event.get("exit"):
+        os._exit(event["exit"])
     return {"id": context.aws_request_id}
 """
 
@@ -166,8 +172,8 @@ def run(spec: FunctionSpec, tmp_path: Path, events: list[bytes]) -> tuple[list[s
         ids = []
         try:
             for event in events:
-                result, _ = await asyncio.wait_for(emulator.invoke(spec.name, event), 60)
-                ids.append(json.loads(result.body)["id"])
+                _, invocation = await asyncio.wait_for(emulator.invoke(spec.name, event), 60)
+                ids.append(invocation.request_id)
         finally:
             await asyncio.wait_for(emulator.close(), 30)
         return ids
@@ -327,3 +333,44 @@ def test_a_subscription_takes_aws_defaults() -> None:
     assert parsed.schema_version == "2020-08-15"
     assert parsed.buffering == Buffering(max_items=10_000, max_bytes=262_144, timeout_ms=1_000)
     assert parsed.destination == Destination("HTTP", 8080, "/lambda_logs")
+
+
+def test_extension_lines_are_extension_records(tmp_path: Path, collector: Collector) -> None:
+    """What an external extension writes (stdout and stderr) reaches the subscribers that
+    asked for ``extension`` as such, apart from the function's lines; and the log, as on
+    Lambda, where it goes to CloudWatch with the function's."""
+    wanted = subscription(schema="2022-12-13", types=["function", "extension"])
+    spec = function(tmp_path, collector, wanted, "/2022-07-01/telemetry")
+    ids, log = run(spec, tmp_path, [b"{}", b"{}"])
+    assert of_type(collector.records, "extension") == [
+        "EXT subscribed",
+        *(f"EXT saw {request_id}" for request_id in ids),
+    ], log
+    assert of_type(collector.records, "function") == [f"hello 0 from {i}" for i in ids]
+    assert "EXT subscribed" in log and f"EXT saw {ids[1]}" in log
+    assert not of_type(collector.records, "platform.start")  # not asked for
+
+
+def test_a_platform_subscriber_gets_no_extension_lines(
+    tmp_path: Path, collector: Collector
+) -> None:
+    wanted = subscription(schema="2022-12-13", types=["platform", "function"])
+    spec = function(tmp_path, collector, wanted, "/2022-07-01/telemetry")
+    run(spec, tmp_path, [b"{}"])
+    assert not of_type(collector.records, "extension")
+    assert not [line for line in of_type(collector.records, "function") if "EXT" in line]
+
+
+def test_a_runtime_crash_is_a_platform_fault_for_the_logs_api(
+    tmp_path: Path, collector: Collector
+) -> None:
+    """runtimes-logs-api.html: ``platform.fault``, a string record; the Telemetry API has no
+    such record."""
+    wanted = subscription(schema="2021-03-18", types=["platform"])
+    spec = function(tmp_path, collector, wanted, "/2020-08-15/logs")
+    (request_id,), log = run(spec, tmp_path, [b'{"exit": 3}'])
+    assert of_type(collector.records, "platform.fault") == [
+        f"RequestId: {request_id} Process exited before completing request"
+    ], log
+    (done,) = of_type(collector.records, "platform.runtimeDone")
+    assert done == {"requestId": request_id, "status": "failure"}

@@ -53,6 +53,7 @@ class ExtensionPhases:
         self.extensions = Extensions((), metadata)
         self.failure: ExtensionFailure | None = None  # what ended init or invocation
         self._shutdown: asyncio.Task[None] | None = None
+        self.shutting_down = False  # in the Shutdown phase: an extension's exit is expected
 
     def any(self) -> bool:
         """Whether an extension registered: the environment then has a Shutdown phase."""
@@ -72,7 +73,7 @@ class ExtensionPhases:
         environment is ENDING anyway) that fails the init or the invocation (Extension.Crash,
         or what it reported); the failure, which the environment ends with."""
         agent = self.extensions.exited(name, returncode)
-        if ending:
+        if ending or self.shutting_down:
             return None
         error_type = (agent.error_type if agent else None) or "Extension.Crash"
         failure = ExtensionFailure(
@@ -118,7 +119,8 @@ class ExtensionPhases:
         """The Shutdown phase of an environment shut down on purpose (reason ``spindown``);
         the runtime's exit, which comes in the middle of it, waits for it
         (``after_runtime_exit``)."""
-        self._shutdown = asyncio.create_task(self.phase("spindown"))
+        if self._shutdown is None:  # else the one of a reset is under way: it is the one
+            self._shutdown = asyncio.create_task(self.phase("spindown"))
         await asyncio.shield(self._shutdown)
 
     async def after_runtime_exit(self, death_reason: str | None) -> None:
@@ -130,13 +132,15 @@ class ExtensionPhases:
         reason = "timeout" if death_reason == "timeout" else "failure"
         if death_reason == "shutdown":
             reason = "spindown"
-        await self.phase(reason, runtime_gone=True)
+        self._shutdown = asyncio.create_task(self.phase(reason, runtime_gone=True))
+        await asyncio.shield(self._shutdown)
 
     async def phase(self, reason: str, *, runtime_gone: bool = False) -> None:
         """Lambda's Shutdown phase with extensions (lambda-runtime-environment.html, "Shutdown
         phase"; reference §2.1): SIGTERM and its share of the time to the runtime, then
         SHUTDOWN (REASON, the deadline) to the external extensions subscribed to it, SIGKILL
         at the deadline. Extensions not subscribed to SHUTDOWN are killed at once (as RIE)."""
+        self.shutting_down = True
         settings, external = self.settings, bool(self.extensions.external_agents())
         share = settings.runtime_share_internal
         if external and not self.extensions.internal():

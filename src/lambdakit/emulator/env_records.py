@@ -11,6 +11,7 @@ that exited, and the answer the waiting invocation receives (``init_failure``).
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Literal
 
 from lambdakit.emulator import reports
@@ -60,6 +61,9 @@ class EnvRecords:
         self.entrypoint_error: str | None = None  # Lambda's words, when there is no bootstrap
         self.init_exit_code = 1
         self._init_report: str | None = None  # the INIT_REPORT line of a failed init
+        self.max_memory_mb: int | None = None  # the last REPORT's Max Memory Used
+        # The Logs API's platform.fault, for the subscribers (telemetry_hub.Telemetry.fault).
+        self.fault: Callable[[str], None] | None = None
 
     # --- init --------------------------------------------------------------------------------
 
@@ -132,6 +136,10 @@ class EnvRecords:
             invocation,
             f"RequestId: {invocation.request_id} Error: Runtime exited with error: {reason}",
         )
+        if self.fault is not None:  # the Logs API's example of platform.fault, word for word
+            self.fault(
+                f"RequestId: {invocation.request_id} Process exited before completing request"
+            )
         if self.phases.failure is not None:
             return self.phases.failure_result(invocation)
         return exit_result(invocation.request_id, reason, out_of_memory=oom)
@@ -148,6 +156,7 @@ class EnvRecords:
         init_ms, self.init_ms = self.init_ms, None
         peak = self.guard.peak_bytes()
         used = reports.bytes_to_mb(peak) if peak is not None else self.spec.memory_size
+        self.max_memory_mb = used
         lines = self.platform_log.end(
             invocation.request_id, duration_ms=duration_ms, memory_size_mb=self.spec.memory_size,
             max_memory_used_mb=used, init_duration_ms=init_ms, status=status,

@@ -24,6 +24,7 @@ from lambdakit.emulator.env_extensions import ExtensionPhases
 from lambdakit.emulator.env_launch import launch_environment, owns_client
 from lambdakit.emulator.env_records import EnvRecords, Phase
 from lambdakit.emulator.errors import EntrypointError
+from lambdakit.emulator.extension_output import ExtensionOutput
 from lambdakit.emulator.extensions import ExtensionsAPI
 from lambdakit.emulator.invocations import (
     InvocationResult,
@@ -42,6 +43,7 @@ from lambdakit.emulator.telemetry import TelemetryAPI
 if TYPE_CHECKING:
     from lambdakit.emulator.extensions import ExtensionFailure
     from lambdakit.emulator.limits import MemoryGuard, MemoryLimiter
+    from lambdakit.emulator.webconsole import Observer
     from lambdakit.template import FunctionSpec
 
 _ids = itertools.count(1)
@@ -95,8 +97,10 @@ class ExecutionEnvironment:
         first: PendingInvocation | None = None,
         version: str = "$LATEST",
         provisioned: bool = False,
+        observer: Observer | None = None,
     ) -> None:
         self.spec = spec
+        self.observer = observer  # the browser console's hub (webconsole/hub.py), if any
         # On Lambda each version has environments of its own; provisioned ones start (and run
         # their init) before any invocation, and keep running (provisioned-concurrency.html).
         self.version = version
@@ -125,15 +129,22 @@ class ExecutionEnvironment:
 
             limiter = NoLimiter()
         self.guard: MemoryGuard = limiter.prepare(f"{spec.name}-{self.id}", spec.memory_size)
-        self.runtime = RuntimeProcess(self.output, self.guard)
+        # The external extensions' output has pipes of its own (extension_output.py).
+        extension_output = ExtensionOutput(
+            self.output, in_init=lambda: self.state is EnvState.STARTING
+        )
+        self.runtime = RuntimeProcess(self.output, self.guard, extension_output)
         # The Extensions API's phases and the Shutdown phase (env_extensions.py).
         self.phases = ExtensionPhases(self.runtime, settings, self._extension_metadata)
         self.extensions = self.phases.extensions
         self.runtime.on_extension_exit = self._extension_exited
         # Its Telemetry and Logs API subscribers (telemetry.py, telemetry_hub.py).
-        self.telemetry = telemetry_hub.attach(self.platform_log, self.output, self.extensions)
+        self.telemetry = telemetry_hub.attach(
+            self.platform_log, self.output, self.extensions, extension_output
+        )
         # The facts its init and invocations end with, and their lines (env_records.py).
         self.records = EnvRecords(spec, self.platform_log, self.output, self.guard, self.phases)
+        self.records.fault = self.telemetry.fault
         self.init_limit = settings.init_timeout if init_limit is None else init_limit
         # A suppressed init (after an init timeout) runs inside the first invocation's time.
         self.suppressed_for = first
@@ -174,6 +185,8 @@ class ExecutionEnvironment:
             sandbox=started.sandbox, extensions=started.extensions,
         )  # fmt: skip
         self._tasks = [*self.runtime.pumps, asyncio.create_task(self._watch_exit())]
+        if self.observer is not None and self.state is EnvState.STARTING:
+            self.observer.environment_changed(self, EnvState.STARTING.value)
         if started.extensions:
             self._tasks.append(asyncio.create_task(self.phases.start_runtime()))
         self.output.platform(None, self.platform_log.init_start())
@@ -220,6 +233,8 @@ class ExecutionEnvironment:
         if state not in _ALLOWED[self.state]:
             raise RuntimeError(f"environment {self.id}: {self.state.name} -> {state.name}")
         self.state = state
+        if self.observer is not None:
+            self.observer.environment_changed(self, state.value)
 
     async def shutdown(self) -> None:
         """Lambda's Shutdown phase (``ExtensionPhases.phase``). What the runtime started goes
@@ -236,6 +251,8 @@ class ExecutionEnvironment:
                 await self.runtime.settle()
                 self._finish_end()
         self._death_reason = "shutdown"
+        if self.observer is not None:
+            self.observer.environment_changed(self, "shutting-down")
         if not self.phases.any():  # no extension: no Shutdown phase, SIGKILL at once
             self._thaw()
             self.runtime.signal(signal.SIGKILL)
@@ -246,6 +263,8 @@ class ExecutionEnvironment:
 
     async def kill(self, reason: str) -> None:
         self._death_reason = reason
+        if self.observer is not None and self.state is not EnvState.DEAD:
+            self.observer.environment_changed(self, "shutting-down")
         self._thaw()
         # With external extensions only the runtime: they get their SHUTDOWN (``_watch_exit``).
         self.runtime.kill_runtime()
@@ -314,9 +333,9 @@ class ExecutionEnvironment:
         self._thaw()  # complete before the event goes out: the runtime's first steps run thawed
         self._finish_end()  # the previous invocation's END and REPORT come before this START
         self.output.close_partial_line()  # what was written since belongs to no invocation
-        self._enter(EnvState.BUSY)
-        self._current = invocation
+        self._current = invocation  # before _enter: its observer asks which invocation
         self.output.target = invocation  # it outlives _current until END
+        self._enter(EnvState.BUSY)
         self._invoke_started = time.monotonic()
         timeout = self.spec.timeout
         if invocation is self.suppressed_for:  # its init already used part of its time
@@ -349,6 +368,8 @@ class ExecutionEnvironment:
         self._frozen = True
         # The runtime's group: in the sandbox, not bwrap's own (sandbox.py, --new-session).
         self.freezing.freeze(self.guard, self.runtime.group)
+        if self.observer is not None and self.freezing.name != "off":
+            self.observer.environment_changed(self, "frozen")
 
     def _thaw(self, *, for_signal: bool = False) -> None:
         process = self.runtime.process
@@ -394,10 +415,27 @@ class ExecutionEnvironment:
             self._end, invocation, status=None, error_type=None,
             duration_ms=None if held else duration_ms,
         )  # fmt: skip
+        loop = asyncio.get_running_loop()
         if held:
+            # The function's timeout bounds the whole Invoke phase, the extensions' part
+            # included (lambda-runtime-environment.html, "Invoke phase").
+            left = max(0.0, self._deadline - time.monotonic())
+            self._timer = loop.call_later(left, self._extensions_timed_out, invocation)
             asyncio.get_running_loop().create_task(self._end_after_extensions())
         else:
-            asyncio.get_running_loop().call_soon(self._end_once_logs_are_read)
+            loop.call_soon(self._end_once_logs_are_read)
+
+    def _extensions_timed_out(self, invocation: PendingInvocation) -> None:
+        """An extension still held the invocation at its deadline, after the runtime answered
+        (its caller has that answer): the Invoke phase times out, and the environment ends."""
+        if invocation.reported.is_set() or self._death_reason is not None:
+            return  # they finished in time (this is a stale timer), or it is ending anyway
+        if debugging.suspends_timeout(self.settings.debug, self.spec):
+            return
+        self._pending_end = None
+        self.records.timed_out(invocation)  # the platform's line; the result is not sent
+        self._end(invocation, status="timeout", error_type=None)
+        asyncio.get_running_loop().create_task(self.kill("timeout"))
 
     async def _end_after_extensions(self) -> None:
         with contextlib.suppress(ConnectionError, asyncio.CancelledError):
@@ -487,17 +525,21 @@ class ExecutionEnvironment:
 
     async def _watch_exit(self) -> None:
         returncode = await self.runtime.wait()
-        if self.runtime.launcher:  # the external extensions' Shutdown phase comes first
-            await self.phases.after_runtime_exit(self._death_reason)
+        invocation = self._current
+        if self.runtime.launcher:
+            if invocation is not None:
+                # The invocation ends first: its lines, and the records the extensions'
+                # listeners get before their SHUTDOWN (on Lambda the reset follows the invoke).
+                await self.runtime.settle()
+                self._crash_current(returncode)
+            await self.phases.after_runtime_exit(self._death_reason)  # the Shutdown phase
         await self.runtime.end_leftovers()
         await self.runtime.drain()  # the output comes before the lines about the end
         previous = self.state
         self._died_starting = previous is EnvState.STARTING
         self._enter(EnvState.DEAD)
-        invocation = self._current
-        self._current = None
-        if invocation is not None:
-            self._crashed(invocation, returncode)
+        if self._current is not None:
+            self._crash_current(returncode)
         elif previous is EnvState.STARTING and (
             self._death_reason is None or self.extension_error is not None
         ):
@@ -505,6 +547,11 @@ class ExecutionEnvironment:
         self._finish_end()  # an END held for the extensions (one crashed meanwhile)
         await self._close()
         self.events.dead(self, invocation)
+
+    def _crash_current(self, returncode: int) -> None:
+        invocation, self._current = self._current, None
+        assert invocation is not None
+        self._crashed(invocation, returncode)
 
     def _crashed(self, invocation: PendingInvocation, returncode: int) -> None:
         if self._timer is not None:
@@ -552,7 +599,10 @@ class ExecutionEnvironment:
     ) -> None:
         if duration_ms is None:
             duration_ms = (time.monotonic() - self._invoke_started) * 1000
+        init_ms = self.records.init_ms  # REPORT's Init Duration, taken by end()
         self.records.end(invocation, status=status, error_type=error_type, duration_ms=duration_ms)
+        if self.observer is not None:
+            self.observer.invocation_ended(self, invocation, status, duration_ms, init_ms)
         # Checked in the next turn: deliver() ends the previous invocation just before it
         # hands out the next one, and must not freeze what it is about to thaw.
         asyncio.get_running_loop().call_soon(self._freeze_if_idle)

@@ -9,7 +9,9 @@ environment spawns (the sandbox's command, or a plain process):
 
 1. it starts each extension in a session and process group of its own (``setsid``), as
    Lambda's supervisor does, so that the runtime's SIGTERM never reaches them, under a small
-   ``sh`` that writes ``extension NAME STATUS`` to the STATUS descriptor when it exits;
+   ``sh`` that writes ``extension NAME STATUS`` to the STATUS descriptor when it exits; their
+   stdout and stderr are pipes of their own (OUT, ERR), not the runtime's: Lambda tells their
+   lines apart, as ``extension`` records of the Telemetry and Logs APIs (telemetry_hub.py);
 2. it waits on the GO descriptor, which the emulator writes once every extension has
    registered (or closes, when init failed: the launcher then exits);
 3. it runs the bootstrap in its own process group, the launcher's (the SIGTERM sent to that
@@ -49,18 +51,20 @@ EXCLUDED = frozenset(
 )  # fmt: skip
 UNSET = "LAMBDAKIT_EXTENSION_UNSET"  # the launcher's own variable: what it unsets for them
 
-# $1 status fd, $2 go fd, $3 the number of extensions, then their paths, then the bootstrap.
-# The descriptors are opened again through /proc (dash redirects descriptors 0-9 only); the
-# runtime and the extensions keep them open, which costs nothing: the emulator reads STATUS
-# lines, not its end, and writes GO once.
+# $1 status fd, $2 go fd, $3 and $4 the extensions' stdout and stderr fds, $5 the number of
+# extensions, then their paths, then the bootstrap. The descriptors are opened again through
+# /proc (dash redirects descriptors 0-9 only); the runtime and the extensions keep them open,
+# which costs nothing: the emulator reads STATUS lines, not its end, and writes GO once; the
+# output pipes end with the environment's last process, as the runtime's own do.
 LAUNCHER = r"""
-status=/proc/self/fd/$1 go=/proc/self/fd/$2 n=$3; shift 3
+status=/proc/self/fd/$1 go=/proc/self/fd/$2 out=/proc/self/fd/$3 err=/proc/self/fd/$4 n=$5
+shift 5
 trap : TERM
 while [ "$n" -gt 0 ]; do
   (
     for name in $LAMBDAKIT_EXTENSION_UNSET; do unset "$name"; done
     unset LAMBDAKIT_EXTENSION_UNSET
-    exec setsid sh -c '"$1"; echo "extension ${1##*/} $?" >"$0"' "$status" "$1"
+    exec setsid sh -c '"$1"; echo "extension ${1##*/} $?" >"$0"' "$status" "$1" >"$out" 2>"$err"
   ) &
   shift; n=$((n - 1))
 done
@@ -102,12 +106,18 @@ def discover(host: Layout, *, sandboxed: bool) -> tuple[ExternalExtension, ...]:
 
 
 def launcher_argv(
-    status_fd: int, go_fd: int, extensions: tuple[ExternalExtension, ...], argv: list[str]
+    status_fd: int,
+    go_fd: int,
+    output_fds: tuple[int, int],
+    extensions: tuple[ExternalExtension, ...],
+    argv: list[str],
 ) -> list[str]:
-    """The LAUNCHER's command: it starts EXTENSIONS, then (once GO_FD is written) ARGV."""
+    """The LAUNCHER's command: it starts EXTENSIONS, their stdout and stderr on OUTPUT_FDS,
+    then (once GO_FD is written) ARGV."""
     paths = [extension.path for extension in extensions]
-    return ["/bin/sh", "-c", LAUNCHER, "launcher", str(status_fd), str(go_fd),
-            str(len(paths)), *paths, *argv]  # fmt: skip
+    out, err = output_fds
+    return ["/bin/sh", "-c", LAUNCHER, "launcher", str(status_fd), str(go_fd), str(out),
+            str(err), str(len(paths)), *paths, *argv]  # fmt: skip
 
 
 def launcher_environ(environ: Mapping[str, str]) -> dict[str, str]:

@@ -19,10 +19,11 @@ from typing import TYPE_CHECKING
 
 from lambdakit.emulator import extension_launcher, reaping
 from lambdakit.emulator.output_log import OutputLog, unread
-from lambdakit.emulator.process_env import OutputPipe, spawn
+from lambdakit.emulator.process_env import OutputPipe, output_pipe, spawn
 
 if TYPE_CHECKING:
     from lambdakit.emulator.limits import MemoryGuard
+    from lambdakit.emulator.reports import Stream
 
 __all__ = ["OUTPUT_DRAIN", "RuntimeProcess"]
 
@@ -33,8 +34,13 @@ class RuntimeProcess:
     """One environment's runtime process. GUARD limits its memory (and, with a cgroup, holds
     all it starts); OUTPUT receives what it writes."""
 
-    def __init__(self, output: OutputLog, guard: MemoryGuard) -> None:
+    def __init__(
+        self, output: OutputLog, guard: MemoryGuard, extension_output: OutputLog | None = None
+    ) -> None:
         self.output = output
+        # What the external extensions write, on pipes of their own (extension_output.py).
+        self.extension_output = extension_output or output
+        self._extension_outputs: list[OutputPipe] = []
         self.guard = guard
         self.process: asyncio.subprocess.Process | None = None
         self.pumps: list[asyncio.Task[None]] = []  # copying stdout and stderr to OUTPUT
@@ -72,9 +78,12 @@ class RuntimeProcess:
             self.launcher = True
             status, status_w = os.pipe()
             go_r, self._go = os.pipe()
-            argv = extension_launcher.launcher_argv(status_w, go_r, extensions, argv)
+            (out, out_w), (err, err_w) = await output_pipe(), await output_pipe()
+            self._extension_outputs = [out, err]
+            fds = (out_w, err_w)
+            argv = extension_launcher.launcher_argv(status_w, go_r, fds, extensions, argv)
             environ = extension_launcher.launcher_environ(environ)
-            passed = (status_w, go_r)
+            passed = (status_w, go_r, *fds)
         self.sandboxed = sandbox is not None
         if sandbox is not None:
             self._info_fd, info_w = os.pipe()
@@ -83,6 +92,10 @@ class RuntimeProcess:
             self.process, self._outputs = await spawn(
                 argv, cwd=cwd, environ=environ, preexec=self.guard.preexec, pass_fds=passed
             )
+        except BaseException:
+            for pipe in self._extension_outputs:
+                pipe.transport.close()
+            raise
         finally:
             for fd in passed:
                 os.close(fd)
@@ -93,16 +106,19 @@ class RuntimeProcess:
                 variables={
                     name: value for name, value in unique.items() if environ.get(name) == value
                 },
-                pipes=[pipe.fd for pipe in self._outputs],
+                pipes=[pipe.fd for pipe in self._pipes()],
             )
-        out, err = self._outputs
         if status is not None:
             self._runtime_exit = asyncio.get_running_loop().create_future()
             self._status_task = asyncio.create_task(self._read_status(status))
         self.pumps = [
-            asyncio.create_task(self.output.pump(out.reader, "stdout")),
-            asyncio.create_task(self.output.pump(err.reader, "stderr")),
+            *_pumps(self.output, self._outputs),
+            *_pumps(self.extension_output, self._extension_outputs),
         ]
+
+    def _pipes(self) -> list[OutputPipe]:
+        """The read ends of the runtime's stdout and stderr, and of the extensions'."""
+        return [*self._outputs, *self._extension_outputs]
 
     def signal(self, signum: int) -> None:
         """SIGNUM to the runtime's process group, if the runtime is still running (SIGKILL to
@@ -218,11 +234,11 @@ class RuntimeProcess:
 
     def unread(self) -> bool:
         """Whether output is left in the pipes that the pumps have not taken yet."""
-        return unread(self.process, self._outputs)
+        return unread(self.process, self._pipes())
 
     async def settle(self) -> None:
         """Wait (briefly) for the pumps to take what the runtime wrote before it answered."""
-        await self.output.settle(self.process, self._outputs)
+        await self.output.settle(self.process, self._pipes())
 
     async def end_leftovers(self) -> None:
         """SIGKILL whatever the runtime leaves running (a setsid child, a daemon): on Lambda
@@ -246,11 +262,20 @@ class RuntimeProcess:
             return
         _, reading = await asyncio.wait(self.pumps, timeout=OUTPUT_DRAIN)
         if reading:
-            for pipe in self._outputs:
+            for pipe in self._pipes():
                 pipe.transport.close()  # closes the descriptor; the reader sees its EOF
             _, reading = await asyncio.wait(reading, timeout=OUTPUT_DRAIN)  # EOF comes now
             for pump in reading:
                 pump.cancel()
+
+
+def _pumps(log: OutputLog, pipes: list[OutputPipe]) -> list[asyncio.Task[None]]:
+    """Copying PIPES (stdout's and stderr's read ends, if any) to LOG."""
+    streams: tuple[Stream, Stream] = ("stdout", "stderr")
+    return [
+        asyncio.create_task(log.pump(pipe.reader, stream))
+        for pipe, stream in zip(pipes, streams, strict=False)
+    ]
 
 
 def _child_pid(fd: int) -> int | None:

@@ -94,6 +94,8 @@ def _for_logs(event: Event, version: str) -> object | None:
         # The Logs API predates JSON logs: a line is its text, newline included (the doc's
         # example record ends in "\n").
         return record if isinstance(record, str) else json.dumps(record) + "\n"
+    if event.type == "platform.fault":
+        return record  # a string
     if event.type not in _LOGS_PLATFORM or not isinstance(record, dict):
         return None
     if event.type == "platform.runtimeDone":
@@ -185,14 +187,28 @@ class Telemetry:
 
     def output(self, data: bytes) -> None:
         """What the function wrote (whole lines, ``OutputLog``'s sink): a ``function`` record
-        a line. The extensions' output shares the runtime's pipes here, so it is told as the
-        function's too (docs: "what differs")."""
+        a line (an internal extension is the runtime's own process: its lines are too)."""
+        self._lines(data, "function")
+
+    def extension_output(self, data: bytes) -> None:
+        """What the external extensions wrote on their own pipes (``ExtensionOutput``'s sink):
+        an ``extension`` record a line, for the subscribers that asked for ``extension``."""
+        self._lines(data, "extension")
+
+    def fault(self, text: str) -> None:
+        """``platform.fault``: the runtime or the environment failed in a way the platform
+        handles (runtimes-logs-api.html, "platform.fault": a string record such as
+        ``RequestId: ... Process exited before completing request``). A Logs API record: the
+        Telemetry API has none (telemetry-schema-reference.html)."""
+        self._publish(Event(self._clock(), "platform.fault", text, "platform"))
+
+    def _lines(self, data: bytes, kind: str) -> None:
         if not self._subscribers and self._backlog is None:
             return
         now = self._clock()
         text = data.decode("utf-8", "replace")
         for line in text.splitlines(keepends=True):
-            self._publish(Event(now, "function", self._line(line), "function"))
+            self._publish(Event(now, kind, self._line(line), kind))
 
     def response(self, request_id: str, *, began: float, ended: float, size: int) -> None:
         """The runtime sent the response to REQUEST_ID: from BEGAN to ENDED, SIZE bytes."""
@@ -266,13 +282,21 @@ def _span(name: str, start: float, end: float) -> dict[str, Any]:
             "durationMs": round(max(0.0, end - start) * 1000, 3)}  # fmt: skip
 
 
-def attach(platform_log: PlatformLog, output: OutputLog, extensions: Extensions) -> Telemetry:
-    """The hub of one environment, told its platform records, its output and its Shutdown."""
+def attach(
+    platform_log: PlatformLog,
+    output: OutputLog,
+    extensions: Extensions,
+    extension_output: OutputLog | None = None,
+) -> Telemetry:
+    """The hub of one environment, told its platform records, its output (the runtime's, and
+    the external extensions' on their own pipes) and its Shutdown."""
     hub = Telemetry(
         agents=lambda: [(agent.name, agent.events) for agent in extensions.agents.values()],
         json_logs=platform_log.json,
     )
     platform_log.sink = hub.platform
     output.telemetry = hub.output
+    if extension_output is not None:
+        extension_output.telemetry = hub.extension_output
     extensions.before_shutdown = hub.before_shutdown
     return hub
