@@ -8,7 +8,10 @@ Targets (medians of one run; results in docs/benchmarks.md):
    API, which must be ≥ 0.5 for each runtime;
 2. 4 concurrent clients against ``--concurrency 4``: 0 errors, every invocation answered exactly
    once with its own payload, and a rate ≥ 1.5 times the sequential one;
-3. a one-shot ``lambdakit invoke examples/hello``: ≤ 400 ms wall time.
+3. a one-shot ``lambdakit invoke examples/hello``: ≤ 400 ms wall time;
+4. with the browser console open and following the logs (a page reading ``B/api/stream`` and
+   fetching ``B/api/overview`` every second), the sequential rate of the lambdakit runtime
+   ≥ 0.9 times the rate of a ``serve --no-console``, three servers in the same run, ABBA.
 
 Environments are frozen between invocations (emulator/freezing.py), so target 1 is measured
 with freezing on, the default; for comparison, the sequential rate with freezing on and with it
@@ -65,6 +68,7 @@ Every child (servers, runtimes, clients) is killed and reaped, also on errors an
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib.util
 import itertools
 import json
@@ -453,6 +457,7 @@ class Server:
         env: dict[str, str],
         awslambdaric: str,
         concurrency: int | None = CONCURRENCY,  # None: the default account limit
+        extra: Sequence[str] = (),  # more options of serve
     ) -> None:
         number = next(SERVER_NUMBERS)
         self.log = project / f"serve-{number}.log"
@@ -468,6 +473,7 @@ class Server:
             *(["--concurrency", str(concurrency)] if concurrency else []),
             "--env",
             f"BENCH_PYTHON={awslambdaric}",
+            *extra,
         ]
         with self.log.open("wb") as log, self.errors.open("wb") as errors:
             self.process = subprocess.Popen(
@@ -1115,6 +1121,133 @@ def freezing_note(rates: dict[str, FreezeRates]) -> str:
     )
 
 
+@dataclass
+class ConsoleRates:
+    """The lambdakit runtime's sequential rates (inv/s, all CPUs) per round against a server
+    without the browser console (``--no-console``), one with it but no page open, and one with
+    a page open (``FOLLOWER_C``); and what the page received."""
+
+    off: list[float] = field(default_factory=list)
+    idle: list[float] = field(default_factory=list)
+    open: list[float] = field(default_factory=list)
+    cpu_us: tuple[list[float], ...] = field(default_factory=lambda: ([], [], []))  # server, µs/inv
+    log_batches: int = 0  # `event: logs` the page received in its rounds
+    dropped: int = 0  # `event: dropped` notices
+    overviews: int = 0  # B/api/overview answers
+    received_kb: float = 0.0
+
+
+OVERVIEW_EVERY = 1.0  # seconds between the page's overview fetches (the page itself: once)
+
+# A console page following the logs: B/api/stream (logs included) read as fast as it comes,
+# and B/api/overview fetched every OVERVIEW_EVERY seconds on a keep-alive connection. Prints
+# "ready" once the stream's head has come, runs until a line on stdin, prints its counts.
+FOLLOWER_C = (
+    r"""
+import json, select, socket, sys, time
+port, every = json.loads(sys.argv[1])
+base = "/_lambdakit/console"
+def connect():
+    s = socket.create_connection(("127.0.0.1", port), timeout=30)
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return s
+stream = connect()
+stream.sendall(b"GET %s/api/stream HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n\r\n" % (base.encode(), port))
+head = b""
+while b"\r\n\r\n" not in head:
+    head += stream.recv(65536)
+sock, buffer = connect(), bytearray()
+ask = b"GET %s/api/overview HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n\r\n" % (base.encode(), port)
+"""
+    + READER_C
+    + r"""
+counts = {"received": len(head), "logs": 0, "dropped": 0, "overviews": 0}
+tail = b""
+due = time.monotonic()
+print("ready", flush=True)
+while True:
+    ready = select.select([stream, sys.stdin], [], [], max(0.0, due - time.monotonic()))[0]
+    if sys.stdin in ready:
+        break
+    if stream in ready:
+        data = stream.recv(262144)
+        if not data:
+            break
+        counts["received"] += len(data)
+        seen = tail + data
+        counts["logs"] += seen.count(b"event: logs\n")
+        counts["dropped"] += seen.count(b"event: dropped\n")
+        tail = data[-15:]
+    if time.monotonic() >= due:
+        sock.sendall(ask)
+        top, _ = read_response()
+        assert top.startswith(b"http/1.1 200 "), top[:100]
+        counts["overviews"] += 1
+        due = time.monotonic() + every
+print(json.dumps(counts), flush=True)
+"""
+)
+
+
+def console_rates(root: Path, env: dict[str, str], awslambdaric: str, plan: Plan) -> ConsoleRates:
+    """Sequential rounds of the lambdakit runtime against three servers, alternating ABBA:
+    --no-console, the console on but no page, and a page following the logs (started before
+    the round's client warms up, stopped after its last invocation)."""
+    project = root / "project"
+    ours = runtimes(project, awslambdaric)[0]
+    servers = [
+        Server(project, env, awslambdaric, extra=("--no-console",)),
+        Server(project, env, awslambdaric),
+        Server(project, env, awslambdaric),
+    ]
+    rates = ConsoleRates()
+    # Rounds of a second or more, so that the page gets batches and overviews in each (quick
+    # mode's 300 invocations take a fifth of that); two at least, for ABBA.
+    rounds = max(plan.rounds, 2)
+    plan = dataclasses.replace(plan, invocations=max(plan.invocations, 1500))
+    try:
+        for which, _ in alternate([(0, 0), (1, 0), (2, 0)], rounds):
+            samples = Sequential()
+            page = None
+            if which == 2:
+                config = json.dumps([servers[2].port, OVERVIEW_EVERY])
+                page = Child("console page", [sys.executable, "-c", FOLLOWER_C, config], env)
+                if page.line(30.0) != "ready":
+                    page.fail("did not open the stream")
+            emulator_round(servers[which], env, ours, plan, samples)
+            (rates.off, rates.idle, rates.open)[which].append(samples.rate[0])
+            rates.cpu_us[which].append(samples.emulator_us[0])
+            if page is not None:
+                page.send("stop\n")
+                counts = page.result(30.0)
+                rates.log_batches += int(str(counts["logs"]))
+                rates.dropped += int(str(counts["dropped"]))
+                rates.overviews += int(str(counts["overviews"]))
+                rates.received_kb += float(str(counts["received"])) / 1024
+    finally:
+        for server in servers:
+            server.stop()
+    return rates
+
+
+def console_ratio(rates: ConsoleRates) -> float:
+    return median(ratios(rates.open, rates.off))
+
+
+def console_note(rates: ConsoleRates) -> str:
+    cpu = " / ".join(f"{median(values):.0f}" for values in rates.cpu_us)
+    return (
+        f"Browser console (lambdakit runtime, sequential, all CPUs; medians): "
+        f"{median(rates.off):.0f} inv/s with --no-console, {median(rates.idle):.0f} with the "
+        f"console on and no page open ({median(ratios(rates.idle, rates.off)):.2f}×), "
+        f"{median(rates.open):.0f} with a page following the logs "
+        f"({console_ratio(rates):.2f}×; it received {rates.log_batches} log batches, "
+        f"{rates.received_kb:.0f} KB, {rates.dropped} drop notices, and {rates.overviews} "
+        f"overviews, one every {OVERVIEW_EVERY:g} s). The server's CPU per invocation, "
+        f"which a busy machine disturbs less than a rate: {cpu} µs (off / on / open)."
+    )
+
+
 def burst_note(cost: Burst) -> str:
     per = cost.peak_mb / cost.environments if cost.environments else 0.0
     return (
@@ -1137,6 +1270,7 @@ class Results:
     burst: Burst
     load: tuple[float, float] = (0.0, 0.0)  # 1-minute load average at the start and the end
     freezing: dict[str, FreezeRates] = field(default_factory=dict)  # runtime -> on / off
+    console: ConsoleRates | None = None  # the browser console: off / on, idle / a page open
 
 
 ALL, ONE = "all CPUs", "one CPU"
@@ -1194,6 +1328,10 @@ def target_rows(results: Results) -> list[list[str]]:
                 verdict(ratio >= 1.5),
             ]
         )
+    if results.console is not None and results.console.open:
+        value = console_ratio(results.console)
+        name = "rate with a console page following the logs ÷ --no-console"
+        rows.append([name, f"{value:.2f}×", "≥ 0.9×", verdict(value >= 0.9)])
     for label in ("console script", "python -m lambdakit"):
         wall = median([shot.wall for shot in results.oneshots.variants[label]])
         rows.append(
@@ -1348,6 +1486,8 @@ def report(results: Results, markdown: bool) -> str:
     parts.append(textwrap.fill(burst_note(results.burst), 100))
     if results.freezing:
         parts.append(textwrap.fill(freezing_note(results.freezing), 100))
+    if results.console is not None:
+        parts.append(textwrap.fill(console_note(results.console), 100))
     return "\n\n".join(parts) + "\n"
 
 
@@ -1408,6 +1548,7 @@ def run(args: argparse.Namespace) -> Results:
         by_mode: dict[str, dict[str, Sequential]] = {}
         by_mode[ALL], conc, boto3 = mode(root, env, awslambdaric, plan, concurrent=True)
         frozen = freezing_rates(root, env, awslambdaric, plan)
+        console = console_rates(root, env, awslambdaric, plan)
         cost = burst(root, env, awslambdaric)
         cpu = None
         if not args.no_pin:
@@ -1418,7 +1559,8 @@ def run(args: argparse.Namespace) -> Results:
                 by_mode[ONE] = mode(root, env, awslambdaric, plan, concurrent=False)[0]
             finally:
                 os.sched_setaffinity(0, everything)
-    return Results(plan, cpu, by_mode, conc, shots, boto3, cost, (load, os.getloadavg()[0]), frozen)
+    load_end = os.getloadavg()[0]
+    return Results(plan, cpu, by_mode, conc, shots, boto3, cost, (load, load_end), frozen, console)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -6,6 +6,7 @@ import asyncio
 import dataclasses
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -15,6 +16,9 @@ from lambdakit.cli._debug import debug_options
 from lambdakit.emulator.concurrency import ACCOUNT_LIMIT
 from lambdakit.emulator.debugging import DebugRequest
 from lambdakit.emulator.errors import EmulatorError
+
+if TYPE_CHECKING:
+    from lambdakit.emulator.webconsole import EventSources
 
 
 @click.command(
@@ -80,6 +84,12 @@ from lambdakit.emulator.errors import EmulatorError
     help="The region the emulator models (default: the AWS::Region parameter override, "
     "else AWS_REGION, AWS_DEFAULT_REGION, us-east-1).",
 )
+@click.option(
+    "--no-console",
+    "no_console",
+    is_flag=True,
+    help="Do not serve the browser console (http://127.0.0.1:PORT/_lambdakit/console/).",
+)
 def serve(
     selection: Selection,
     host: str,
@@ -93,6 +103,7 @@ def serve(
     account_id: str | None,
     region: str | None,
     debug: DebugRequest,
+    no_console: bool,
 ) -> None:
     """Serve the Invoke API for the functions in PATH.
 
@@ -106,6 +117,9 @@ def serve(
 
     The template's API Gateway APIs (Events of Type Api and HttpApi, AWS::Serverless::Api and
     HttpApi, OpenAPI definitions) are served on --api-port, e.g. curl http://127.0.0.1:3000/hello
+
+    A console in the browser shows the functions, their environments, invocations and logs,
+    and invokes them with saved test events: open the printed Console URL (--no-console: none).
     """
     from lambdakit.emulator import serve as run_server
     from lambdakit.template import UrlConfig
@@ -123,6 +137,7 @@ def serve(
                 account_id=account_id or chosen.parameters.get("AWS::AccountId"),
                 region=chosen.parameters.get("AWS::Region") or region,
                 apis=chosen.apis, api_port=api_port, url_port=url_port, debug=debug,
+                console_sources=None if no_console else _console_sources(selection.path),
             )
         )  # fmt: skip
     except EmulatorError as error:
@@ -166,6 +181,17 @@ def _delays(text: str) -> tuple[float, ...]:
             f"{text!r}: give two delays in seconds, e.g. 1,2", param_hint="--event-retry-delays"
         )
     return delays
+
+
+def _console_sources(path: Path) -> EventSources:
+    """The console's test events: the project's, and the samples of `lambdakit events`."""
+    from lambdakit.emulator.webconsole import EventSources
+    from lambdakit.project.events import SOURCES, sample_event
+
+    base = path if path.is_dir() else path.parent
+    return EventSources(
+        project_dir=base.absolute(), samples=tuple(SOURCES), load_sample=sample_event
+    )
 
 
 def _state_dir(path: Path) -> Path:

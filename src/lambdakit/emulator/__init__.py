@@ -12,6 +12,7 @@ import signal
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from lambdakit.emulator import debugging
 from lambdakit.emulator.concurrency import ACCOUNT_LIMIT
@@ -22,6 +23,9 @@ from lambdakit.emulator.server import Emulator, EmulatorConfig
 from lambdakit.emulator.settings import Settings
 from lambdakit.template import FunctionSpec
 from lambdakit.template.apis import ApiSpec
+
+if TYPE_CHECKING:
+    from lambdakit.emulator.webconsole import EventSources
 
 __all__ = ["ChunkSink", "Emulator", "EmulatorConfig", "invoke_once", "serve"]
 
@@ -41,12 +45,14 @@ async def serve(
     api_port: int | None = None,
     url_port: int | None = None,
     debug: DebugRequest | None = None,
+    console_sources: EventSources | None = None,
 ) -> None:
     """Serve ``functions`` until SIGINT or SIGTERM. Everything printed while serving goes
     through ``console``: a stdout or stderr that nobody reads must not stop the serving.
     ACCOUNT_ID and REGION are the account and region the emulator models (``Settings``);
     APIS, the template's APIs, are served on API_PORT (``EmulatorConfig.api_port``);
-    Function URLs from URL_PORT on (``EmulatorConfig.url_port``)."""
+    Function URLs from URL_PORT on (``EmulatorConfig.url_port``); the browser console, with
+    the test events CONSOLE_SOURCES names, unless it is None (``EmulatorConfig.console``)."""
     from lambdakit.emulator import console, freezing, reports, sandbox
     from lambdakit.emulator.limits import describe
 
@@ -57,6 +63,7 @@ async def serve(
         retry_delays=retry_delays,
         settings=settings,
         max_starting=_max_starting(), api_port=api_port, url_port=url_port,
+        console=console_sources,
     )  # fmt: skip
     printer = reports.LogPrinter(stream=sys.stdout)
     emulator = Emulator(functions, config, printer=printer, apis=apis)
@@ -68,6 +75,8 @@ async def serve(
     _tune_gc()
     names = ", ".join(spec.name for spec in functions)
     console.echo(f"lambdakit: Invoke API at {emulator.url} - functions: {names}")
+    if emulator.console_url is not None:
+        console.echo(f"lambdakit: Console: {emulator.console_url}")
     for name, url in emulator.function_urls().items():
         mode = emulator.functions[name].url.invoke_mode  # type: ignore[union-attr]
         console.echo(f"lambdakit: {name} Function URL ({mode}): {url}")

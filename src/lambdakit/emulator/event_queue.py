@@ -207,7 +207,7 @@ class EventQueue:
             invocation = PendingInvocation(
                 payload=event.payload, request_id=event.request_id,
                 qualifier=None if event.qualifier == "$LATEST" else event.qualifier,
-                tenant_id=event.tenant_id,
+                tenant_id=event.tenant_id, kind="event",
             )  # fmt: skip
         try:
             result = await pool.invoke(invocation)
@@ -332,6 +332,10 @@ class EventQueue:
     @property
     def in_flight(self) -> int:
         return len(self._tasks)
+
+    def queued(self) -> list[QueuedEvent]:
+        """The events not done yet: running, or waiting for their next attempt."""
+        return list(self._tasks.values())
 
 
 def _default_arn(name: str) -> str:

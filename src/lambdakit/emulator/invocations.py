@@ -163,6 +163,9 @@ class PendingInvocation:
     cognito_identity: str | None = None
     tenant_id: str | None = None
     qualifier: str | None = None  # the version or alias it was invoked with, as given
+    # Who invoked it, for the browser console: "sync" (Invoke API; "stream" is told from its
+    # result), "event", "url" (a Function URL), "api" (API Gateway).
+    kind: str = "sync"
     trace_id: str = field(default_factory=lambda: new_trace_id())
     invocation_id: str = field(default_factory=lambda: new_uuid_hex())
     tail: LogTail = field(default_factory=LogTail)

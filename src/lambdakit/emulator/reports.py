@@ -251,9 +251,13 @@ class LogPrinter:
         self.color = _wants_color(self.stream) if color is None else color
         self.terminal = _isatty(self.stream) if terminal is None else terminal
         self._clock = clock
+        # Told every line as it is printed: the browser console's hub (webconsole/hub.py).
+        self.tap: Callable[[LogLine], None] | None = None
 
     def print(self, line: LogLine) -> None:
         self._pending.append(line)
+        if self.tap is not None:
+            self.tap(line)
         self._flush_soon()
 
     def _flush_soon(self) -> None:

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from lambdakit.emulator import reports
     from lambdakit.emulator.invocations import InvocationResult, PendingInvocation
     from lambdakit.emulator.limits import MemoryLimiter
+    from lambdakit.emulator.webconsole import Observer
     from lambdakit.template import FunctionSpec
 
 __all__ = ["FunctionPool", "Lane", "Throttled"]
@@ -53,8 +54,10 @@ class FunctionPool:
         printer: reports.LogPrinter,
         account: Account | None = None,
         idle_timeout: float = 300.0,
+        observer: Observer | None = None,
     ) -> None:
         self.spec = spec
+        self.observer = observer  # the browser console's hub (webconsole/hub.py), if any
         self.settings = settings
         self.limiter = limiter
         self.printer = printer
@@ -97,7 +100,14 @@ class FunctionPool:
         if self._closed:
             raise EmulatorError(f"function {self.spec.name} is shutting down")
         lane = self.lane(invocation)
-        self._take_concurrency()
+        if self.observer is not None:
+            self.observer.invocation_started(self.spec.name, self.spec.memory_size, invocation)
+        try:
+            self._take_concurrency()
+        except Throttled:
+            if self.observer is not None:
+                self.observer.invocation_throttled(invocation)
+            raise
         try:
             queue = self._queues.get(lane)
             if queue is None:
@@ -226,7 +236,7 @@ class FunctionPool:
         environment = ExecutionEnvironment(
             self.spec, settings=self.settings, limiter=self.limiter, printer=self.printer,
             events=Events(self._ready, self._dead), init_limit=init_limit, first=first,
-            version=lane[0], provisioned=provisioned,
+            version=lane[0], provisioned=provisioned, observer=self.observer,
         )  # fmt: skip
         self.environments.add(environment)
         self._lanes[environment] = lane

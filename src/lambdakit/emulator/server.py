@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lambdakit.emulator import console, reports
-from lambdakit.emulator._http import bound_port, start_server
+from lambdakit.emulator._http import Handler, bound_port, start_server
 from lambdakit.emulator.concurrency import ACCOUNT_LIMIT, Account
 from lambdakit.emulator.errors import EmulatorError
 from lambdakit.emulator.event_queue import EventQueue
@@ -30,6 +30,7 @@ from lambdakit.template import FunctionSpec
 
 if TYPE_CHECKING:
     from lambdakit.emulator.apis.server import ApiServer
+    from lambdakit.emulator.webconsole import Console, EventSources, Hub
     from lambdakit.template.apis import ApiSpec
 
 HANDLED_SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -50,6 +51,9 @@ class EmulatorConfig:
     memory_limits: str | None = None  # force a limiter ("cgroup", "rlimit", "none")
     api_port: int | None = None  # the APIs' listener; None: 3000 (SAM CLI's), 0 if port is 0
     url_port: int | None = None  # the first Function URL's; None: port + 1 (0 if port is 0)
+    # The browser console (webconsole/) on the Invoke API's port, with where its test events
+    # come from; None: no console (its path answers 404, and nothing records for it).
+    console: EventSources | None = None
 
 
 class Emulator:
@@ -76,6 +80,13 @@ class Emulator:
         self.api_server: ApiServer | None = None
         self.printer = printer or reports.LogPrinter()
         self.limiter = limiter or _choose_limiter(self.config.memory_limits)
+        self.hub: Hub | None = None  # what the browser console shows, recorded as it happens
+        self.console: Console | None = None
+        if self.config.console is not None:
+            from lambdakit.emulator.webconsole import Hub
+
+            self.hub = Hub()
+            self.printer.tap = self.hub.log
         names = [spec.name for spec in functions]
         if len(set(names)) != len(names):
             raise EmulatorError(f"function names must be unique: {names}")
@@ -109,7 +120,7 @@ class Emulator:
     def _make_pool(self, spec: FunctionSpec) -> FunctionPool:
         return FunctionPool(
             spec, settings=self.config.settings, limiter=self.limiter, printer=self.printer,
-            account=self.account, idle_timeout=self.config.idle_timeout,
+            account=self.account, idle_timeout=self.config.idle_timeout, observer=self.hub,
         )  # fmt: skip
 
     # --- what the Invoke API needs -------------------------------------------------------------
@@ -122,6 +133,7 @@ class Emulator:
         return pool
 
     def submit_event(self, pool: FunctionPool, invocation: PendingInvocation) -> None:
+        invocation.kind = "event"
         self.events.submit(pool, invocation)
 
     def arn(self, name: str, qualifier: str | None = None) -> str:
@@ -157,7 +169,13 @@ class Emulator:
         await self.prepare()
         await provision_all(self.pools.values(), say=console.echo, warn=self._warn)
         api = InvokeAPI(self)
-        self._server = await start_server(api.handle, self.config.host, self.config.port)
+        handler: Handler = api.handle
+        if self.hub is not None and self.config.console is not None:
+            from lambdakit.emulator.webconsole import Console
+
+            self.console = Console(self, self.hub, self.config.console)
+            handler = self.console.wrap(api.handle)
+        self._server = await start_server(handler, self.config.host, self.config.port)
         await self._start_urls()
         await self._start_apis()
         resumed = self.events.resume()
@@ -213,6 +231,17 @@ class Emulator:
         if self._server is None:
             raise EmulatorError("the emulator is not started")
         return self._address(self._server)
+
+    @property
+    def console_url(self) -> str | None:
+        """The browser console's address, if it is on (``EmulatorConfig.console``)."""
+        from lambdakit.emulator.webconsole import PREFIX, is_loopback
+
+        if self._server is None or self.console is None:
+            return None
+        host = self.config.host if is_loopback(self.config.host) else "127.0.0.1"
+        host = f"[{host}]" if ":" in host else host
+        return f"http://{host}:{bound_port(self._server)}{PREFIX}/"
 
     def function_urls(self) -> dict[str, str]:
         """Function name -> its local Function URL (ending in /)."""
@@ -286,6 +315,8 @@ class Emulator:
             self.api_server.close()
         for task in self.background:
             task.cancel()
+        if self.console is not None:
+            self.console.broadcaster.close()
         pending = await self.events.close()
         if pending:
             self._warn(

@@ -107,6 +107,7 @@ class FunctionUrl:
             payload=json.dumps(event).encode(),
             request_id=request_id,
             qualifier=self.pool.spec.alias,
+            kind="url",
         )
         try:
             result = await self.pool.invoke(invocation)

@@ -49,7 +49,9 @@ async def invoke_within(
     loop = asyncio.get_running_loop()
     waiter: asyncio.Future[None] = loop.create_future()
     future = _Signalling(waiter)
-    invocation = PendingInvocation(payload=payload, qualifier=pool.spec.alias, future=future)
+    invocation = PendingInvocation(
+        payload=payload, qualifier=pool.spec.alias, future=future, kind="api"
+    )
     task = loop.create_task(pool.invoke(invocation))
     task.add_done_callback(lambda _: _wake(waiter))  # failed before it was queued
     timer = loop.call_later(seconds, _wake, waiter)
