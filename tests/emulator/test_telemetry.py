@@ -374,3 +374,46 @@ def test_a_runtime_crash_is_a_platform_fault_for_the_logs_api(
     ], log
     (done,) = of_type(collector.records, "platform.runtimeDone")
     assert done == {"requestId": request_id, "status": "failure"}
+
+
+def _hub_parts() -> tuple[object, object, object]:
+    from types import SimpleNamespace
+
+    platform_log = SimpleNamespace(json=False, sink=None)
+    output = SimpleNamespace(telemetry=None)
+    extensions = SimpleNamespace(agents={}, before_shutdown=None)
+    return platform_log, output, extensions
+
+
+def test_an_init_without_subscribers_leaves_the_invocations_unrecorded() -> None:
+    """Nobody can subscribe after the Init phase: with no subscriber by then, the environment
+    stops making records for the hub (each invocation would otherwise pay for them)."""
+    from lambdakit.emulator import telemetry_hub
+
+    platform_log, output, extensions = _hub_parts()
+    extension_output = dataclasses.make_dataclass("Out", [("telemetry", object)])(None)
+    hub = telemetry_hub.attach(platform_log, output, extensions, extension_output)  # type: ignore[arg-type]
+    assert platform_log.sink is not None and output.telemetry is not None  # type: ignore[attr-defined]
+    assert hub.listening
+    hub.platform("platform.initReport", {"initializationType": "on-demand", "phase": "init"})
+    assert not hub.listening
+    assert platform_log.sink is None and output.telemetry is None  # type: ignore[attr-defined]
+    assert extension_output.telemetry is None
+
+
+def test_an_init_with_a_subscriber_keeps_recording() -> None:
+    from lambdakit.emulator import telemetry_hub
+
+    async def scenario() -> None:
+        platform_log, output, extensions = _hub_parts()
+        hub = telemetry_hub.attach(platform_log, output, extensions)  # type: ignore[arg-type]
+        wanted = subscription(schema="2022-12-13", types=["platform"])
+        wanted["destination"] = {"protocol": "HTTP", "URI": "http://sandbox.localdomain:4243/"}
+        hub.subscribe(
+            "agent-1", "recorder", parse_subscription(json.dumps(wanted).encode(), Api.TELEMETRY)
+        )
+        hub.platform("platform.initReport", {"initializationType": "on-demand", "phase": "init"})
+        assert hub.listening and platform_log.sink == hub.platform  # type: ignore[attr-defined]
+        hub.close()
+
+    asyncio.run(scenario())

@@ -215,7 +215,10 @@ class RuntimeAPI:
         mode = request.header(_RESPONSE_MODE)
         if mode is not None and mode != _wire.STREAMING:
             return _error(400, "InvalidFunctionResponseMode", "Invalid function response mode")
-        began = time.time()
+        # runtimeDone's producedBytes and spans, while a subscriber may hear of them
+        telemetry = self.telemetry
+        hub = telemetry.hub if telemetry is not None and telemetry.hub.listening else None
+        began = time.time() if hub is not None else 0.0
         if mode == _wire.STREAMING:
             return await self._stream(request, invocation)
         try:
@@ -223,8 +226,8 @@ class RuntimeAPI:
         except BodyTooLarge as error:
             self.runtime.answer(invocation, too_large_result(error.size))
             return _too_large()
-        if self.telemetry is not None:  # runtimeDone's producedBytes and spans
-            self.telemetry.hub.response(request_id, began=began, ended=time.time(), size=len(body))
+        if hub is not None:
+            hub.response(request_id, began=began, ended=time.time(), size=len(body))
         content_type = request.header("content-type") or "application/json"
         result = InvocationResult(outcome=Outcome.SUCCESS, body=body, content_type=content_type)
         self.runtime.answer(invocation, result)

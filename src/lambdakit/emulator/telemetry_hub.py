@@ -142,6 +142,14 @@ class Telemetry:
         self._backlog: list[Event] | None = []
         self._starts: dict[str, float] = {}
         self._responses: dict[str, _Response] = {}
+        # Called once when the Init phase ends with no subscriber: nobody can subscribe later,
+        # so the environment stops telling this hub anything (``attach``).
+        self.on_unheard: Callable[[], None] | None = None
+
+    @property
+    def listening(self) -> bool:
+        """Whether what happens can still reach a subscriber (now, or one of the Init phase)."""
+        return self.open or bool(self._subscribers)
 
     # --- subscriptions -----------------------------------------------------------------------
 
@@ -184,6 +192,8 @@ class Telemetry:
         if kind == "platform.initReport":  # the Init phase is over, as is subscribing
             self.open = False
             self._backlog = None
+            if not self._subscribers and self.on_unheard is not None:
+                self.on_unheard()
 
     def output(self, data: bytes) -> None:
         """What the function wrote (whole lines, ``OutputLog``'s sink): a ``function`` record
@@ -298,5 +308,13 @@ def attach(
     output.telemetry = hub.output
     if extension_output is not None:
         extension_output.telemetry = hub.extension_output
+
+    def unheard() -> None:  # each invocation then makes no records nobody reads
+        platform_log.sink = None
+        output.telemetry = None
+        if extension_output is not None:
+            extension_output.telemetry = None
+
+    hub.on_unheard = unheard
     extensions.before_shutdown = hub.before_shutdown
     return hub
