@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from tests.emulator.conftest import Server, client_for
+from tests.helpers import FUNCTIONS
 
 PROJECT = Path(__file__).parent.parent / "functions" / "console"
 B = "/_lambdakit/console"
@@ -308,6 +309,92 @@ def test_async_pending_dead_letter_and_replay(
     assert detail["kind"] == "event" and json.loads(detail["event"]) == {"dead": 1}
     assert request(server, "POST", "/api/async/replay", b'{"id": "dead:nope:1"}')[0] == 404
     assert request(server, "POST", "/api/async/replay", b"[]")[0] == 400
+
+
+DLQ_FUNCTION = """
+  Letters:
+    Type: AWS::Serverless::Function
+    Properties:
+      FunctionName: letters
+      Handler: app.fails
+      DeadLetterQueue:
+        Type: SQS
+        TargetArn: arn:aws:sqs:us-east-1:123456789012:console-dlq
+      EventInvokeConfig:
+        MaximumRetryAttempts: 0
+"""
+
+
+def test_a_dead_letter_queue_message_names_its_function(tmp_path: Path) -> None:
+    """A DLQ message does not name its function (only RequestID, ErrorCode, ErrorMessage): the
+    function whose DeadLetterQueue it is does, so the Async view lists it and can replay it."""
+    shutil.copytree(PROJECT, tmp_path / "project")
+    template = tmp_path / "project" / "template.yaml"
+    template.write_text(template.read_text() + DLQ_FUNCTION)
+    srv = Server(tmp_path / "project")
+    try:
+        invoke(client_for(srv.url), "letters", {"letter": 1}, InvocationType="Event")
+        (letter,) = eventually(lambda: get(srv, "/api/async")["dead_letters"])
+        assert letter["id"].startswith("dlq:") and letter["function"] == "letters"
+        assert json.loads(letter["event"]) == {"letter": 1}
+        status, _, body = request(
+            srv, "POST", "/api/async/replay", json.dumps({"id": letter["id"]}).encode()
+        )
+        assert status == 202
+        replayed = json.loads(body)["request_id"]
+        detail = eventually(lambda: get(srv, f"/api/invocations/{replayed}"))
+        assert detail["function"] == "letters"
+    finally:
+        srv.stop()
+
+
+def test_a_pending_retry_says_when_it_comes(tmp_path: Path) -> None:
+    """Retries 30 s apart: between its attempts, the event shows its attempt count and when
+    the next one comes (epoch ms, in the future)."""
+    shutil.copytree(PROJECT, tmp_path / "project")
+    srv = Server(tmp_path / "project", "--event-retry-delays", "30,30")
+    try:
+        failed = invoke(client_for(srv.url), "fails", {"retry": 1}, InvocationType="Event")
+
+        def waiting() -> Any:
+            pending = get(srv, "/api/async")["pending"]
+            return [p for p in pending if p["next_attempt"] is not None]
+
+        (event,) = eventually(waiting)
+        now_ms = time.time() * 1000
+        assert (event["id"], event["function"]) == (f"pending:{failed}", "fails")
+        assert event["attempt"] == 1
+        assert now_ms < event["next_attempt"] <= now_ms + 30_000
+        assert json.loads(event["event"]) == {"retry": 1}
+    finally:
+        srv.stop()
+
+
+def test_a_streamed_response_is_kept_up_to_64_kib(tmp_path: Path) -> None:
+    shutil.copytree(FUNCTIONS / "streaming", tmp_path / "project")
+    srv = Server(tmp_path / "project")
+    client = client_for(srv.url)
+
+    def streamed(name: str, event: object) -> Any:
+        response = client.invoke_with_response_stream(FunctionName=name, Payload=json.dumps(event))
+        list(response["EventStream"])
+        request_id = response["ResponseMetadata"]["RequestId"]
+        return eventually(
+            lambda: (d := get(srv, f"/api/invocations/{request_id}"))["status"] != "running" and d
+        )
+
+    try:
+        small = streamed("gen", {})
+        assert (small["kind"], small["status"]) == ("stream", "success")
+        assert (small["response"], small["response_truncated"]) == ("alpha beta gamma", False)
+        large = streamed("sized", {"size": 200_000})
+        assert large["response"] == "x" * 65536 and large["response_truncated"] is True
+        failed = streamed("fails-mid", {})
+        assert (failed["status"], failed["error_type"]) == ("error", "RuntimeError")
+        assert (failed["response"], failed["response_truncated"]) == ("partial ", False)
+        assert failed["error"]["errorMessage"] == "broke in the middle"
+    finally:
+        srv.stop()
 
 
 def test_static_files(server: Server) -> None:

@@ -4,6 +4,7 @@ shareable test events file, the stream's bounded client queues, and the hub's bo
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,9 @@ from lambdakit.emulator.webconsole.overview import MASK, masked
 from lambdakit.emulator.webconsole.routes import refuse_foreign
 from lambdakit.emulator.webconsole.saved_events import SavedEvents, check_name, parse_event
 from lambdakit.emulator.webconsole.stream import CLIENT_LIMIT, PING, Client, event
+from tests.helpers import FUNCTIONS
+
+CONSOLE = FUNCTIONS / "console"
 
 RID = "8f1b3c1e-1d2a-4c6e-9f00-0123456789ab"
 
@@ -225,3 +229,109 @@ def test_hub_keeps_bounded_numbers(monkeypatch: pytest.MonkeyPatch) -> None:
     assert len(logs) == hub_module.LOG_LINES
     assert logs[-1]["text"] == f"line {hub_module.LOG_LINES + 9}"
     assert hub.invocations()[0].to_json()["status"] == "running"
+
+
+class Changes:
+    """A watcher that keeps the invocations it was told of (what the stream sends)."""
+
+    def __init__(self) -> None:
+        self.told: list[tuple[str, str, str | None]] = []
+
+    def invocation_changed(self, record: Any) -> None:
+        document = record.to_json()
+        self.told.append((record.request_id, document["status"], document["error_type"]))
+
+    def environment_changed(self, snapshot: Any) -> None:
+        pass
+
+
+def test_invocations_refused_at_shutdown_end_as_the_invoke_api_answered() -> None:
+    """One queued for an environment when the pool closes, one that comes after: both end as
+    errors with the type the Invoke API answered (500 ServiceException), not ``running``."""
+    from lambdakit.emulator.concurrency import Account
+    from lambdakit.emulator.errors import EmulatorError
+    from lambdakit.emulator.limits import NoLimiter
+    from lambdakit.emulator.reports import LogPrinter
+    from lambdakit.emulator.scheduler import FunctionPool
+    from lambdakit.emulator.settings import Settings
+    from lambdakit.template import load_template
+
+    (spec,) = [f for f in load_template(CONSOLE / "template.yaml").functions if f.name == "talk"]
+
+    async def scenario() -> tuple[Hub, Changes, list[PendingInvocation]]:
+        hub, changes = Hub(), Changes()
+        hub.watcher = changes
+        account = Account(max_starting=1, say=lambda _: None)
+        await account.start_slot()  # another environment is starting: the next one waits
+        pool = FunctionPool(
+            spec, settings=Settings(), limiter=NoLimiter(), printer=LogPrinter(io.StringIO()),
+            account=account, observer=hub,
+        )  # fmt: skip
+        queued = PendingInvocation(payload=b'{"n": 1}')
+        task = asyncio.create_task(pool.invoke(queued))
+        while hub.invocation(queued.request_id) is None:
+            await asyncio.sleep(0)
+        await asyncio.sleep(0.01)  # it waits for a start slot
+        assert hub.invocations()[0].to_json()["status"] == "running"
+        await pool.close()
+        account.started()
+        with pytest.raises(EmulatorError, match="shutting down"):
+            await task
+        late = PendingInvocation(payload=b'{"n": 2}')
+        with pytest.raises(EmulatorError, match="shutting down"):
+            await pool.invoke(late)
+        return hub, changes, [queued, late]
+
+    hub, changes, invocations = asyncio.run(scenario())
+    for n, invocation in enumerate(invocations, 1):
+        record = hub.invocation(invocation.request_id)
+        assert record is not None
+        detail = record.detail()
+        assert (detail["status"], detail["error_type"]) == ("error", "ServiceException")
+        assert "shutting down" in detail["error"]["errorMessage"]  # type: ignore[index]
+        assert json.loads(str(detail["event"])) == {"n": n}
+        told = [change for change in changes.told if change[0] == invocation.request_id]
+        assert told == [
+            (invocation.request_id, "running", None),
+            (invocation.request_id, "error", "ServiceException"),
+        ]  # started, then ended: once each
+
+
+def test_a_throttled_invocation_keeps_its_event() -> None:
+    from lambdakit.emulator.concurrency import Account, Throttled
+    from lambdakit.emulator.limits import NoLimiter
+    from lambdakit.emulator.reports import LogPrinter
+    from lambdakit.emulator.scheduler import FunctionPool
+    from lambdakit.emulator.settings import Settings
+    from lambdakit.template import load_template
+
+    (spec, *_) = load_template(CONSOLE / "template.yaml").functions
+
+    async def scenario() -> dict[str, object]:
+        hub = Hub()
+        pool = FunctionPool(
+            spec, settings=Settings(), limiter=NoLimiter(), printer=LogPrinter(io.StringIO()),
+            account=Account(limit=0, say=lambda _: None), observer=hub,
+        )  # fmt: skip
+        invocation = PendingInvocation(payload=b'{"n": 3}')
+        with pytest.raises(Throttled):
+            await pool.invoke(invocation)
+        record = hub.invocation(invocation.request_id)
+        assert record is not None
+        return record.detail()
+
+    detail = asyncio.run(scenario())
+    assert (detail["status"], detail["error_type"]) == ("throttled", "TooManyRequestsException")
+    assert json.loads(str(detail["event"])) == {"n": 3}
+
+
+@pytest.mark.parametrize(
+    ("host", "served"),
+    [("127.0.0.1", True), ("localhost", True), ("::1", True), ("0.0.0.0", True),
+     ("::", True), ("192.0.2.2", False), ("2001:db8::2", False)],
+)  # fmt: skip
+def test_the_console_is_served_where_a_loopback_peer_can_reach_it(host: str, served: bool) -> None:
+    """It answers loopback peers only: on one address of a network interface nobody could."""
+    from lambdakit.emulator import Emulator, EmulatorConfig
+
+    assert Emulator([], EmulatorConfig(host=host)).console_reachable is served

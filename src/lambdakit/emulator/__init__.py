@@ -53,8 +53,7 @@ async def serve(
     APIS, the template's APIs, are served on API_PORT (``EmulatorConfig.api_port``);
     Function URLs from URL_PORT on (``EmulatorConfig.url_port``); the browser console, with
     the test events CONSOLE_SOURCES names, unless it is None (``EmulatorConfig.console``)."""
-    from lambdakit.emulator import console, freezing, reports, sandbox
-    from lambdakit.emulator.limits import describe
+    from lambdakit.emulator import reports
 
     settings = Settings.from_env(region=region, account_id=account_id)
     functions, settings = debugging.apply(debug, functions, settings)  # --debug-port
@@ -73,24 +72,7 @@ async def serve(
         await emulator.close()
         raise
     _tune_gc()
-    names = ", ".join(spec.name for spec in functions)
-    console.echo(f"lambdakit: Invoke API at {emulator.url} - functions: {names}")
-    if emulator.console_url is not None:
-        console.echo(f"lambdakit: Console: {emulator.console_url}")
-    for name, url in emulator.function_urls().items():
-        mode = emulator.functions[name].url.invoke_mode  # type: ignore[union-attr]
-        console.echo(f"lambdakit: {name} Function URL ({mode}): {url}")
-    if emulator.api_server is not None:  # each API, its base URL and its routes
-        for line in emulator.api_server.describe():
-            console.echo(f"lambdakit: {line}")
-        for text in emulator.api_server.unenforced():
-            console.warn(text)
-    for line in emulator.events.destinations.describe(functions):  # where async records go
-        console.echo(f"lambdakit: {line}")
-    console.warn(describe(emulator.limiter))
-    images = any(spec.image is not None for spec in functions)
-    console.warn(freezing.describe(freezing.choose(emulator.limiter), images=images))
-    console.warn(sandbox.describe(sandbox.choose(), images=images))
+    _say_started(emulator, functions, console=console_sources is not None)
     if watch:
         from lambdakit.emulator.watch import watch_functions
 
@@ -101,6 +83,38 @@ async def serve(
         # exit (atexit handlers) with a traceback.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         raise KeyboardInterrupt
+
+
+def _say_started(emulator: Emulator, functions: Sequence[FunctionSpec], *, console: bool) -> None:
+    """The start-up lines: where everything listens, and the mechanisms in force. CONSOLE:
+    the browser console was asked for."""
+    from lambdakit.emulator import console as out
+    from lambdakit.emulator import freezing, sandbox
+    from lambdakit.emulator.limits import describe
+
+    names = ", ".join(spec.name for spec in functions)
+    out.echo(f"lambdakit: Invoke API at {emulator.url} - functions: {names}")
+    if emulator.console_url is not None:
+        out.echo(f"lambdakit: Console: {emulator.console_url}")
+    elif console and not emulator.console_reachable:
+        out.warn(
+            f"the browser console is off: it answers on 127.0.0.1 only, and --host "
+            f"{emulator.config.host} does not listen there (use --host 127.0.0.1 or 0.0.0.0)"
+        )
+    for name, url in emulator.function_urls().items():
+        mode = emulator.functions[name].url.invoke_mode  # type: ignore[union-attr]
+        out.echo(f"lambdakit: {name} Function URL ({mode}): {url}")
+    if emulator.api_server is not None:  # each API, its base URL and its routes
+        for line in emulator.api_server.describe():
+            out.echo(f"lambdakit: {line}")
+        for text in emulator.api_server.unenforced():
+            out.warn(text)
+    for line in emulator.events.destinations.describe(functions):  # where async records go
+        out.echo(f"lambdakit: {line}")
+    out.warn(describe(emulator.limiter))
+    images = any(spec.image is not None for spec in functions)
+    out.warn(freezing.describe(freezing.choose(emulator.limiter), images=images))
+    out.warn(sandbox.describe(sandbox.choose(), images=images))
 
 
 def _max_starting() -> int | None:

@@ -72,6 +72,9 @@ class QueuedEvent:
     """The last attempt's status: 200 when the function ran, 429 throttled, 500 the platform."""
     response: InvocationResult | None = None
     """The last attempt's result, if the function gave one."""
+    next_attempt: float | None = None
+    """When the event is tried again (seconds since the epoch), while it waits for that; None
+    while an attempt runs (the browser console's async view shows it)."""
 
     def record(self) -> dict[str, object]:
         return {
@@ -169,7 +172,7 @@ class EventQueue:
                 return
             if error == _THROTTLED:
                 if self._age(event) + backoff < config.maximum_event_age:
-                    await asyncio.sleep(backoff)
+                    await self._wait(event, backoff)
                     backoff = min(backoff * 2, THROTTLE_BACKOFF[1])
                     continue
                 event.errors.append(
@@ -186,7 +189,15 @@ class EventQueue:
             if self._age(event) + delay >= config.maximum_event_age:
                 self._finish(event, Condition.EVENT_AGE_EXCEEDED)  # too old by its retry
                 return
+            await self._wait(event, delay)
+
+    async def _wait(self, event: QueuedEvent, delay: float) -> None:
+        """Sleep until the event's next attempt, saying when that is meanwhile."""
+        event.next_attempt = self.clock() + delay
+        try:
             await asyncio.sleep(delay)
+        finally:
+            event.next_attempt = None
 
     def _config(self, event: QueuedEvent) -> AsyncConfig:
         pool = self.pools(event.function)

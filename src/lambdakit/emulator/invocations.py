@@ -52,10 +52,12 @@ class ResponseStream:
     # How much may wait for the reader before the runtime is made to wait too: a slow client
     # slows the function down, as on Lambda, instead of the emulator holding the whole stream.
     BUFFER_LIMIT = 1024 * 1024
+    HEAD_LIMIT = 64 * 1024  # what is kept of the stream, for the browser console's detail
 
     def __init__(self, content_type: str) -> None:
         self.content_type = content_type
         self.size = 0
+        self.head = bytearray()  # the first HEAD_LIMIT bytes streamed
         self.error_type: str | None = None
         self.error_body: bytes | None = None
         self._queue: asyncio.Queue[bytes] = asyncio.Queue()
@@ -71,6 +73,8 @@ class ResponseStream:
             self._drained.clear()
             await self._drained.wait()
         if chunk and not self.ended:
+            if self.size < self.HEAD_LIMIT:  # past it, nothing is copied
+                self.head += memoryview(chunk)[: self.HEAD_LIMIT - self.size]
             self.size += len(chunk)
             if not self.abandoned:
                 self._buffered += len(chunk)

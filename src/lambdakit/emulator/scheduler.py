@@ -97,16 +97,16 @@ class FunctionPool:
     async def invoke(self, invocation: PendingInvocation) -> InvocationResult:
         """Run one invocation until its result is known; raises ``Throttled`` when there is no
         concurrency for it."""
-        if self._closed:
-            raise EmulatorError(f"function {self.spec.name} is shutting down")
-        lane = self.lane(invocation)
         if self.observer is not None:
             self.observer.invocation_started(self.spec.name, self.spec.memory_size, invocation)
         try:
+            if self._closed:
+                raise EmulatorError(f"function {self.spec.name} is shutting down")
+            lane = self.lane(invocation)
             self._take_concurrency()
-        except Throttled:
+        except EmulatorError as error:  # the console shows it ended as the Invoke API says
             if self.observer is not None:
-                self.observer.invocation_throttled(invocation)
+                self.observer.invocation_refused(invocation, error)
             raise
         try:
             queue = self._queues.get(lane)
@@ -117,8 +117,10 @@ class FunctionPool:
             # Not shielded: a caller that is cancelled (the server closing) abandons the
             # result, and a late answer is then ignored by ``resolve``.
             result = await invocation.future
-        except BaseException:
+        except BaseException as error:
             self._give_back_concurrency()
+            if isinstance(error, Exception) and self.observer is not None:
+                self.observer.invocation_refused(invocation, error)  # it never ran
             raise
         if result.stream is None:
             self._give_back_concurrency()
@@ -363,8 +365,11 @@ class FunctionPool:
         self._queues.clear()
         for invocation in waiting:
             if not invocation.future.done():
-                invocation.future.set_exception(EmulatorError("the emulator is shutting down"))
+                error = EmulatorError("the emulator is shutting down")
+                invocation.future.set_exception(error)
                 invocation.future.exception()  # retrieved here: its caller may be gone
+                if self.observer is not None:
+                    self.observer.invocation_refused(invocation, error)
         await asyncio.gather(*(e.shutdown() for e in list(self.environments)))
         return waiting
 

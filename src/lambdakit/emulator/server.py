@@ -170,7 +170,7 @@ class Emulator:
         await provision_all(self.pools.values(), say=console.echo, warn=self._warn)
         api = InvokeAPI(self)
         handler: Handler = api.handle
-        if self.hub is not None and self.config.console is not None:
+        if self.hub is not None and self.config.console is not None and self.console_reachable:
             from lambdakit.emulator.webconsole import Console
 
             self.console = Console(self, self.hub, self.config.console)
@@ -231,6 +231,16 @@ class Emulator:
         if self._server is None:
             raise EmulatorError("the emulator is not started")
         return self._address(self._server)
+
+    @property
+    def console_reachable(self) -> bool:
+        """The console answers loopback peers only: it is served where the Invoke API listens
+        on a loopback address (a loopback host, or every address), not on one address of a
+        network interface (``--host 192.0.2.2``), where no loopback peer can reach it."""
+        from lambdakit.emulator.webconsole import is_loopback
+
+        host = self.config.host
+        return host in ("", "0.0.0.0", "::", "localhost") or is_loopback(host)
 
     @property
     def console_url(self) -> str | None:

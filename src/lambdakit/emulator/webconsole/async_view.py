@@ -61,7 +61,8 @@ class AsyncView:
                 stats.append(None)
                 continue
             stats.append((stat.st_size, stat.st_mtime_ns))
-        queued = tuple(event.attempts for event in self.queue.queued())
+        # next_attempt too: a failed attempt starts a wait without changing ``attempts``.
+        queued = tuple((event.attempts, event.next_attempt) for event in self.queue.queued())
         return queued, self.queue.completed, tuple(stats)
 
     def view(self) -> dict[str, list[Item]]:
@@ -69,7 +70,7 @@ class AsyncView:
         pending = [
             {
                 "id": f"pending:{event.request_id}", "function": event.function,
-                "attempt": event.attempts, "next_attempt": None,
+                "attempt": event.attempts, "next_attempt": _ms(event.next_attempt),
                 "age_s": round(now - event.enqueued, 3), "event": _text(event.payload),
             }
             for event in self.queue.queued()
@@ -82,6 +83,8 @@ class AsyncView:
                 if item is None:
                     continue
                 item["id"] = f"{kind}:{path.name}:{index}"
+                if kind == "dlq":  # a DLQ message does not name its function: its config does
+                    item["function"] = self._dlq_function(arn) or None
                 (records if kind == "destination" else dead).append(item)
         dead.sort(key=lambda item: item["time"], reverse=True)
         records.sort(key=lambda item: item["time"], reverse=True)
@@ -195,6 +198,10 @@ def _epoch_ms(stamp: str) -> int:
     except ValueError:
         return 0
     return seconds * 1000 + (int(fraction[:3].ljust(3, "0")) if fraction.isdigit() else 0)
+
+
+def _ms(seconds: float | None) -> int | None:
+    return None if seconds is None else int(seconds * 1000)
 
 
 def _mtime_ms(path: Path) -> int:

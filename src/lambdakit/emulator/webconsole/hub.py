@@ -1,7 +1,7 @@
 """The hub: what the emulator tells the browser console, kept cheaply whether a console is open
 or not.
 
-The emulator calls it once per event (``Observer``): an invocation accepted, throttled or
+The emulator calls it once per event (``Observer``): an invocation accepted, refused or
 ended, an environment that changed state, a log line printed. Each call stores references and
 a few numbers in bounded deques (the last ``INVOCATIONS`` invocations, the last ``LOG_LINES``
 lines); nothing is parsed or serialised until a console asks (``invocations``, ``logs``) or a
@@ -15,6 +15,8 @@ import collections
 import time
 from typing import TYPE_CHECKING, Protocol
 
+from lambdakit.emulator.concurrency import Throttled
+from lambdakit.emulator.errors import EmulatorError
 from lambdakit.emulator.webconsole import logparse
 from lambdakit.emulator.webconsole.records import EnvRecord, InvocationRecord
 
@@ -41,7 +43,7 @@ class Observer(Protocol):
     def invocation_started(
         self, function: str, memory_mb: int, invocation: PendingInvocation
     ) -> None: ...
-    def invocation_throttled(self, invocation: PendingInvocation) -> None: ...
+    def invocation_refused(self, invocation: PendingInvocation, error: Exception) -> None: ...
     def environment_changed(self, environment: ExecutionEnvironment, state: str) -> None: ...
     def invocation_ended(
         self, environment: ExecutionEnvironment, invocation: PendingInvocation, status: str | None,
@@ -88,11 +90,23 @@ class Hub:
         if self.watcher is not None:
             self.watcher.invocation_changed(record)
 
-    def invocation_throttled(self, invocation: PendingInvocation) -> None:
+    def invocation_refused(self, invocation: PendingInvocation, error: Exception) -> None:
+        """The pool refused INVOCATION or gave up on it before it ran (ERROR: throttled, the
+        emulator shutting down, its environment not starting): it ends with the error type the
+        Invoke API answered (``invoke_api._run``: 429 for ``Throttled``, else 500
+        ServiceException)."""
+        if isinstance(error, Throttled):
+            error_type = "TooManyRequestsException"
+        elif isinstance(error, EmulatorError):
+            error_type = "ServiceException"
+        else:
+            error_type = type(error).__name__
+        self._refused(invocation, error_type, str(error))
+
+    def _refused(self, invocation: PendingInvocation, error_type: str, message: str) -> None:
         record = self._by_id.get(invocation.request_id)
-        if record is not None and record.invocation is invocation:
-            record.throttled = True
-            record.invocation = None
+        if record is not None and record.invocation is invocation:  # once (not if it ran)
+            record.refuse(error_type, message)
             if self.watcher is not None:
                 self.watcher.invocation_changed(record)
 

@@ -4,7 +4,8 @@ A record holds references to what the emulator made anyway (the ``PendingInvocat
 payload, its result) and a few numbers; the JSON is made only when a console asks. Event and
 response are shown up to ``BODY_LIMIT`` each: a record of a larger one keeps a copy of that
 much instead of the whole (``settle``), so that a thousand records of 6 MB events do not keep
-6 GB alive.
+6 GB alive; of a streamed response, the stream keeps its first 64 KiB itself
+(``ResponseStream.head``) and the record keeps the stream.
 """
 
 from __future__ import annotations
@@ -81,6 +82,7 @@ class InvocationRecord:
         "memory_mb",
         "payload",
         "payload_size",
+        "refused",
         "request_id",
         "result",
         "started",
@@ -97,6 +99,8 @@ class InvocationRecord:
         self.environment: str | None = None
         self.cold = False
         self.throttled = False
+        # Refused before it ran (the emulator shutting down): (error type, message).
+        self.refused: tuple[str, str] | None = None
         self.end_status: str | None = None  # "timeout" or "error" as REPORT says; None: answered
         self.duration_ms: float | None = None
         self.init_ms: float | None = None
@@ -126,6 +130,18 @@ class InvocationRecord:
         self.result = result
         self.invocation = None
 
+    def refuse(self, error_type: str, message: str) -> None:
+        """The invocation was refused (a 429 or a 500 of the Invoke API): it will not run."""
+        if error_type == "TooManyRequestsException":
+            self.throttled = True
+        else:
+            self.refused = (error_type, message)
+        if self.invocation is not None:
+            payload = self.invocation.payload
+            self.payload_size = len(payload)
+            self.payload = payload[:BODY_LIMIT]
+        self.invocation = None
+
     def _result(self) -> InvocationResult | None:
         if self.result is not None:
             return self.result
@@ -138,6 +154,8 @@ class InvocationRecord:
         """(status, error type)."""
         if self.throttled:
             return "throttled", "TooManyRequestsException"
+        if self.refused is not None:
+            return "error", self.refused[0]
         result = self._result()
         if result is None:
             if self.end_status == "timeout":
@@ -185,21 +203,30 @@ class InvocationRecord:
             payload = self.invocation.payload
         size = self.payload_size or len(payload or b"")
         document.update(body_fields("event", payload or b"", size))
-        result = self._result()
-        response, error = None, None
-        if result is not None and result.stream is None:
-            if result.outcome is Outcome.SUCCESS:
-                response = result.body
-            else:
-                error = _error_document(result.body)
-        elif result is not None and result.stream is not None and result.stream.error_body:
-            error = _error_document(result.stream.error_body)
+        response, error = self._response()
         if response is None:
             document.update({"response": None, "response_truncated": False})
         else:
-            document.update(body_fields("response", response, len(response)))
+            document.update(body_fields("response", *response))
         document["error"] = error
         return document
+
+    def _response(self) -> tuple[tuple[bytes, int] | None, object]:
+        """((response's kept bytes, its whole size) or None, error document or None)."""
+        if self.refused is not None:
+            return None, {"errorType": self.refused[0], "errorMessage": self.refused[1]}
+        result = self._result()
+        if result is None:
+            return None, None
+        stream = result.stream
+        if stream is None:
+            if result.outcome is Outcome.SUCCESS:
+                return (result.body, len(result.body)), None
+            return None, _error_document(result.body)
+        # What was streamed so far (a stream that failed midway may have sent a part).
+        sent = stream.size > 0 or (stream.ended and stream.error_type is None)
+        response = (bytes(stream.head), stream.size) if sent else None
+        return response, _error_document(stream.error_body) if stream.error_body else None
 
 
 def body_fields(name: str, data: bytes, size: int) -> dict[str, object]:

@@ -8,6 +8,23 @@ function eventCell(text) {
   return h("details", {}, h("summary", {}, "Event"), h("pre", { class: "code" }, pretty(text)));
 }
 
+/** "running" (an attempt is under way), or when the next attempt comes: "in 1.2 s", with its
+ * wall-clock time as the title. The element keeps its time, for ``tick`` to count down. */
+function nextAttempt(epochMs) {
+  if (epochMs === null || epochMs === undefined) return h("span", { class: "muted" }, "running");
+  return h("span", { title: clock(epochMs), "data-at": String(epochMs) }, until(epochMs));
+}
+
+function until(epochMs, now = Date.now()) {
+  const s = (epochMs - now) / 1000;
+  if (s <= 0) return "now";
+  return s < 60 ? `in ${s.toFixed(1)} s` : `at ${clock(epochMs)}`;
+}
+
+function tick(el) {
+  for (const span of el.querySelectorAll("[data-at]")) span.textContent = until(Number(span.dataset.at));
+}
+
 function section(title, columns, rows, empty) {
   return h("section", { "aria-label": title }, h("h2", {}, title),
     rows.length
@@ -46,7 +63,7 @@ export function mount(el, { store, fn }) {
     const mine = (list) => list.filter((item) => item.function === fn.name);
     fill(body,
       section("Pending retries", ["Attempt", "Next attempt", "Age", "Event", ""],
-        mine(data.pending).map((p) => [String(p.attempt), p.next_attempt ? clock(p.next_attempt) : "–",
+        mine(data.pending).map((p) => [String(p.attempt), nextAttempt(p.next_attempt),
           `${Math.round(p.age_s)} s`, eventCell(p.event), replayButton(p.id)]),
         "No event is waiting for a retry."),
       section("Dead letters", ["Time", "Target", "Error", "Event", ""],
@@ -64,5 +81,10 @@ export function mount(el, { store, fn }) {
   note, body);
   draw();
   const later = throttle(draw, 300);
-  return store.on("async", later);
+  const off = store.on("async", later);
+  const ticker = setInterval(() => tick(body), 500); // the "in 1.2 s" countdowns
+  return () => {
+    off();
+    clearInterval(ticker);
+  };
 }
