@@ -123,6 +123,7 @@ def test_an_extension_that_never_calls_next_times_the_invocation_out(tmp_path: o
     assert "Status: timeout" in first and report(log, "Duration") >= 2000, log
     assert report(log, "Init Duration", 1) > 0, log  # the environment was replaced: cold start
     assert log.count("RUNTIME INIT") == 2, log
+    assert "Killed" not in log, log
 
 
 # --- Shutdown: the shares of the deadline, on a stand-in runtime ------------------------------
@@ -251,3 +252,4 @@ def test_an_extension_that_never_returns_is_killed_at_the_deadline(tmp_path: obj
     assert times(log, "EXT ALIVE")[-1] >= float(received), log  # ran on past its SHUTDOWN
     assert closed - started >= 2.0, log  # it never exited: the whole deadline went by
     assert "EXT EXIT" not in log, log
+    assert "Killed" not in log, log  # no shell's word on how the runtime ended (Lambda has none)

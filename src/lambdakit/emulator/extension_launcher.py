@@ -18,6 +18,10 @@ environment spawns (the sandbox's command, or a plain process):
    group is the runtime's; a trap lets the launcher outlive it), writes ``runtime STATUS``
    when it ends, and waits for the extensions: in the sandbox, PID 1 ends the namespace, and
    every process with it, once the launcher exits, so it stays for the extensions' shutdown.
+   The bootstrap is a background job, waited for with the shell's own stderr on /dev/null:
+   a shell reports a command that a signal ended (dash: ``Killed``) on its stderr, which is
+   the function's log, and Lambda writes no such line. (An asynchronous command of a
+   non-interactive shell ignores SIGINT and reads /dev/null: the runtime gets neither.)
 """
 
 from __future__ import annotations
@@ -70,9 +74,14 @@ while [ "$n" -gt 0 ]; do
 done
 read -r ready <"$go" || exit 0
 unset LAMBDAKIT_EXTENSION_UNSET
-"$@"
-echo "runtime $?" >"$status"
-wait
+"$@" &
+runtime=$!
+while :; do
+  wait "$runtime" 2>/dev/null; code=$?
+  kill -0 "$runtime" 2>/dev/null || break
+done
+echo "runtime $code" >"$status"
+wait 2>/dev/null
 """
 
 
