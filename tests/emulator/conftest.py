@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -129,3 +130,16 @@ def plain_processes(monkeypatch: pytest.MonkeyPatch) -> None:
 PLAIN = {"LAMBDAKIT_SANDBOX": "0"}
 """``Server(..., env=PLAIN)``: a server whose functions count their attempts in files of this
 machine, which they cannot write in the sandbox (their /tmp is their own)."""
+
+
+@contextlib.contextmanager
+def chromium(executable: str) -> Iterator[Any]:
+    """Debian's chromium driven by Playwright (which cannot download its own browsers here);
+    as root, Chromium refuses to start without ``--no-sandbox``."""
+    from playwright import sync_api
+
+    args = ["--no-sandbox"] if os.geteuid() == 0 else []
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, args=args)
+        yield browser
+        browser.close()

@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from lambdakit import _eventstream
-from tests.emulator.conftest import Server
+from tests.emulator.conftest import Server, chromium
 from tests.helpers import FUNCTIONS
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -95,11 +95,8 @@ def console(project: Path) -> Iterator[tuple[Server, str]]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    args = ["--no-sandbox"] if os.geteuid() == 0 else []
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=args)
-        yield chromium
-        chromium.close()
+    with chromium(CHROMIUM) as launched:
+        yield launched
 
 
 @pytest.fixture

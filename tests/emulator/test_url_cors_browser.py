@@ -5,7 +5,6 @@ decides whether the preflight and the response allow the page to read the answer
 from __future__ import annotations
 
 import http.server
-import os
 import shutil
 import threading
 from collections.abc import Iterator
@@ -14,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.emulator.conftest import Server
+from tests.emulator.conftest import Server, chromium
 from tests.helpers import FUNCTIONS
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -87,11 +86,8 @@ def url(
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    args = ["--no-sandbox"] if os.geteuid() == 0 else []
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=args)
-        yield chromium
-        chromium.close()
+    with chromium(CHROMIUM) as launched:
+        yield launched
 
 
 FETCH = """async ([url, init]) => {
