@@ -61,9 +61,12 @@ def test_a_second_poll_is_refused_and_nothing_is_lost(client: Any) -> None:
 
 def test_a_poll_that_hangs_up_is_replaced_by_the_next(client: Any) -> None:
     invoke(client, "raw", {"mode": "hangup"})
+    # The next invocation after the runtime's poll that hangs up: sent before it, it would find
+    # the environment still busy with the first one, and start another.
+    time.sleep(0.5)
     started = time.monotonic()
     after = json.loads(invoke(client, "raw", {"n": 1})["Body"])
-    assert after["hangups"] >= 1
+    assert after.get("hangups", 0) >= 1, after
     assert time.monotonic() - started < 4  # answered, not left to the 5 s timeout
 
 
