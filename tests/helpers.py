@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 FUNCTIONS = Path(__file__).parent / "functions"
 BASIC = FUNCTIONS / "basic"
@@ -19,6 +20,27 @@ FUNCTION_ENV = {
     "AWS_LAMBDA_LOG_STREAM_NAME": "2026/11/27/[$LATEST]0123456789abcdef",
     "AWS_REGION": "us-east-1",
 }
+
+
+# The trust policy of a role Lambda may assume: the tests that create one (in moto) use it.
+LAMBDA_TRUST = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Principal": {"Service": "lambda.amazonaws.com"},
+            "Action": "sts:AssumeRole",
+        }
+    ],
+}
+
+
+def fake_aws_credentials(monkeypatch: Any, region: str = "us-east-1") -> None:
+    """Dummy credentials and REGION for moto's in-process mock, with no profile in the way."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", region)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
 
 
 class RuntimeProcess:

@@ -35,6 +35,7 @@ import pytest
 from moto.server import ThreadedMotoServer
 
 from lambdakit.emulator.interpreters import find_interpreter, runtime_version
+from tests.helpers import LAMBDA_TRUST
 from tests.stub import StubRuntimeAPI
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1500)]
@@ -42,16 +43,6 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(1500)]
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
 REGION = "us-east-1"
-TRUST = {
-    "Version": "2012-10-17",
-    "Statement": [
-        {
-            "Effect": "Allow",
-            "Principal": {"Service": "lambda.amazonaws.com"},
-            "Action": "sts:AssumeRole",
-        }
-    ],
-}
 SERVE_PORTS = (9000, 9001)  # `lambdakit serve .`: the Invoke API, then the Function URL
 
 
@@ -189,7 +180,7 @@ def test_the_readme_flow_runs_and_deploys_a_function_that_starts(
     role = re.search(r"--role (arn:aws:iam::\d{12}:role/([\w+=,.@-]+))", flow[-1])
     assert role is not None, flow[-1]
     client("iam", moto_endpoint).create_role(
-        RoleName=role[2], AssumeRolePolicyDocument=json.dumps(TRUST)
+        RoleName=role[2], AssumeRolePolicyDocument=json.dumps(LAMBDA_TRUST)
     )
     checkout = copy_checkout(tmp_path / "lambdakit")
     (tmp_path / "scratch").mkdir()

@@ -31,6 +31,7 @@ from lambdakit.project.deploy import Action, Clients, deploy
 from lambdakit.project.deploy import project as deploy_project
 from lambdakit.project.errors import BuildError
 from lambdakit.template.packages import read_manifest
+from tests.helpers import LAMBDA_TRUST, fake_aws_credentials
 
 THIS_PYTHON = "%d.%d" % sys.version_info[:2]
 IDNA = "idna==3.10"
@@ -234,26 +235,10 @@ def test_layers_of_the_same_directory_name_get_their_own_zips(tmp_path: Path) ->
 
 @pytest.fixture
 def client(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": REGION,
-    }.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    fake_aws_credentials(monkeypatch, REGION)
     with mock_aws():
-        trust = {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Effect": "Allow",
-                    "Principal": {"Service": "lambda.amazonaws.com"},
-                    "Action": "sts:AssumeRole",
-                }
-            ],
-        }
         boto3.client("iam", region_name=REGION).create_role(
-            RoleName="lambda-role", AssumeRolePolicyDocument=json.dumps(trust)
+            RoleName="lambda-role", AssumeRolePolicyDocument=json.dumps(LAMBDA_TRUST)
         )
         lambda_ = boto3.client("lambda", region_name=REGION)
         ecr = boto3.client("ecr", region_name=REGION)

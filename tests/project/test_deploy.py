@@ -37,18 +37,9 @@ from lambdakit.project.deploy import project as deploy_project
 from lambdakit.project.deploy import shapes as deploy_shapes
 from lambdakit.project.errors import DeployError
 from lambdakit.template import FunctionSpec
+from tests.helpers import LAMBDA_TRUST, fake_aws_credentials
 
 REGION = "us-east-1"
-TRUST = {
-    "Version": "2012-10-17",
-    "Statement": [
-        {
-            "Effect": "Allow",
-            "Principal": {"Service": "lambda.amazonaws.com"},
-            "Action": "sts:AssumeRole",
-        }
-    ],
-}
 TEMPLATE = """\
 Transform: AWS::Serverless-2016-10-31
 Resources:
@@ -121,13 +112,7 @@ class Recorder:
 
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": REGION,
-    }.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    fake_aws_credentials(monkeypatch, REGION)
     with mock_aws():
         yield
 
@@ -135,7 +120,9 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 @pytest.fixture
 def role(aws: None) -> str:
     iam = boto3.client("iam", region_name=REGION)
-    created = iam.create_role(RoleName="lambda-role", AssumeRolePolicyDocument=json.dumps(TRUST))
+    created = iam.create_role(
+        RoleName="lambda-role", AssumeRolePolicyDocument=json.dumps(LAMBDA_TRUST)
+    )
     return str(created["Role"]["Arn"])
 
 
@@ -667,7 +654,7 @@ def test_a_role_that_is_not_usable_yet_is_waited_for(
 
     def create_the_role(**_: Any) -> None:
         if not iam.list_roles()["Roles"]:
-            iam.create_role(RoleName="new", AssumeRolePolicyDocument=json.dumps(TRUST))
+            iam.create_role(RoleName="new", AssumeRolePolicyDocument=json.dumps(LAMBDA_TRUST))
 
     client.meta.events.register("after-call.lambda.CreateFunction", create_the_role)
     (result,), _ = run(write_project(tmp_path), role="arn:aws:iam::123456789012:role/new")

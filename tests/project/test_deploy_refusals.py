@@ -22,34 +22,21 @@ from lambdakit.cli.deploy import deploy as deploy_command
 from lambdakit.project.deploy.startable import Interpreter, interpreter, needs_python
 from lambdakit.project.scaffold import create_project
 from lambdakit.template import FunctionSpec
+from tests.helpers import LAMBDA_TRUST, fake_aws_credentials
 
 REGION = "us-east-1"
-TRUST = {
-    "Version": "2012-10-17",
-    "Statement": [
-        {
-            "Effect": "Allow",
-            "Principal": {"Service": "lambda.amazonaws.com"},
-            "Action": "sts:AssumeRole",
-        }
-    ],
-}
 LAMBDAKIT_BOOTSTRAP = (resources.files("lambdakit.runtime") / "bootstrap").read_bytes()
 
 
 @pytest.fixture
 def role(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": REGION,
-    }.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    fake_aws_credentials(monkeypatch, REGION)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     with mock_aws():
         iam = boto3.client("iam", region_name=REGION)
-        created = iam.create_role(RoleName="fn-role", AssumeRolePolicyDocument=json.dumps(TRUST))
+        created = iam.create_role(
+            RoleName="fn-role", AssumeRolePolicyDocument=json.dumps(LAMBDA_TRUST)
+        )
         yield str(created["Role"]["Arn"])
 
 
