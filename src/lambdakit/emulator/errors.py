@@ -19,7 +19,13 @@ from __future__ import annotations
 
 from lambdakit.template.errors import TemplateError
 
-__all__ = ["ContainerEngineError", "EmulatorError", "EntrypointError", "FunctionConfigError"]
+__all__ = [
+    "ContainerEngineError",
+    "EmulatorError",
+    "EntrypointError",
+    "FunctionConfigError",
+    "cannot_listen",
+]
 
 
 class EmulatorError(Exception):
@@ -43,3 +49,11 @@ class EntrypointError(FunctionConfigError):
 
 class ContainerEngineError(EmulatorError):
     """No container engine can do what is asked, or the engine failed."""
+
+
+def cannot_listen(host: str, port: int, purpose: str, hint: str, error: OSError) -> EmulatorError:
+    """A listener that could not start (a port in use, an address not of this machine): said
+    where it is opened, since each listener has a flag of its own to choose another port."""
+    return EmulatorError(
+        f"cannot listen on {host}:{port} for {purpose}: {error.strerror or error}; {hint}"
+    )

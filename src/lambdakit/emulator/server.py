@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from lambdakit.emulator import console, reports
 from lambdakit.emulator._http import Handler, bound_port, start_server
 from lambdakit.emulator.concurrency import ACCOUNT_LIMIT, Account
-from lambdakit.emulator.errors import EmulatorError
+from lambdakit.emulator.errors import EmulatorError, cannot_listen
 from lambdakit.emulator.event_queue import EventQueue
 from lambdakit.emulator.invocations import InvocationResult, PendingInvocation
 from lambdakit.emulator.invoke_api import InvokeAPI
@@ -202,11 +202,9 @@ class Emulator:
             try:
                 server = await start_server(handler.handle, self.config.host, port)
             except OSError as error:  # said here: the Invoke API's port is another one
-                raise EmulatorError(
-                    f"cannot listen on {self.config.host}:{port} for {spec.name}'s Function URL: "
-                    f"{error.strerror or error}; choose other ports with --url-port (the first "
-                    "URL's; 0: any free ports)"
-                ) from error
+                hint = "choose other ports with --url-port (the first URL's; 0: any free ports)"
+                purpose = f"{spec.name}'s Function URL"
+                raise cannot_listen(self.config.host, port, purpose, hint, error) from error
             self._url_servers[spec.name] = server
 
     async def _start_apis(self) -> None:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from lambdakit.emulator import reports
 from lambdakit.emulator._http import bound_port, start_server
 from lambdakit.emulator.apis.gateway import Gateway
-from lambdakit.emulator.errors import EmulatorError
+from lambdakit.emulator.errors import EmulatorError, cannot_listen
 from lambdakit.emulator.invocations import PendingInvocation, StreamTooLarge
 from lambdakit.template.apis import ApiSpec, RouteSpec
 
@@ -93,11 +93,8 @@ class ApiServer:
                 self.gateway.handle, host, port, keep_header_case=True
             )
         except OSError as error:  # said here: the Invoke API's port is another one
-            raise EmulatorError(
-                f"cannot listen on {host}:{port} for the template's APIs: "
-                f"{error.strerror or error}; choose another port with --api-port "
-                "(0: any free port)"
-            ) from error
+            hint = "choose another port with --api-port (0: any free port)"
+            raise cannot_listen(host, port, "the template's APIs", hint, error) from error
 
     def close(self) -> None:
         if self._server is not None:
