@@ -168,7 +168,9 @@ class ExecutionEnvironment:
         """Open the Runtime API listener and spawn the runtime process."""
         telemetry = TelemetryAPI(self.telemetry, self.extensions)
         api = RuntimeAPI(self, ExtensionsAPI(self.extensions), telemetry)
-        self._server = await start_server(api.handle, "127.0.0.1", 0, timeouts=TIMEOUTS)
+        self._server = await start_server(
+            api.handle, "127.0.0.1", 0, timeouts=TIMEOUTS, immediate=api.immediate
+        )
         address = f"127.0.0.1:{bound_port(self._server)}"
         try:
             started = launch_environment(
@@ -317,15 +319,36 @@ class ExecutionEnvironment:
         if self.state is EnvState.BUSY:
             await self.phases.settled()  # the invocation lasts until they called next
             self._enter(EnvState.IDLE)
-        self._work = asyncio.get_running_loop().create_future()
+        work = self._ready_for_work()
+        invocation = await work
+        self.work_taken(work)
+        return invocation
+
+    def poll_now(self) -> asyncio.Future[PendingInvocation] | None:
+        """``next_invocation`` without a task, where it would not wait before its future (the
+        Runtime API's immediate way): that future, the caller then calls ``work_taken``; None
+        while the init or an extension is not done, or a poll is already waiting."""
+        if self.state is EnvState.STARTING or (self._work is not None and not self._work.done()):
+            return None
+        if self.state is EnvState.BUSY:
+            if self.extensions.any():  # next_invocation waits for them to call next
+                return None
+            self._enter(EnvState.IDLE)
+        return self._ready_for_work()
+
+    def _ready_for_work(self) -> asyncio.Future[PendingInvocation]:
+        self._work = work = asyncio.get_running_loop().create_future()
         if self.retire:
             asyncio.get_running_loop().create_task(self.shutdown())
         else:
             self.events.ready(self)
         self._freeze_if_idle()  # unless ready() delivered work at once
-        invocation = await self._work
-        self._work = None
-        return invocation
+        return work
+
+    def work_taken(self, work: asyncio.Future[PendingInvocation]) -> None:
+        """The runtime's poll has the invocation of WORK (``poll_now``'s future)."""
+        if self._work is work:
+            self._work = None
 
     def deliver(self, invocation: PendingInvocation) -> None:
         """Give an idle environment an invocation (called by the pool)."""

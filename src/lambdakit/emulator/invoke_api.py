@@ -6,6 +6,10 @@
 JSON) and ``X-Amz-Tenant-Id``. Service errors are rest-json errors with ``x-amzn-ErrorType``
 and the member names of botocore's Lambda model, so botocore raises the modelled exceptions.
 
+A synchronous invocation of a function with an idle environment (the common case) is started
+by ``immediate``, from the HTTP server's parser callback without a task, and answered from a
+callback of its future; the rest take ``handle``.
+
 A qualifier names ``$LATEST``, the published version ``1`` or its alias
 (``template.versions``); the answer's ``X-Amz-Executed-Version`` says which ran. The client
 context reaches the function on synchronous invocations only (API_Invoke.html: "Lambda passes
@@ -16,6 +20,7 @@ InvalidParameterValueException, tenant-isolation-troubleshooting.html).
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import dataclasses
@@ -23,11 +28,11 @@ import functools
 import json
 import re
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from typing import TYPE_CHECKING, Protocol
 from urllib.parse import unquote
 
-from lambdakit.emulator._http import BodyTooLarge, Request, Response
+from lambdakit.emulator._http import LATER, BodyTooLarge, Request, Response, internal_error
 from lambdakit.emulator.concurrency import Throttled
 from lambdakit.emulator.errors import EmulatorError
 from lambdakit.emulator.invocations import (
@@ -72,6 +77,7 @@ class InvokeAPI:
 
     def __init__(self, functions: Functions) -> None:
         self.functions = functions
+        self._tasks: set[asyncio.Task[None]] = set()  # immediate invocations that had to wait
 
     async def handle(self, request: Request) -> Response:
         request_id = new_uuid()
@@ -79,6 +85,69 @@ class InvokeAPI:
             return await self._route(request, request_id)
         except ServiceError as error:
             return error.response(request_id)
+
+    def immediate(self, request: Request) -> Response | object | None:
+        """A synchronous ``Invoke`` (no log tail) that an idle environment takes at once,
+        started without a task (the HTTP server's immediate handler): ``LATER``, and the
+        answer comes from the invocation's future; a refusal; or None for ``handle``."""
+        match = INVOKE.fullmatch(request.path) if request.method == "POST" else None
+        if match is None or request.header("x-amz-log-type") == "Tail":
+            return None  # the tail waits for END and REPORT: the coroutine does
+        if request.header("x-amz-invocation-type", "RequestResponse") != "RequestResponse":
+            return None
+        request_id = new_uuid()
+        try:
+            target = self._resolve(unquote(match.group(1)), request.query.get("Qualifier"))
+            check_tenant(target.pool, request.header("x-amz-tenant-id"))
+            invocation = _invocation(
+                request, request_id, "RequestResponse", target.qualifier,
+                _arrived_payload(request, SYNC_PAYLOAD_LIMIT, "RequestResponse"),
+            )  # fmt: skip
+        except ServiceError as error:
+            return error.response(request_id)
+        future = target.pool.invoke_now(invocation)
+        if future is None:  # it waits for an environment, or is refused: in a task
+            self._later(request, request_id, self._invoked(request, target, request_id, invocation))
+            return LATER
+        headers = [("x-amzn-RequestId", request_id), ("X-Amz-Executed-Version", target.version)]
+        future.add_done_callback(
+            functools.partial(self._answer, request, request_id, invocation, headers)
+        )
+        return LATER
+
+    def _answer(
+        self,
+        request: Request,
+        request_id: str,
+        invocation: PendingInvocation,
+        headers: list[tuple[str, str]],
+        future: asyncio.Future[InvocationResult],
+    ) -> None:
+        """The answer to an Invoke that ``immediate`` started, once its result is known."""
+        if future.cancelled() or future.exception() is not None:
+            request.reply(None)  # the server is closing
+            return
+        result = future.result()
+        if result.stream is not None:  # a buffered Invoke of a streaming function: read whole
+            answer = self._streamed_whole(result, invocation, headers)
+            self._later(request, request_id, answer)
+            return
+        request.reply(_result_response(result, invocation, headers, None))
+
+    async def _streamed_whole(
+        self,
+        result: InvocationResult,
+        invocation: PendingInvocation,
+        headers: list[tuple[str, str]],
+    ) -> Response:
+        result = await buffer_result(result, invocation)
+        return _result_response(result, invocation, headers, None)
+
+    def _later(self, request: Request, request_id: str, answer: Awaitable[Response]) -> None:
+        """Reply to REQUEST with ANSWER, in a task (kept until it ends)."""
+        task = asyncio.get_running_loop().create_task(_reply(request, request_id, answer))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def _route(self, request: Request, request_id: str) -> Response:
         path = request.path
@@ -136,6 +205,16 @@ class InvokeAPI:
     async def _invoke(self, request: Request, target: Target, request_id: str) -> Response:
         kind = _invocation_type(request, ("RequestResponse", "Event", "DryRun"))
         invocation = await _pending(request, request_id, kind, target.qualifier)
+        return await self._invoked(request, target, request_id, invocation, kind)
+
+    async def _invoked(
+        self,
+        request: Request,
+        target: Target,
+        request_id: str,
+        invocation: PendingInvocation,
+        kind: str = "RequestResponse",
+    ) -> Response:
         headers = [("x-amzn-RequestId", request_id), ("X-Amz-Executed-Version", target.version)]
         pool = target.pool
         if kind == "DryRun":
@@ -185,7 +264,24 @@ async def _pending(
     request: Request, request_id: str, kind: str, qualifier: str | None = None
 ) -> PendingInvocation:
     limit = EVENT_PAYLOAD_LIMIT if kind == "Event" else SYNC_PAYLOAD_LIMIT
-    payload = await _read_payload(request, limit, kind)
+    try:
+        payload = await request.body(limit=limit)
+    except BodyTooLarge as error:
+        raise _too_large(error.size, kind, limit) from error
+    return _invocation(request, request_id, kind, qualifier, payload)
+
+
+def _arrived_payload(request: Request, limit: int, kind: str) -> bytes:
+    try:
+        return request.arrived_body(limit=limit)
+    except BodyTooLarge as error:
+        raise _too_large(error.size, kind, limit) from error
+
+
+def _invocation(
+    request: Request, request_id: str, kind: str, qualifier: str | None, payload: bytes
+) -> PendingInvocation:
+    payload = _checked_payload(payload)
     client_context = _client_context(request.header("x-amz-client-context"))
     invocation = PendingInvocation(
         payload=payload,
@@ -258,6 +354,19 @@ async def _event_stream(
     yield invoke_complete(error_type, error_details, log)
 
 
+async def _reply(request: Request, request_id: str, answer: Awaitable[Response]) -> None:
+    try:
+        response = await answer
+    except ServiceError as error:
+        response = error.response(request_id)
+    except asyncio.CancelledError:
+        request.reply(None)
+        raise
+    except Exception as error:  # the boundary where a fault of ours becomes a 500
+        response = internal_error(request, error)
+    request.reply(response)
+
+
 def _result_response(
     result: InvocationResult,
     invocation: PendingInvocation,
@@ -280,16 +389,16 @@ def _no_constants(token: str) -> object:
 _DECODER = json.JSONDecoder(parse_constant=_no_constants)
 
 
-async def _read_payload(request: Request, limit: int, kind: str) -> bytes:
-    try:
-        payload = await request.body(limit=limit)
-    except BodyTooLarge as error:
-        raise ServiceError(
-            413,
-            "RequestEntityTooLargeException",
-            f"{error.size} byte payload is too large for the {kind} invocation type "
-            f"(limit {limit} bytes)",
-        ) from error
+def _too_large(size: int, kind: str, limit: int) -> ServiceError:
+    return ServiceError(
+        413,
+        "RequestEntityTooLargeException",
+        f"{size} byte payload is too large for the {kind} invocation type (limit {limit} bytes)",
+    )
+
+
+def _checked_payload(payload: bytes) -> bytes:
+    """PAYLOAD as the function gets it; ``InvalidRequestContentException`` unless JSON."""
     if not payload.strip():
         return b"{}"  # Lambda passes an empty payload as an empty JSON object
     try:

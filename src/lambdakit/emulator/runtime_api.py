@@ -3,11 +3,18 @@
 Each environment has its own listener, so the socket identifies the environment and any runtime
 client works unchanged. One coroutine per endpoint, in ``ROUTES``; status codes and bodies are
 those of Lambda's RAPID (reference §1.4).
+
+The requests of every invocation (``GET /next``, a buffered response or error) are answered by
+``immediate`` from the HTTP server's parser callback, without a task, when they arrived whole:
+the poll waits on a callback of the environment's future, and the ``202`` of an answer goes out
+after the caller's answer. The rest, and those when the environment is not in a state to answer
+at once (init, extensions at work), take the coroutines.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import re
 import time
 import weakref
@@ -16,6 +23,7 @@ from typing import Protocol
 
 from lambdakit import _wire
 from lambdakit.emulator._http import (
+    LATER,
     BodyTooLarge,
     HttpTimeouts,
     Request,
@@ -40,6 +48,8 @@ class Runtime(Protocol):
     """What the Runtime API needs from its execution environment."""
 
     async def next_invocation(self) -> PendingInvocation: ...
+    def poll_now(self) -> asyncio.Future[PendingInvocation] | None: ...
+    def work_taken(self, work: asyncio.Future[PendingInvocation]) -> None: ...
     def polling(self) -> bool: ...
     def begin_stream(self, invocation: PendingInvocation, stream: ResponseStream) -> None: ...
     def end_stream(self, invocation: PendingInvocation) -> None: ...
@@ -111,6 +121,37 @@ class RuntimeAPI:
         self._arns: dict[str | None, str] = {}
 
     async def handle(self, request: Request) -> Response:
+        refusal = self._check_client(request)
+        if refusal is not None:
+            return refusal
+        target = request.target
+        if target == _wire.NEXT_PATH and request.method == "GET":
+            return await self.next(request)  # the requests of every invocation: no regex
+        request_id = _answer_of(request, "/response")
+        if request_id is not None:
+            return await self.response(request, request_id)
+        return await self._route(request)
+
+    def immediate(self, request: Request) -> Response | object | None:
+        """The requests of every invocation, answered without a task (the HTTP server's
+        immediate handler): a ``Response``, ``LATER`` (``request.reply`` follows), or None
+        for ``handle``."""
+        refusal = self._check_client(request)
+        if refusal is not None:
+            return refusal
+        if request.target == _wire.NEXT_PATH and request.method == "GET":
+            return self._next_now(request)
+        request_id = _answer_of(request, "/response")
+        if request_id is not None:
+            if request.header(_RESPONSE_MODE) == _wire.STREAMING:
+                return None  # passed on chunk by chunk, by the coroutine
+            return self._answer_now(request, request_id, "InvocationResponse")
+        request_id = _answer_of(request, "/error")
+        if request_id is not None:
+            return self._answer_now(request, request_id, "InvocationErrorResponse")
+        return None
+
+    def _check_client(self, request: Request) -> Response | None:
         connection = request.connection
         if connection is not self._last_admitted:
             if connection not in self._admitted:
@@ -118,14 +159,7 @@ class RuntimeAPI:
                 if refusal is not None:
                     return refusal
             self._last_admitted = connection
-        target = request.target
-        if target == _wire.NEXT_PATH and request.method == "GET":
-            return await self.next(request)  # the requests of every invocation: no regex
-        if target.endswith("/response") and target.startswith(_INVOCATION):
-            request_id = target[len(_INVOCATION) : -len("/response")]
-            if request_id and "/" not in request_id and request.method == "POST":
-                return await self.response(request, request_id)
-        return await self._route(request)
+        return None
 
     async def _route(self, request: Request) -> Response:
         """Every other endpoint: the Extensions API's, then ``ROUTES``."""
@@ -160,6 +194,36 @@ class RuntimeAPI:
         One poll at a time: a second one while the first still waits on a live connection is
         refused (it would otherwise take the first one's invocation or leave it stranded); a
         poll made after the first one's connection closed takes its place."""
+        answer = self._poll_answered()
+        if answer is not None:
+            return answer
+        self._poller = request
+        invocation = await self.runtime.next_invocation()
+        response = self._handed_out(request, invocation)
+        if response is None:
+            raise ConnectionError("the GET /next went away, or a later one took its place")
+        return response
+
+    def _next_now(self, request: Request) -> Response | object | None:
+        answer = self._poll_answered()
+        if answer is not None:
+            return answer
+        work = self.runtime.poll_now()
+        if work is None:
+            return None  # the environment cannot take the poll at once: the coroutine waits
+        self._poller = request
+        work.add_done_callback(functools.partial(self._work_came, request))
+        return LATER
+
+    def _work_came(self, request: Request, work: asyncio.Future[PendingInvocation]) -> None:
+        if work.cancelled() or work.exception() is not None:
+            request.reply(None)  # the environment is closing: the connection ends
+            return
+        self.runtime.work_taken(work)
+        request.reply(self._handed_out(request, work.result()))
+
+    def _poll_answered(self) -> Response | None:
+        """What a poll gets at once: the invocation it missed, or a refusal; else None."""
         current = self.runtime.current()
         if current is not None:
             if current is self._undelivered:
@@ -169,14 +233,17 @@ class RuntimeAPI:
         waiting = self._poller
         if self.runtime.polling() and waiting is not None and not waiting.disconnected:
             return _transition_error("InvocationNext", "RuntimeReadyState")
-        self._poller = request
-        invocation = await self.runtime.next_invocation()
+        return None
+
+    def _handed_out(self, request: Request, invocation: PendingInvocation) -> Response | None:
+        """The answer to the poll REQUEST now that INVOCATION came; None when it cannot have
+        it (a later poll took its place, or it went away: the runtime's next poll gets it)."""
         if self._poller is not request:
-            raise ConnectionError("a later GET /next took this one's place")
+            return None
         self._poller = None
-        if request.disconnected:  # the runtime's next poll gets it
+        if request.disconnected:
             self._undelivered = invocation
-            raise ConnectionError("the GET /next went away before its invocation came")
+            return None
         return self._invocation_response(invocation)
 
     def _invocation_response(self, invocation: PendingInvocation) -> Response:
@@ -213,27 +280,53 @@ class RuntimeAPI:
         if invocation is None:
             return refusal
         mode = request.header(_RESPONSE_MODE)
-        if mode is not None and mode != _wire.STREAMING:
-            return _error(400, "InvalidFunctionResponseMode", "Invalid function response mode")
-        # runtimeDone's producedBytes and spans, while a subscriber may hear of them
-        telemetry = self.telemetry
-        hub = telemetry.hub if telemetry is not None and telemetry.hub.listening else None
-        began = time.time() if hub is not None else 0.0
         if mode == _wire.STREAMING:
             return await self._stream(request, invocation)
+        if mode is not None:
+            return _error(400, "InvalidFunctionResponseMode", "Invalid function response mode")
+        began = time.time()
         try:
             body = await request.body(limit=RESPONSE_LIMIT)
         except BodyTooLarge as error:
             self.runtime.answer(invocation, too_large_result(error.size))
             return _too_large()
-        if hub is not None:
-            hub.response(request_id, began=began, ended=time.time(), size=len(body))
-        content_type = request.header("content-type") or "application/json"
-        result = InvocationResult(outcome=Outcome.SUCCESS, body=body, content_type=content_type)
-        self.runtime.answer(invocation, result)
+        self._answered(request, invocation, body, began)
         # Let the caller's answer go out before this 202: the caller is the one waiting.
         await asyncio.sleep(0)
         return ACCEPTED
+
+    def _answer_now(self, request: Request, request_id: str, target: str) -> Response | object:
+        """A buffered response or error, whose body has arrived: the caller's answer goes out
+        first, then the ``202``."""
+        invocation, refusal = self._addressed(request, request_id, target)
+        if invocation is None:
+            return refusal
+        error = target == "InvocationErrorResponse"
+        if not error and request.header(_RESPONSE_MODE) is not None:
+            return _error(400, "InvalidFunctionResponseMode", "Invalid function response mode")
+        began = time.time()
+        try:
+            body = request.arrived_body(limit=RESPONSE_LIMIT)
+        except BodyTooLarge as too_large:
+            self.runtime.answer(invocation, too_large_result(too_large.size))
+            return _too_large()
+        if error:
+            self._failed(request, invocation, body)
+        else:
+            self._answered(request, invocation, body, began)
+        asyncio.get_running_loop().call_soon(request.reply, ACCEPTED)
+        return LATER
+
+    def _answered(
+        self, request: Request, invocation: PendingInvocation, body: bytes, began: float
+    ) -> None:
+        telemetry = self.telemetry  # runtimeDone's producedBytes and spans, for subscribers
+        if telemetry is not None and telemetry.hub.listening:
+            size = len(body)
+            telemetry.hub.response(invocation.request_id, began=began, ended=time.time(), size=size)
+        content_type = request.header("content-type") or "application/json"
+        result = InvocationResult(outcome=Outcome.SUCCESS, body=body, content_type=content_type)
+        self.runtime.answer(invocation, result)
 
     async def _stream(self, request: Request, invocation: PendingInvocation) -> Response:
         """A streamed response: pass each chunk on as it arrives; the trailers say how it ended."""
@@ -266,10 +359,13 @@ class RuntimeAPI:
         except BodyTooLarge as error:  # the caller gets the size error, not a wait to timeout
             self.runtime.answer(invocation, too_large_result(error.size))
             return _too_large()
+        self._failed(request, invocation, body)
+        return ACCEPTED
+
+    def _failed(self, request: Request, invocation: PendingInvocation, body: bytes) -> None:
         error_type = request.header(_wire.ERROR_TYPE.lower())
         result = InvocationResult(outcome=Outcome.ERROR, body=body, error_type=error_type)
         self.runtime.answer(invocation, result)
-        return ACCEPTED
 
     async def init_error(self, request: Request) -> Response:
         """``POST /runtime/init/error``: the runtime could not start; it should exit now."""
@@ -296,6 +392,16 @@ class RuntimeAPI:
             # An answer to an earlier, timed-out invocation (the 2026 cross-wiring protection).
             return None, _error(410, "InvokeTimeout", "Invoke timeout")
         return current, Response(202)
+
+
+def _answer_of(request: Request, ending: str) -> str | None:
+    """The request id of a ``POST /runtime/invocation/{id}`` + ENDING, else None."""
+    target = request.target
+    if request.method == "POST" and target.endswith(ending) and target.startswith(_INVOCATION):
+        request_id = target[len(_INVOCATION) : -len(ending)]
+        if request_id and "/" not in request_id:
+            return request_id
+    return None
 
 
 def _decode_error_body(value: str | None) -> bytes | None:

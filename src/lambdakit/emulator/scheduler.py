@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import functools
 import time
 from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
@@ -127,6 +128,34 @@ class FunctionPool:
         else:  # the function is still running: its concurrency is in use until the stream ends
             self._background(self._give_back_when_ended(invocation))
         return result
+
+    def invoke_now(self, invocation: PendingInvocation) -> asyncio.Future[InvocationResult] | None:
+        """``invoke`` without a task, where an idle environment of the invocation's lane takes
+        it at once (the Invoke API's immediate way): the invocation's future, whose end gives
+        its concurrency back. None, with nothing done, when it would wait or be refused:
+        ``invoke`` then does either."""
+        if self._closed:
+            return None
+        try:
+            lane = self.lane(invocation)
+            if self._queues.get(lane) or not self._idle.get(lane):
+                return None
+            self._take_concurrency()
+        except (EmulatorError, Throttled):
+            return None
+        if self.observer is not None:
+            self.observer.invocation_started(self.spec.name, self.spec.memory_size, invocation)
+        self._take_idle(lane).deliver(invocation)
+        invocation.future.add_done_callback(functools.partial(self._ended_now, invocation))
+        return invocation.future
+
+    def _ended_now(
+        self, invocation: PendingInvocation, future: asyncio.Future[InvocationResult]
+    ) -> None:
+        if future.cancelled() or future.exception() is not None or future.result().stream is None:
+            self._give_back_concurrency()
+        else:  # a streamed result: the function runs on until its stream ends
+            self._background(self._give_back_when_ended(invocation))
 
     def _take_concurrency(self) -> None:
         if self.reserved is None:

@@ -175,7 +175,9 @@ class Emulator:
 
             self.console = Console(self, self.hub, self.config.console)
             handler = self.console.wrap(api.handle)
-        self._server = await start_server(handler, self.config.host, self.config.port)
+        self._server = await start_server(
+            handler, self.config.host, self.config.port, immediate=api.immediate
+        )
         await self._start_urls()
         await self._start_apis()
         resumed = self.events.resume()

@@ -17,8 +17,8 @@ The parts, each with the why of its own in its docstring:
 - ``request``: ``Request`` and its body as it arrives; ``BodyTooLarge``;
 - ``response``: ``Response``, ``json_response``, and the writer that sends a response;
 - ``timeouts``: ``HttpTimeouts`` and the one timer per connection that enforces them;
-- ``connection``: the protocol (httptools callbacks, flow control, EOF, errors) and the task
-  that serves a connection's requests in order;
+- ``connection``: the protocol (httptools callbacks, flow control, EOF, errors), the task
+  that serves a connection's requests in order, and the immediate handler's way without one;
 - ``server``: ``start_server`` and ``bound_port``.
 
 Private to the emulator (the layering test keeps it so); the rest of the emulator imports the
@@ -29,18 +29,28 @@ from __future__ import annotations
 
 from lambdakit.emulator._http.connection import open_connections
 from lambdakit.emulator._http.request import BodyTooLarge, Request
-from lambdakit.emulator._http.response import Handler, Response, json_response
+from lambdakit.emulator._http.response import (
+    LATER,
+    Handler,
+    Immediate,
+    Response,
+    internal_error,
+    json_response,
+)
 from lambdakit.emulator._http.server import bound_port, start_server
 from lambdakit.emulator._http.timeouts import DEFAULT_TIMEOUTS, HttpTimeouts
 
 __all__ = [
     "DEFAULT_TIMEOUTS",
+    "LATER",
     "BodyTooLarge",
     "Handler",
     "HttpTimeouts",
+    "Immediate",
     "Request",
     "Response",
     "bound_port",
+    "internal_error",
     "json_response",
     "open_connections",
     "start_server",

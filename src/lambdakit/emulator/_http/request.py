@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from lambdakit.emulator._http.connection import _Connection
+    from lambdakit.emulator._http.response import Response
 
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 
@@ -138,15 +139,33 @@ class Request:
                     self._waiter = None
                     self._connection.body_wait_ends()
 
+    def reply(self, response: Response | None) -> None:
+        """Answer this request, which the server's immediate handler took to answer ``LATER``
+        (once); None drops the connection instead."""
+        self._connection.reply(self, response)
+
+    def arrived_body(self, limit: int | None = None) -> bytes:
+        """The whole body, which has arrived (the immediate handler's ``body``); raises
+        ``BodyTooLarge`` past ``limit``."""
+        assert self._body_done, "the body has not all arrived"
+        body = (
+            b"".join(self._chunks)
+            if len(self._chunks) > 1
+            else self._chunks[0]
+            if self._chunks
+            else b""
+        )
+        self._chunks.clear()
+        self._buffered = 0
+        self._connection.body_consumed(0)
+        if limit is not None and len(body) > limit:
+            raise BodyTooLarge(len(body))
+        return body
+
     async def body(self, limit: int | None = None) -> bytes:
         """The whole body; raises ``BodyTooLarge`` past ``limit`` (the rest is discarded)."""
-        if self._body_done and len(self._chunks) <= 1 and not self._expects_continue:
-            body = self._chunks.popleft() if self._chunks else b""  # the common case: arrived
-            self._buffered = 0
-            self._connection.body_consumed(0)
-            if limit is not None and len(body) > limit:
-                raise BodyTooLarge(len(body))
-            return body
+        if self._body_done and not self._expects_continue:
+            return self.arrived_body(limit)  # the common case: it has arrived
         parts: list[bytes] = []
         size = 0
         async for chunk in self.chunks():

@@ -62,6 +62,21 @@ def json_response(
 Handler = Callable[[Request], Awaitable[Response]]
 
 
+class _Later:
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "LATER"
+
+
+LATER: object = _Later()
+"""What an immediate handler returns for a request it will answer with ``request.reply``."""
+
+Immediate = Callable[[Request], "Response | object | None"]
+"""A server's handler for its hot path, called without a task once a request has arrived whole
+(connection.py): a ``Response`` (its body bytes), ``LATER``, or None for the usual way."""
+
+
 async def call_handler(conn: _Connection, request: Request) -> Response:
     """The handler's response; a 500 naming the fault if the handler itself failed (a bug
     of ours, reported to the client rather than as an unhandled-task traceback)."""
@@ -98,6 +113,39 @@ async def deliver(conn: _Connection, request: Request, response: Response) -> No
         finally:  # even if closing it was cut short (cancelled again)
             if response.on_finish is not None:
                 _call_on_finish(request, response.on_finish, sent)
+
+
+def respond_now(conn: _Connection, request: Request, response: Response) -> bool:
+    """Send RESPONSE (a body of bytes) to REQUEST, whose body has all arrived, at once: the
+    immediate handlers' ``deliver``. True when it went out as it is; its ``on_finish`` hears."""
+    sent = False
+    try:
+        request._discard_unread()
+        if not conn.lost:
+            sent = _write_now(conn, request, response)
+    finally:
+        if response.on_finish is not None:
+            _call_on_finish(request, response.on_finish, sent)
+    return sent
+
+
+def _write_now(conn: _Connection, request: Request, response: Response) -> bool:
+    body = response.body
+    if not isinstance(body, bytes):
+        raise TypeError("an immediate answer has a body of bytes")
+    headers = response.headers
+    if not request.keep_alive:
+        headers = [*headers, ("Connection", "close")]
+    try:
+        head = _head_for(request, response.status, headers, body)
+    except ValueError as error:  # a header that would split the response
+        _write_now(conn, request, internal_error(request, error))
+        return False
+    if response.status in _NO_BODY_STATUSES or request.method == "HEAD":
+        conn.write(head)
+    else:
+        conn.write(head + body)
+    return True
 
 
 async def _respond(conn: _Connection, request: Request, response: Response) -> bool:
@@ -217,7 +265,9 @@ def header_lines(headers: list[tuple[str, str]]) -> bytes:
 
 
 __all__ = [
+    "LATER",
     "Handler",
+    "Immediate",
     "Response",
     "call_handler",
     "close_iterator",
@@ -226,4 +276,5 @@ __all__ = [
     "header_lines",
     "internal_error",
     "json_response",
+    "respond_now",
 ]
