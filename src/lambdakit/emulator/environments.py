@@ -446,7 +446,9 @@ class ExecutionEnvironment:
             self._timer = loop.call_later(left, self._extensions_timed_out, invocation)
             asyncio.get_running_loop().create_task(self._end_after_extensions())
         else:
-            loop.call_soon(self._end_once_logs_are_read)
+            # A turn later: the caller's answer and the runtime's 202 go out first (the
+            # runtime's next poll is what the next invocation waits for).
+            loop.call_soon(loop.call_soon, self._end_once_logs_are_read)
 
     def _extensions_timed_out(self, invocation: PendingInvocation) -> None:
         """An extension still held the invocation at its deadline, after the runtime answered

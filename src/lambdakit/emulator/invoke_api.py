@@ -6,7 +6,7 @@
 JSON) and ``X-Amz-Tenant-Id``. Service errors are rest-json errors with ``x-amzn-ErrorType``
 and the member names of botocore's Lambda model, so botocore raises the modelled exceptions.
 
-A synchronous invocation of a function with an idle environment (the common case) is started
+A synchronous invocation of a function whose environment is warm (the common case) is started
 by ``immediate``, from the HTTP server's parser callback without a task, and answered from a
 callback of its future; the rest take ``handle``.
 
@@ -87,9 +87,10 @@ class InvokeAPI:
             return error.response(request_id)
 
     def immediate(self, request: Request) -> Response | object | None:
-        """A synchronous ``Invoke`` (no log tail) that an idle environment takes at once,
-        started without a task (the HTTP server's immediate handler): ``LATER``, and the
-        answer comes from the invocation's future; a refusal; or None for ``handle``."""
+        """A synchronous ``Invoke`` (no log tail), started without a task (the HTTP server's
+        immediate handler) when no environment needs starting for it: ``LATER``, and the
+        answer comes from the invocation's future. A refusal, or None for ``handle``; one
+        that needs a new environment goes on in a task."""
         match = INVOKE.fullmatch(request.path) if request.method == "POST" else None
         if match is None or request.header("x-amz-log-type") == "Tail":
             return None  # the tail waits for END and REPORT: the coroutine does
@@ -124,8 +125,12 @@ class InvokeAPI:
         future: asyncio.Future[InvocationResult],
     ) -> None:
         """The answer to an Invoke that ``immediate`` started, once its result is known."""
-        if future.cancelled() or future.exception() is not None:
-            request.reply(None)  # the server is closing
+        error = None if future.cancelled() else future.exception()
+        if isinstance(error, EmulatorError):  # it waited in the queue, and the server closed
+            request.reply(ServiceError(500, "ServiceException", str(error)).response(request_id))
+            return
+        if future.cancelled() or error is not None:
+            request.reply(None)
             return
         result = future.result()
         if result.stream is not None:  # a buffered Invoke of a streaming function: read whole

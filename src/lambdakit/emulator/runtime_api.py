@@ -212,8 +212,15 @@ class RuntimeAPI:
         if work is None:
             return None  # the environment cannot take the poll at once: the coroutine waits
         self._poller = request
-        work.add_done_callback(functools.partial(self._work_came, request))
-        return LATER
+        if not work.done() or work.cancelled() or work.exception() is not None:
+            work.add_done_callback(functools.partial(self._work_came, request))
+            return LATER
+        self.runtime.work_taken(work)  # an invocation was waiting for this poll: it goes now
+        response = self._handed_out(request, work.result())
+        if response is None:
+            asyncio.get_running_loop().call_soon(request.reply, None)
+            return LATER
+        return response
 
     def _work_came(self, request: Request, work: asyncio.Future[PendingInvocation]) -> None:
         if work.cancelled() or work.exception() is not None:

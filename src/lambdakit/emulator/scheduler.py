@@ -130,29 +130,57 @@ class FunctionPool:
         return result
 
     def invoke_now(self, invocation: PendingInvocation) -> asyncio.Future[InvocationResult] | None:
-        """``invoke`` without a task, where an idle environment of the invocation's lane takes
-        it at once (the Invoke API's immediate way): the invocation's future, whose end gives
-        its concurrency back. None, with nothing done, when it would wait or be refused:
-        ``invoke`` then does either."""
+        """``invoke`` without a task (the Invoke API's immediate way), where no environment
+        needs starting: an idle one takes the invocation at once, or it waits in the queue for
+        a busy one that has answered and asks for work in a moment. Returns the invocation's
+        future, whose end gives its concurrency back; None, with nothing done, when it would
+        need a new environment or be refused (``invoke`` then does either)."""
         if self._closed:
             return None
         try:
             lane = self.lane(invocation)
-            if self._queues.get(lane) or not self._idle.get(lane):
-                return None
+        except EmulatorError:
+            return None
+        idle = self._idle.get(lane)
+        if not self._takes_now(lane, invocation, bool(idle)):
+            return None
+        try:
             self._take_concurrency()
-        except (EmulatorError, Throttled):
+        except Throttled:
             return None
         if self.observer is not None:
             self.observer.invocation_started(self.spec.name, self.spec.memory_size, invocation)
-        self._take_idle(lane).deliver(invocation)
+        if idle:
+            self._take_idle(lane).deliver(invocation)
+        else:
+            self._queues[lane].append(invocation)
         invocation.future.add_done_callback(functools.partial(self._ended_now, invocation))
         return invocation.future
+
+    def _takes_now(self, lane: Lane, invocation: PendingInvocation, idle: bool) -> bool:
+        """Whether an environment of LANE takes INVOCATION without one being started: an idle
+        one with nothing queued before it, or a busy one that has answered."""
+        queue = self._queues.get(lane)
+        if idle:
+            return not queue
+        if self.reserved is not None:
+            return False  # room may have to be made for it (_make_room): ``invoke`` does that
+        if queue is None:
+            queue = self._queues[lane] = collections.deque()
+        queue.append(invocation)  # tentatively: is an environment coming for it?
+        short = self._short_of_environments(lane)
+        queue.pop()
+        if short and not queue:
+            del self._queues[lane]
+        return not short
 
     def _ended_now(
         self, invocation: PendingInvocation, future: asyncio.Future[InvocationResult]
     ) -> None:
-        if future.cancelled() or future.exception() is not None or future.result().stream is None:
+        error = None if future.cancelled() else future.exception()
+        if isinstance(error, Exception) and self.observer is not None:
+            self.observer.invocation_refused(invocation, error)  # as ``invoke`` says it
+        if future.cancelled() or error is not None or future.result().stream is None:
             self._give_back_concurrency()
         else:  # a streamed result: the function runs on until its stream ends
             self._background(self._give_back_when_ended(invocation))
