@@ -340,8 +340,8 @@ class _Connection(Deadlines, asyncio.Protocol):
             else:
                 self.serving = True
                 self._task = self.loop.create_task(self._serve())
-        elif self._idle is not None:
-            self._wake_server()  # the serving task decides whether the connection ends
+        elif self._idle is not None and (self.lost or self.eof or self.error is not None):
+            self._wake_server()  # the serving task ends the connection
 
     def _after_answer(self, request: Request, sent: bool) -> None:
         if not sent or not request.keep_alive:
