@@ -36,9 +36,8 @@ import sys
 import time
 import zlib
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Literal, TextIO
+from typing import Literal, NamedTuple, TextIO
 
 import click
 
@@ -185,9 +184,10 @@ def _drop_partial_sequence(data: bytes) -> bytes:
 # --- printing ----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class LogLine:
-    """One line of an environment's output, or one platform line (START, END, REPORT...)."""
+class LogLine(NamedTuple):
+    """One line of an environment's output, or one platform line (START, END, REPORT...). A
+    named tuple, not a frozen dataclass: three or more are made per invocation, and a frozen
+    dataclass's ``__init__`` sets each field through ``object.__setattr__``."""
 
     function: str
     env_id: str
@@ -296,6 +296,8 @@ class LogPrinter:
     def render(self, line: LogLine) -> str:
         r"""The line as printed (without the newline): every physical line gets the prefix; on
         a terminal, a record's ``\r``-separated lines are indented under its first."""
+        if not self.color and not self.terminal and "\n" not in line.text:
+            return f"[{line.function}] {line.text}"  # the common case: one line, as it is
         prefix = f"[{line.function}]"
         indent = " " * (len(prefix) + 1)
         if self.color:
