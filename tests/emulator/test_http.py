@@ -116,10 +116,15 @@ class Harness:
 
     @contextlib.asynccontextmanager
     async def serve(
-        self, handler: _http.Handler, timeouts: HttpTimeouts = _http.DEFAULT_TIMEOUTS
+        self,
+        handler: _http.Handler,
+        timeouts: HttpTimeouts = _http.DEFAULT_TIMEOUTS,
+        immediate: _http.Immediate | None = None,
     ) -> AsyncIterator[int]:
         """``start_server`` on a free port of 127.0.0.1; yields the port."""
-        server = await _http.start_server(handler, "127.0.0.1", 0, timeouts=timeouts)
+        server = await _http.start_server(
+            handler, "127.0.0.1", 0, timeouts=timeouts, immediate=immediate
+        )
         try:
             yield _http.bound_port(server)
         finally:

@@ -13,12 +13,9 @@ close`` and a client that half-closes are honoured. Both event loops, as in test
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import socket
 import struct
-from collections.abc import AsyncIterator, Callable
 
-from lambdakit.emulator import _http
 from lambdakit.emulator._http import LATER, Request, Response
 from tests.emulator.test_http import (
     EXPECTING,
@@ -32,21 +29,6 @@ from tests.emulator.test_http import (
 )
 
 __all__ = ["harness"]  # the fixture, shared with test_http.py
-
-Immediate = Callable[[Request], "Response | object | None"]
-
-
-@contextlib.asynccontextmanager
-async def serving(
-    harness: Harness, handler: _http.Handler, immediate: Immediate
-) -> AsyncIterator[int]:
-    server = await _http.start_server(handler, "127.0.0.1", 0, immediate=immediate)
-    try:
-        yield _http.bound_port(server)
-    finally:
-        server.close()
-        harness._close_connections()
-        await server.wait_closed()
 
 
 async def declined(request: Request) -> Response:
@@ -62,7 +44,7 @@ def test_an_immediate_answer_needs_no_handler(harness: Harness) -> None:
         return text(b"now " + request.target.encode() + b" " + request.arrived_body())
 
     async def main() -> None:
-        async with serving(harness, handler, immediate) as port, connect(port) as client:
+        async with harness.serve(handler, immediate=immediate) as port, connect(port) as client:
             await client.send(get("/a") + post("/b", b"xyz"))  # pipelined, one read
             expected = text_bytes(b"now /a ") + text_bytes(b"now /b xyz")
             assert await client.read_exactly(len(expected)) == expected
@@ -78,7 +60,7 @@ def test_what_it_declines_and_what_follows_go_to_the_handler(harness: Harness) -
         return None if request.target == "/usual" else text(b"now")
 
     async def main() -> None:
-        async with serving(harness, declined, immediate) as port, connect(port) as client:
+        async with harness.serve(declined, immediate=immediate) as port, connect(port) as client:
             # Pipelined behind one the handler serves, /now is the handler's too.
             await client.send(post("/usual", b"1") + get("/now") + post("/usual", b"2"))
             expected = text_bytes(b"usual /usual 1") + text_bytes(b"usual /now ")
@@ -98,7 +80,7 @@ def test_a_body_that_comes_in_two_reads_and_an_expect_go_the_usual_way(harness: 
         return text(b"now")
 
     async def main() -> None:
-        async with serving(harness, declined, immediate) as port, connect(port) as client:
+        async with harness.serve(declined, immediate=immediate) as port, connect(port) as client:
             request = post("/split", b"abcdef")
             await client.send(request[:-3])
             await asyncio.sleep(0.05)
@@ -130,7 +112,7 @@ def test_requests_behind_a_later_answer_wait_their_turn(harness: Harness) -> Non
         return None
 
     async def main() -> None:
-        async with serving(harness, handler, immediate) as port, connect(port) as client:
+        async with harness.serve(handler, immediate=immediate) as port, connect(port) as client:
             await client.send(get("/poll") + get("/after") + get("/again"))
             await asyncio.sleep(0.05)
             assert served == [] and client.arrived() == b""  # nothing overtakes the poll
@@ -158,7 +140,7 @@ def test_a_reply_to_a_client_that_left_tells_on_finish(harness: Harness) -> None
         return LATER
 
     async def main() -> None:
-        async with serving(harness, declined, immediate) as port:
+        async with harness.serve(declined, immediate=immediate) as port:
             async with connect(port) as client:
                 await client.send(get("/poll"))
                 while not waiting:
@@ -181,7 +163,7 @@ def test_reply_none_closes_the_connection(harness: Harness) -> None:
         return LATER
 
     async def main() -> None:
-        async with serving(harness, declined, immediate) as port, connect(port) as client:
+        async with harness.serve(declined, immediate=immediate) as port, connect(port) as client:
             await client.send(get("/poll"))
             while not waiting:
                 await asyncio.sleep(0.01)
@@ -196,7 +178,7 @@ def test_a_failing_immediate_handler_answers_500_and_closes(harness: Harness) ->
         raise ValueError("broken")
 
     async def main() -> None:
-        async with serving(harness, declined, immediate) as port, connect(port) as client:
+        async with harness.serve(declined, immediate=immediate) as port, connect(port) as client:
             await client.send(get("/x"))
             reply = await client.read_response()
             assert reply.status == 500
@@ -217,7 +199,7 @@ def test_connection_close_and_a_half_close_are_honoured(harness: Harness) -> Non
         return text(b"now")
 
     async def main() -> None:
-        async with serving(harness, declined, immediate) as port:
+        async with harness.serve(declined, immediate=immediate) as port:
             async with connect(port) as client:
                 await client.send(get("/x", "Connection: close\r\n") + get("/ignored"))
                 assert await client.read_to_eof() == text_bytes(b"now", close=True)
