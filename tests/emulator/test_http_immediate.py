@@ -213,3 +213,32 @@ def test_connection_close_and_a_half_close_are_honoured(harness: Harness) -> Non
                 assert await client.read_to_eof() == text_bytes(b"still answered")
 
     harness.run(main)
+
+
+def test_garbage_behind_a_later_answer_gets_its_400_after_it(harness: Harness) -> None:
+    waiting: list[Request] = []
+
+    def immediate(request: Request) -> object:
+        if request.target == "/first":
+            return None  # the usual way: the connection has a serving task, idle after it
+        waiting.append(request)
+        return LATER
+
+    async def main() -> None:
+        async with harness.serve(declined, immediate=immediate) as port, connect(port) as client:
+            await client.send(get("/first"))
+            assert (await client.read_response()).raw == text_bytes(b"usual /first ")
+            await client.send(get("/poll"))
+            while not waiting:
+                await asyncio.sleep(0.01)
+            await client.send(b"NOT HTTP AT ALL\r\n\r\n")
+            client.sock.shutdown(socket.SHUT_WR)  # and the client's end: still answered first
+            await asyncio.sleep(0.05)
+            assert client.arrived() == b""
+            waiting[0].reply(text(b"event"))
+            assert (await client.read_response()).raw == text_bytes(b"event")
+            refusal = await client.read_response()
+            assert refusal.status == 400 and refusal.header("connection") == "close"
+            assert await client.read_to_eof() == b""
+
+    harness.run(main)

@@ -11,8 +11,9 @@ hot path: it is called from the parser's callback, without a task, when a reques
 whole in one read and nothing else of the connection is under way. It answers there and then
 (a ``Response`` with a body of bytes), later (``LATER``: it calls ``request.reply`` once, from a
 callback of its own; requests that come meanwhile wait their turn), or not (None: the request
-takes the usual way, to the handler). An invocation crosses three requests in the emulator, and
-a task step, a future and a chain of coroutines for each were a third of its CPU.
+takes the usual way, to the handler). The emulator's Runtime API and Invoke API answer the
+three requests of a warm invocation this way, without a task step, a future and a chain of
+coroutines for each (docs/benchmarks.md says what that saved: less than hoped).
 
 Connections end when nothing more can come of them, so that they cannot pile up (browsers,
 health checks and port scanners open connections and close them unused). At the client's end
@@ -465,8 +466,8 @@ class _Connection(Deadlines, asyncio.Protocol):
         """Wait until a request is queued; False when none will come (closed, or garbage)."""
         while not self.queue or self._later is not None:
             self.serving = self._later is not None
-            if self.lost or self.error is not None or (self.eof and self._later is None):
-                return False
+            if self.lost or (self._later is None and (self.error is not None or self.eof)):
+                return False  # (the answer owed comes first; reply() wakes this task again)
             if not self._in_head:  # else the head's limit runs, from its first byte
                 self._wait, self._since = IDLE, self.loop.time()
             self._idle = self.loop.create_future()
