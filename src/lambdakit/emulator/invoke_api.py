@@ -137,7 +137,11 @@ class InvokeAPI:
             answer = self._streamed_whole(result, invocation, headers)
             self._later(request, request_id, answer)
             return
-        request.reply(_result_response(result, invocation, headers, None))
+        try:
+            response = _result_response(result, invocation, headers, None)
+        except Exception as failure:  # the boundary where a fault of ours becomes a 500
+            response = internal_error(request, failure)
+        request.reply(response)
 
     async def _streamed_whole(
         self,
