@@ -242,3 +242,51 @@ def test_garbage_behind_a_later_answer_gets_its_400_after_it(harness: Harness) -
             assert await client.read_to_eof() == b""
 
     harness.run(main)
+
+
+def test_a_shared_response_is_the_same_bytes_each_time_and_closes_when_asked(
+    harness: Harness,
+) -> None:
+    accepted = Response(202, [("Content-Type", "text/plain")], b"ok").shared()
+
+    def immediate(request: Request) -> Response:
+        return accepted
+
+    async def main() -> None:
+        async with harness.serve(declined, immediate=immediate) as port, connect(port) as client:
+            once = text_bytes(b"ok", 202)
+            await client.send(get("/a") + get("/b"))
+            assert await client.read_exactly(2 * len(once)) == once + once
+            await client.send(b"HEAD /c HTTP/1.1\r\nHost: test\r\n\r\n")
+            head = once[: -len(b"ok")]
+            assert await client.read_exactly(len(head)) == head  # no body for HEAD
+            await client.send(get("/d", "Connection: close\r\n"))
+            assert await client.read_to_eof() == text_bytes(b"ok", 202, close=True)
+
+    harness.run(main)
+
+
+def test_header_gives_the_first_of_a_repeated_name_in_any_case(harness: Harness) -> None:
+    seen: list[tuple[str | None, ...]] = []
+
+    def look(request: Request) -> None:
+        seen.append((request.header("X-Twice"), request.header("x-once"), request.header("no")))
+
+    async def handler(request: Request) -> Response:
+        look(request)
+        return text(b"usual")
+
+    def immediate(request: Request) -> Response | None:
+        look(request)
+        return None if request.target == "/usual" else text(b"now")
+
+    async def main() -> None:
+        async with harness.serve(handler, immediate=immediate) as port, connect(port) as client:
+            headers = ("X-Twice: first\r\n", "x-twice: second\r\n", "X-ONCE: one\r\n")
+            await client.send(get("/now", *headers))
+            assert (await client.read_response()).body == b"now"
+            await client.send(get("/usual", *headers))
+            assert (await client.read_response()).body == b"usual"
+        assert seen == [("first", "one", None)] * 3  # /usual: immediate, then the handler
+
+    harness.run(main)

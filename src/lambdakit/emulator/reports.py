@@ -296,8 +296,9 @@ class LogPrinter:
     def render(self, line: LogLine) -> str:
         r"""The line as printed (without the newline): every physical line gets the prefix; on
         a terminal, a record's ``\r``-separated lines are indented under its first."""
-        if not self.color and not self.terminal and "\n" not in line.text:
-            return f"[{line.function}] {line.text}"  # the common case: one line, as it is
+        if not self.color and not self.terminal:  # a file or a pipe: each line prefixed
+            prefix = f"[{line.function}] "
+            return prefix + line.text.replace("\n", "\n" + prefix)
         prefix = f"[{line.function}]"
         indent = " " * (len(prefix) + 1)
         if self.color:

@@ -70,7 +70,7 @@ OK = {"status": "OK"}
 # Header names as the HTTP server keys them (lower case), for the requests of every invocation.
 _RESPONSE_MODE = _wire.RESPONSE_MODE.lower()
 _INVOCATION_ID = _wire.INVOCATION_ID.lower()
-ACCEPTED = json_response(202, OK)  # shared: the server never changes a response it sends
+ACCEPTED = json_response(202, OK).shared()  # the server never changes a response it sends
 
 
 def _error(status: int, error_type: str, message: str) -> Response:

@@ -250,6 +250,7 @@ class _Connection(Deadlines, asyncio.Protocol):
     def on_headers_complete(self) -> None:
         request = self._current
         assert request is not None
+        request.index_headers()
         self._in_head = False
         self._wait = HANDLER
         parser = self.parser

@@ -46,6 +46,7 @@ class Request:
         "_chunks",
         "_connection",
         "_expects_continue",
+        "_index",
         "_waiter",
         "headers",
         "http_10",
@@ -73,6 +74,7 @@ class Request:
         self._waiter: asyncio.Future[None] | None = None
         self._expects_continue = False
         self._broken = False
+        self._index: dict[str, str] | None = None  # header()'s, once the head is whole
 
     @property
     def path(self) -> str:
@@ -108,11 +110,19 @@ class Request:
         return dict(parse_qsl(self.target.partition("?")[2], keep_blank_values=True))
 
     def header(self, name: str, default: str | None = None) -> str | None:
-        lower = name.lower()
-        for key, value in self.headers:
-            if key == lower:
-                return value
-        return default
+        """The first value of header NAME (any case), or DEFAULT. Handlers ask for several
+        headers of each request, so they are looked up in a dict: the connection makes it
+        once the head is whole (``index_headers``); a request made otherwise gets it at the
+        first ask."""
+        index = self._index
+        if index is None:
+            index = self.index_headers()
+        return index.get(name.lower(), default)
+
+    def index_headers(self) -> dict[str, str]:
+        """(Re)make ``header``'s dict from ``headers``; the first of a repeated name wins."""
+        self._index = dict(reversed(self.headers))
+        return self._index
 
     async def chunks(self) -> AsyncIterator[bytes]:
         """The body as it arrives; ``trailers`` is filled in once it has all arrived. Raises

@@ -34,7 +34,7 @@ class Response:
     it was abandoned (the client went away before or while it was written, the body iterator
     failed, the server closed)."""
 
-    __slots__ = ("body", "headers", "on_finish", "status", "trailers")
+    __slots__ = ("_shared", "_wire", "body", "headers", "on_finish", "status", "trailers")
 
     def __init__(
         self,
@@ -50,6 +50,14 @@ class Response:
         self.body = body
         self.trailers = trailers
         self.on_finish = on_finish
+        self._shared = False
+        self._wire: bytes | None = None  # a shared response's bytes, once sent
+
+    def shared(self) -> Response:
+        """Mark this response (a body of bytes) as one sent unchanged again and again (the
+        Runtime API's ``202``): the immediate way encodes it once. Returns it."""
+        self._shared = True
+        return self
 
 
 def json_response(
@@ -130,6 +138,10 @@ def respond_now(conn: _Connection, request: Request, response: Response) -> bool
 
 
 def _write_now(conn: _Connection, request: Request, response: Response) -> bool:
+    plain = request.keep_alive and request.method != "HEAD"
+    if response._wire is not None and plain:
+        conn.write(response._wire)
+        return True
     body = response.body
     if not isinstance(body, bytes):
         raise TypeError("an immediate answer has a body of bytes")
@@ -143,8 +155,11 @@ def _write_now(conn: _Connection, request: Request, response: Response) -> bool:
         return False
     if response.status in _NO_BODY_STATUSES or request.method == "HEAD":
         conn.write(head)
-    else:
-        conn.write(head + body)
+        return True
+    data = head + body
+    conn.write(data)
+    if response._shared and plain:
+        response._wire = data
     return True
 
 
