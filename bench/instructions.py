@@ -10,8 +10,10 @@ difference of the counts is what one invocation costs, start-up and warm-up canc
 
 What it counts: user-space instructions of the server's threads (the event loop and the console
 writer), all of Python included; not the kernel's work (its sockets and pipes), nor the runtime's
-or the client's. Repeatable within about 0.5 %; valgrind runs the server some 30 times slower, so
-timers that fire per invocation are few (the log printer's batches), as in a busy server.
+or the client's. Two runs of a build agree within 0.5 % to 7 %: valgrind runs the server some 30
+times slower, and timing still picks a few paths (how many lines a log batch holds, whether the
+runtime's poll or the client's request comes first). Still far steadier than a rate here; for
+smaller differences count Python's bytecodes (docs/benchmarks.md says how).
 
 Usage: ``.venv/bin/python bench/instructions.py [--quick]``; with ``--compare PATH`` it also
 counts the ``lambdakit`` package at PATH (a checkout's ``src``: ``git worktree add /tmp/old
