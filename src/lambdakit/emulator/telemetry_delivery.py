@@ -90,6 +90,12 @@ class Subscriber:
         if self._sender is None or self._sender.done():  # the batch is the buffer as of now
             self._sender = asyncio.get_running_loop().create_task(self._send_all(self._take()))
 
+    def pending(self) -> bool:
+        """Whether records are buffered or on their way."""
+        return bool(self._items or self._dropped_records) or (
+            self._sender is not None and not self._sender.done()
+        )
+
     async def drain(self) -> None:
         """Deliver everything buffered and wait for it ("If any of the input streams are
         closed, then Lambda flushes the logs")."""

@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 __all__ = ["Event", "Telemetry", "attach", "render"]
 
 SHUTDOWN_MARGIN = 0.2  # seconds of a SHUTDOWN's time left to the extension after the delivery
+DELIVERY_SETTLE = 0.05  # seconds between a delivery before SHUTDOWN and the SHUTDOWN
 
 BACKLOG_LIMIT = 10_000  # records of the Init phase kept for subscribers to come
 _LOGS_PLATFORM = frozenset(
@@ -231,10 +232,19 @@ class Telemetry:
 
     async def before_shutdown(self, deadline: float) -> None:
         """What is buffered reaches the extensions before their SHUTDOWN ("If any of the input
-        streams are closed, then Lambda flushes the logs"), leaving them time before DEADLINE."""
+        streams are closed, then Lambda flushes the logs"), leaving them time before DEADLINE.
+        After a delivery, SHUTDOWN waits ``DELIVERY_SETTLE`` more: a listener may answer 200
+        before it has queued the batch (AWS's python-example-logs-api-extension does), and an
+        extension told SHUTDOWN at once could exit with it unqueued; on Lambda the platform's
+        own latency covers that."""
+        delivered = any(subscriber.pending() for subscriber in self._subscribers.values())
         left = deadline - time.time() - SHUTDOWN_MARGIN
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(self.drain(), max(0.0, left))
+        if delivered:
+            await asyncio.sleep(
+                max(0.0, min(DELIVERY_SETTLE, deadline - time.time() - SHUTDOWN_MARGIN))
+            )
 
     def close(self) -> None:
         for subscriber in self._subscribers.values():
