@@ -110,7 +110,7 @@ class InvokeAPI:
         if future is None:  # it waits for an environment, or is refused: in a task
             self._later(request, request_id, self._invoked(request, target, request_id, invocation))
             return LATER
-        headers = [("x-amzn-RequestId", request_id), ("X-Amz-Executed-Version", target.version)]
+        headers = _answer_headers(request_id, target)
         future.add_done_callback(
             functools.partial(self._answer, request, request_id, invocation, headers)
         )
@@ -127,30 +127,20 @@ class InvokeAPI:
         """The answer to an Invoke that ``immediate`` started, once its result is known."""
         error = None if future.cancelled() else future.exception()
         if isinstance(error, EmulatorError):  # it waited in the queue, and the server closed
-            request.reply(ServiceError(500, "ServiceException", str(error)).response(request_id))
+            request.reply(_service_error(error).response(request_id))
             return
         if future.cancelled() or error is not None:
             request.reply(None)
             return
         result = future.result()
         if result.stream is not None:  # a buffered Invoke of a streaming function: read whole
-            answer = self._streamed_whole(result, invocation, headers)
-            self._later(request, request_id, answer)
+            self._later(request, request_id, _buffered(result, invocation, headers, None))
             return
         try:
             response = _result_response(result, invocation, headers, None)
         except Exception as failure:  # the boundary where a fault of ours becomes a 500
             response = internal_error(request, failure)
         request.reply(response)
-
-    async def _streamed_whole(
-        self,
-        result: InvocationResult,
-        invocation: PendingInvocation,
-        headers: list[tuple[str, str]],
-    ) -> Response:
-        result = await buffer_result(result, invocation)
-        return _result_response(result, invocation, headers, None)
 
     def _later(self, request: Request, request_id: str, answer: Awaitable[Response]) -> None:
         """Reply to REQUEST with ANSWER, in a task (kept until it ends)."""
@@ -224,7 +214,7 @@ class InvokeAPI:
         invocation: PendingInvocation,
         kind: str = "RequestResponse",
     ) -> Response:
-        headers = [("x-amzn-RequestId", request_id), ("X-Amz-Executed-Version", target.version)]
+        headers = _answer_headers(request_id, target)
         pool = target.pool
         if kind == "DryRun":
             return Response(204, headers)
@@ -232,20 +222,14 @@ class InvokeAPI:
             self.functions.submit_event(pool, invocation)
             return Response(202, headers)
         result = await _run(pool, invocation)
-        if result.stream is not None:
-            # A buffered Invoke of a streaming function gets the whole body, as on Lambda.
-            result = await buffer_result(result, invocation)
-        log_type = request.header("x-amz-log-type")
-        if log_type == "Tail":
-            await invocation.reported.wait()  # the tail ends with END and REPORT
-        return _result_response(result, invocation, headers, log_type)
+        return await _buffered(result, invocation, headers, request.header("x-amz-log-type"))
 
     async def _invoke_stream(self, request: Request, target: Target, request_id: str) -> Response:
         """``InvokeWithResponseStream``: an event stream of PayloadChunk events as the function
         produces them, then InvokeComplete (with the error and the log tail when asked)."""
         kind = _invocation_type(request, ("RequestResponse", "DryRun"))
         invocation = await _pending(request, request_id, kind, target.qualifier)
-        headers = [("x-amzn-RequestId", request_id), ("X-Amz-Executed-Version", target.version)]
+        headers = _answer_headers(request_id, target)
         if kind == "DryRun":
             return Response(204, headers)
         result = await _run(target.pool, invocation)
@@ -314,7 +298,30 @@ async def _run(pool: FunctionPool, invocation: PendingInvocation) -> InvocationR
             429, "TooManyRequestsException", str(error), Reason=error.reason
         ) from error
     except EmulatorError as error:
-        raise ServiceError(500, "ServiceException", str(error)) from error
+        raise _service_error(error) from error
+
+
+def _service_error(error: EmulatorError) -> ServiceError:
+    return ServiceError(500, "ServiceException", str(error))
+
+
+def _answer_headers(request_id: str, target: Target) -> list[tuple[str, str]]:
+    return [("x-amzn-RequestId", request_id), ("X-Amz-Executed-Version", target.version)]
+
+
+async def _buffered(
+    result: InvocationResult,
+    invocation: PendingInvocation,
+    headers: list[tuple[str, str]],
+    log_type: str | None,
+) -> Response:
+    """The answer of a buffered Invoke once RESULT is known: a streamed result read whole (as
+    on Lambda), and with ``Tail`` the log tail once END and REPORT have ended it."""
+    if result.stream is not None:
+        result = await buffer_result(result, invocation)
+    if log_type == "Tail":
+        await invocation.reported.wait()
+    return _result_response(result, invocation, headers, log_type)
 
 
 async def buffer_result(

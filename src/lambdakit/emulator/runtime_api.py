@@ -89,6 +89,10 @@ def _transition_error(target: str, state: str = "RuntimeResponseSentState") -> R
     )
 
 
+def _bad_mode() -> Response:
+    return _error(400, "InvalidFunctionResponseMode", "Invalid function response mode")
+
+
 def _too_large() -> Response:
     return _error(
         413,
@@ -290,13 +294,12 @@ class RuntimeAPI:
         if mode == _wire.STREAMING:
             return await self._stream(request, invocation)
         if mode is not None:
-            return _error(400, "InvalidFunctionResponseMode", "Invalid function response mode")
+            return _bad_mode()
         began = time.time()
         try:
             body = await request.body(limit=RESPONSE_LIMIT)
         except BodyTooLarge as error:
-            self.runtime.answer(invocation, too_large_result(error.size))
-            return _too_large()
+            return self._too_large_answer(invocation, error.size)
         self._answered(request, invocation, body, began)
         # Let the caller's answer go out before this 202: the caller is the one waiting.
         await asyncio.sleep(0)
@@ -310,13 +313,12 @@ class RuntimeAPI:
             return refusal
         error = target == "InvocationErrorResponse"
         if not error and request.header(_RESPONSE_MODE) is not None:
-            return _error(400, "InvalidFunctionResponseMode", "Invalid function response mode")
+            return _bad_mode()
         began = time.time()
         try:
             body = request.arrived_body(limit=RESPONSE_LIMIT)
         except BodyTooLarge as too_large:
-            self.runtime.answer(invocation, too_large_result(too_large.size))
-            return _too_large()
+            return self._too_large_answer(invocation, too_large.size)
         if error:
             self._failed(request, invocation, body)
         else:
@@ -364,10 +366,14 @@ class RuntimeAPI:
         try:
             body = await request.body(limit=RESPONSE_LIMIT)
         except BodyTooLarge as error:  # the caller gets the size error, not a wait to timeout
-            self.runtime.answer(invocation, too_large_result(error.size))
-            return _too_large()
+            return self._too_large_answer(invocation, error.size)
         self._failed(request, invocation, body)
         return ACCEPTED
+
+    def _too_large_answer(self, invocation: PendingInvocation, size: int) -> Response:
+        """The caller gets the size error (not a wait for the timeout); the runtime its 413."""
+        self.runtime.answer(invocation, too_large_result(size))
+        return _too_large()
 
     def _failed(self, request: Request, invocation: PendingInvocation, body: bytes) -> None:
         error_type = request.header(_wire.ERROR_TYPE.lower())

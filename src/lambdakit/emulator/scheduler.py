@@ -123,10 +123,7 @@ class FunctionPool:
             if isinstance(error, Exception) and self.observer is not None:
                 self.observer.invocation_refused(invocation, error)  # it never ran
             raise
-        if result.stream is None:
-            self._give_back_concurrency()
-        else:  # the function is still running: its concurrency is in use until the stream ends
-            self._background(self._give_back_when_ended(invocation))
+        self._release(invocation, result)
         return result
 
     def invoke_now(self, invocation: PendingInvocation) -> asyncio.Future[InvocationResult] | None:
@@ -180,9 +177,15 @@ class FunctionPool:
         error = None if future.cancelled() else future.exception()
         if isinstance(error, Exception) and self.observer is not None:
             self.observer.invocation_refused(invocation, error)  # as ``invoke`` says it
-        if future.cancelled() or error is not None or future.result().stream is None:
+        ended = future.cancelled() or error is not None
+        self._release(invocation, None if ended else future.result())
+
+    def _release(self, invocation: PendingInvocation, result: InvocationResult | None) -> None:
+        """Give the invocation's concurrency back: now, or once the stream of RESULT ends (the
+        function is still running until then). None: it never got a result."""
+        if result is None or result.stream is None:
             self._give_back_concurrency()
-        else:  # a streamed result: the function runs on until its stream ends
+        else:
             self._background(self._give_back_when_ended(invocation))
 
     def _take_concurrency(self) -> None:

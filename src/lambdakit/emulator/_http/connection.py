@@ -278,6 +278,10 @@ class _Connection(Deadlines, asyncio.Protocol):
 
     def _enqueue(self, request: Request) -> None:
         self.queue.append(request)
+        self._serve_queue()
+
+    def _serve_queue(self) -> None:
+        """Have the serving task take the queue: wake it, or start it."""
         if self._idle is not None:
             self._wake_server()
         elif not self.serving:
@@ -337,11 +341,7 @@ class _Connection(Deadlines, asyncio.Protocol):
         assert isinstance(response, Response)
         self._after_answer(request, respond_now(self, request, response))
         if self.queue and not self.lost:
-            if self._idle is not None:
-                self._wake_server()
-            else:
-                self.serving = True
-                self._task = self.loop.create_task(self._serve())
+            self._serve_queue()
         elif self._idle is not None and (self.lost or self.eof or self.error is not None):
             self._wake_server()  # the serving task ends the connection
 

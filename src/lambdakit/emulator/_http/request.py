@@ -158,13 +158,7 @@ class Request:
         """The whole body, which has arrived (the immediate handler's ``body``); raises
         ``BodyTooLarge`` past ``limit``."""
         assert self._body_done, "the body has not all arrived"
-        body = (
-            b"".join(self._chunks)
-            if len(self._chunks) > 1
-            else self._chunks[0]
-            if self._chunks
-            else b""
-        )
+        body = b"".join(self._chunks)  # one chunk: that chunk itself, not a copy
         self._chunks.clear()
         self._buffered = 0
         self._connection.body_consumed(0)

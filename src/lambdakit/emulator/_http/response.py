@@ -129,7 +129,7 @@ def respond_now(conn: _Connection, request: Request, response: Response) -> bool
     sent = False
     try:
         request._discard_unread()
-        if not conn.lost:
+        if not conn.lost:  # else nothing to write to
             sent = _write_now(conn, request, response)
     finally:
         if response.on_finish is not None:
@@ -138,6 +138,8 @@ def respond_now(conn: _Connection, request: Request, response: Response) -> bool
 
 
 def _write_now(conn: _Connection, request: Request, response: Response) -> bool:
+    """Write a response whose body is bytes, head and body in one write; False when a 500 went
+    instead (a header that would split the response)."""
     plain = request.keep_alive and request.method != "HEAD"
     if response._wire is not None and plain:
         conn.write(response._wire)
@@ -167,23 +169,20 @@ async def _respond(conn: _Connection, request: Request, response: Response) -> b
     """Send the response; False when a 500 went instead (it could not be sent as it is)."""
     if conn.lost:  # the client left while the handler worked: spare the body iterator
         raise ConnectionError("the client closed the connection")
+    body = response.body
+    if isinstance(body, bytes):
+        sent = _write_now(conn, request, response)
+        if conn._drain is not None or conn.lost:
+            await conn.drain()
+        return sent
     headers = response.headers
     if not request.keep_alive:
         headers = [*headers, ("Connection", "close")]
-    body = response.body
     try:
         head = _head_for(request, response.status, headers, body)
     except ValueError as error:  # a header that would split the response
         await _respond(conn, request, internal_error(request, error))
         return False
-    if isinstance(body, bytes):
-        if response.status in _NO_BODY_STATUSES or request.method == "HEAD":
-            conn.write(head)
-        else:
-            conn.write(head + body)
-        if conn._drain is not None or conn.lost:
-            await conn.drain()
-        return True
     if response.status in _NO_BODY_STATUSES or request.method == "HEAD":
         await close_iterator(body)
         conn.write(head)
