@@ -31,11 +31,11 @@ import collections
 import contextlib
 import json
 import socket
-from typing import cast
+from typing import Any, cast
 
 import httptools
 
-from lambdakit.emulator._http.request import ParseError, Request
+from lambdakit.emulator._http.request import _NO_TRAILERS, ParseError, Request
 from lambdakit.emulator._http.response import (
     LATER,
     Handler,
@@ -96,8 +96,10 @@ class _Connection(Deadlines, asyncio.Protocol):
         self._error_sent = False
         self._current: Request | None = None  # the request the parser is filling
         self._in_head = False
-        self._head_bytes = 0  # of the request line and headers parsed so far
         self._head_reads = 0  # of the reads that ended inside the head (one endless line)
+        self._read = 0  # the size of the read being parsed
+        self.cased = False  # whether requests keep their header names as sent
+        self._raw_append = _no_head.append  # the current request's _raw.append
         self._drain: asyncio.Future[None] | None = None
         self.eof = False
         self._upgrade_request: Request | None = None
@@ -172,9 +174,10 @@ class _Connection(Deadlines, asyncio.Protocol):
         if self._upgraded:
             self._feed_upgrade_body(data)
             return
+        self._read = len(data)
         try:
             self.parser.feed_data(data)
-            self._after_read(len(data))
+            self._after_read(self._read)
         except httptools.HttpParserUpgrade as upgrade:
             self._upgraded = True
             self._feed_upgrade_body(data[upgrade.args[0] :])
@@ -225,56 +228,59 @@ class _Connection(Deadlines, asyncio.Protocol):
     def on_message_begin(self) -> None:
         self._wait, self._since = HEAD, self.loop.time()
         self._in_head = True
-        self._head_bytes = self._head_reads = 0
-        self._current = Request(self, "")
+        self._head_reads = 0
+        self._current = request = Request(self)
+        self._raw_append = request._raw.append
 
     def on_url(self, url: bytes) -> None:
         assert self._current is not None
         self._current.target += url.decode("latin-1")
-        self._head_bytes += len(url)
 
     def on_header(self, name: bytes, value: bytes) -> None:
+        # Called for every header of every request: kept to two appends, the rest is done
+        # for the whole head in on_headers_complete.
+        if self._in_head:
+            self._raw_append(name)
+            self._raw_append(value)
+        else:
+            self._trailer(name, value)
+
+    def _trailer(self, name: bytes, value: bytes) -> None:
         request = self._current
         assert request is not None
-        if self._in_head:
-            key = name.decode("latin-1").lower()
-            request.headers.append((key, value.decode("latin-1")))
-            self._head_bytes += len(name) + len(value)
-            if self._head_bytes > MAX_HEADER_BYTES:
-                raise ParseError(431, f"request head over {MAX_HEADER_BYTES} bytes")
-            if key == "expect" and value.lower() == b"100-continue":
-                request._expects_continue = True
-        else:
-            request.trailers[name.decode("latin-1").lower()] = value.decode("latin-1")
+        if request.trailers is _NO_TRAILERS:
+            request.trailers = {}
+        request.trailers[name.decode("latin-1").lower()] = value.decode("latin-1")
 
     def on_headers_complete(self) -> None:
         request = self._current
         assert request is not None
-        request.index_headers()
+        if self._head_reads + self._read > MAX_HEADER_BYTES:  # else the head cannot be over it
+            _check_head_size(request)
+        index = request._index_raw()
         self._in_head = False
         self._wait = HANDLER
         parser = self.parser
         request.method = parser.get_method().decode("ascii")
         request.keep_alive = parser.should_keep_alive()
-        request.http_10 = parser.get_http_version() == "1.0"
-        if request.http_10:
-            request._expects_continue = False
+        if parser.get_http_version() == "1.0":
+            request.http_10 = True
+        elif "expect" in index and index["expect"].lower() == "100-continue":
+            request._expects_continue = True
         if parser.should_upgrade():
             request.keep_alive = False
             self._upgrade_request = request
             self._upgrade_left = int(request.header("content-length") or 0)
-        elif not request._expects_continue and self._may_answer_now():
-            self._held = request  # for the immediate handler, if its body arrives in this read
+        elif (
+            self.immediate is not None and not request._expects_continue
+            and not self.serving and not self.queue and self._later is None
+            and (self._drain is None or self._drain.done())
+        ):  # fmt: skip
+            # Nothing else of the connection is under way, and the client reads its answers:
+            # the immediate handler may take it, if its body arrives in this read.
+            self._held = request
             return
         self._enqueue(request)
-
-    def _may_answer_now(self) -> bool:
-        """Whether the immediate handler may take a request now: nothing else of the
-        connection is under way, and the client reads its answers."""
-        return (
-            self.immediate is not None and not self.serving and not self.queue
-            and self._later is None and (self._drain is None or self._drain.done())
-        )  # fmt: skip
 
     def _enqueue(self, request: Request) -> None:
         self.queue.append(request)
@@ -484,16 +490,18 @@ class _CasedConnection(_Connection):
     """A connection whose requests also keep their header names as sent (``raw_headers``):
     a subclass, so that the other servers pay nothing for it."""
 
-    def on_message_begin(self) -> None:
-        super().on_message_begin()
-        assert self._current is not None
-        self._current.raw_headers = []
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.cased = True
 
-    def on_header(self, name: bytes, value: bytes) -> None:
-        super().on_header(name, value)
-        request = self._current
-        if self._in_head and request is not None and request.raw_headers is not None:
-            request.raw_headers.append((name.decode("latin-1"), request.headers[-1][1]))
+
+def _check_head_size(request: Request) -> None:
+    size = len(request.target) + sum(map(len, request._raw))
+    if size > MAX_HEADER_BYTES:
+        raise ParseError(431, f"request head over {MAX_HEADER_BYTES} bytes")
+
+
+_no_head: list[bytes] = []  # the current head before the first request: none
 
 
 __all__ = ["BODY_HIGH_WATER", "MAX_HEADER_BYTES", "open_connections"]

@@ -37,7 +37,12 @@ class BodyTooLarge(Exception):
 
 
 class Request:
-    """One HTTP request; its body is read on demand, as the connection receives it."""
+    """One HTTP request; its body is read on demand, as the connection receives it.
+
+    The parser hands over the head's names and values as bytes (``_raw``: name, value, name,
+    value, ...); they are decoded all at once when the head is whole (``_index_raw``), into
+    the dict that ``header`` reads. ``headers`` (lower-case names, in order) and
+    ``raw_headers`` (the names as sent) are made from them when first asked for."""
 
     __slots__ = (
         "_body_done",
@@ -46,25 +51,24 @@ class Request:
         "_chunks",
         "_connection",
         "_expects_continue",
-        "_index",
+        "_raw",
         "_waiter",
-        "headers",
+        "header_map",
         "http_10",
         "keep_alive",
         "method",
-        "raw_headers",
         "target",
         "trailers",
     )
 
-    def __init__(self, connection: _Connection, target: str) -> None:
+    def __init__(self, connection: _Connection) -> None:
         self.method = ""
-        self.target = target
-        self.headers: list[tuple[str, str]] = []
-        # The names as the client spelt them, from servers started with keep_header_case
-        # (the API Gateway server: REST events keep the client's case); else None.
-        self.raw_headers: list[tuple[str, str]] | None = None
-        self.trailers: dict[str, str] = {}
+        self.target = ""
+        self._raw: list[bytes] = []
+        # Lower-case name -> first value: made by the connection once the head is whole, so
+        # a handler's request has it (hot paths read it instead of calling header()).
+        self.header_map: dict[str, str] = _NO_HEADERS
+        self.trailers: dict[str, str] = _NO_TRAILERS  # a dict of its own once one comes
         self.keep_alive = True
         self.http_10 = False
         self._connection = connection
@@ -74,7 +78,20 @@ class Request:
         self._waiter: asyncio.Future[None] | None = None
         self._expects_continue = False
         self._broken = False
-        self._index: dict[str, str] | None = None  # header()'s, once the head is whole
+
+    @property
+    def headers(self) -> list[tuple[str, str]]:
+        """The headers in the order sent, names in lower case (a new list each time)."""
+        names, values = _decoded(self._raw)
+        return list(zip(map(str.lower, names), values, strict=True))
+
+    @property
+    def raw_headers(self) -> list[tuple[str, str]] | None:
+        """The headers with their names as the client spelt them, from servers started with
+        ``keep_header_case``; else None."""
+        if not self._connection.cased:
+            return None
+        return list(zip(*_decoded(self._raw), strict=True))
 
     @property
     def path(self) -> str:
@@ -111,18 +128,24 @@ class Request:
 
     def header(self, name: str, default: str | None = None) -> str | None:
         """The first value of header NAME (any case), or DEFAULT. Handlers ask for several
-        headers of each request, so they are looked up in a dict: the connection makes it
-        once the head is whole (``index_headers``); a request made otherwise gets it at the
-        first ask."""
-        index = self._index
-        if index is None:
-            index = self.index_headers()
+        headers of each request, so they are looked up in a dict, made once the head is
+        whole."""
+        index = self.header_map
+        if index is _NO_HEADERS:
+            index = self._index_raw()
         return index.get(name.lower(), default)
 
-    def index_headers(self) -> dict[str, str]:
-        """(Re)make ``header``'s dict from ``headers``; the first of a repeated name wins."""
-        self._index = dict(reversed(self.headers))
-        return self._index
+    def _index_raw(self) -> dict[str, str]:
+        """Make ``header``'s dict; the first of a repeated name wins."""
+        raw = self._raw
+        parts = b"\n".join(raw).decode("latin-1").split("\n")  # see _decoded
+        if len(parts) != len(raw):
+            parts = [part.decode("latin-1") for part in raw]
+        index = dict(zip(map(str.lower, parts[0::2]), parts[1::2], strict=True))
+        if len(index) * 2 != len(raw):  # a name repeated: again, from the last to the first
+            index = dict(zip(map(str.lower, parts[-2::-2]), parts[-1::-2], strict=True))
+        self.header_map = index
+        return index
 
     async def chunks(self) -> AsyncIterator[bytes]:
         """The body as it arrives; ``trailers`` is filled in once it has all arrived. Raises
@@ -201,6 +224,20 @@ class Request:
         self._buffered = 0
         self._connection.body_consumed(0)
         return self._body_done
+
+
+_NO_TRAILERS: dict[str, str] = {}  # shared, never written to: see on_header
+_NO_HEADERS: dict[str, str] = {}  # shared, never written to: a head not yet indexed
+
+
+def _decoded(raw: list[bytes]) -> tuple[list[str], list[str]]:
+    """The names and the values of RAW (name, value, ...), decoded as Latin-1 in one go: the
+    parser ends a header line at its LF, so no name or value holds one (a value that did,
+    decoded one by one, would not break this)."""
+    parts = b"\n".join(raw).decode("latin-1").split("\n")
+    if len(parts) != len(raw):
+        parts = [part.decode("latin-1") for part in raw]
+    return parts[0::2], parts[1::2]
 
 
 __all__ = ["CONTINUE", "BodyTooLarge", "ParseError", "Request"]

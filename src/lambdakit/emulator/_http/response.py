@@ -140,9 +140,16 @@ def respond_now(conn: _Connection, request: Request, response: Response) -> bool
 def _write_now(conn: _Connection, request: Request, response: Response) -> bool:
     """Write a response whose body is bytes, head and body in one write; False when a 500 went
     instead (a header that would split the response)."""
-    plain = request.keep_alive and request.method != "HEAD"
-    if response._wire is not None and plain:
-        conn.write(response._wire)
+    if request.keep_alive and request.method != "HEAD":  # the common case, kept short
+        wire = response._wire
+        if wire is None:
+            wire = _wire_of(response)
+            if wire is None:
+                _write_now(conn, request, internal_error(request, _split_error(response.headers)))
+                return False
+            if response._shared:
+                response._wire = wire
+        conn.write(wire)
         return True
     body = response.body
     if not isinstance(body, bytes):
@@ -158,11 +165,21 @@ def _write_now(conn: _Connection, request: Request, response: Response) -> bool:
     if response.status in _NO_BODY_STATUSES or request.method == "HEAD":
         conn.write(head)
         return True
-    data = head + body
-    conn.write(data)
-    if response._shared and plain:
-        response._wire = data
+    conn.write(head + body)
     return True
+
+
+def _wire_of(response: Response) -> bytes | None:
+    """Head and body of a response whose body is bytes, to a keep-alive request other than
+    HEAD; None if a header would split it."""
+    body = response.body
+    if type(body) is not bytes:
+        raise TypeError("an immediate answer has a body of bytes")
+    status = response.status
+    if status in _NO_BODY_STATUSES:
+        return _encoded_head(status, response.headers, None)
+    head = _encoded_head(status, response.headers, len(body))
+    return None if head is None else head + body
 
 
 async def _respond(conn: _Connection, request: Request, response: Response) -> bool:
@@ -262,19 +279,46 @@ async def close_iterator(body: bytes | AsyncIterator[bytes]) -> None:
 
 
 def encode_head(status: int, headers: list[tuple[str, str]], length: int | None = None) -> bytes:
+    """The status line and headers, and Content-Length if LENGTH is given; raises ValueError
+    if a header holds a CR, LF or NUL."""
+    head = _encoded_head(status, headers, length)
+    if head is None:
+        raise _split_error(headers)
+    return head
+
+
+def _encoded_head(status: int, headers: list[tuple[str, str]], length: int | None) -> bytes | None:
+    """``encode_head``, with None for a header that would split the response."""
+    try:
+        text = "\r\n".join(map(": ".join, headers))
+    except TypeError:  # a value that is not a str: formatted
+        text = "\r\n".join([f"{name}: {value}" for name, value in headers])
+    # One CR and one LF between lines, no NUL: no header can smuggle in another (RFC 9110 §5.5).
+    breaks = len(headers) - 1 if headers else 0
+    if text.count("\r") != breaks or text.count("\n") != breaks or "\0" in text:
+        return None
+    data = text.encode("latin-1", "replace")
     reason = _REASONS.get(status, b"")
-    lines = header_lines(headers)
-    if length is not None:
-        lines += b"Content-Length: %d\r\n" % length
-    return b"HTTP/1.1 %d %b\r\n%b\r\n" % (status, reason, lines)
+    if length is None:
+        if not headers:
+            return b"HTTP/1.1 %d %b\r\n\r\n" % (status, reason)
+        return b"HTTP/1.1 %d %b\r\n%b\r\n\r\n" % (status, reason, data)
+    if not headers:
+        return b"HTTP/1.1 %d %b\r\nContent-Length: %d\r\n\r\n" % (status, reason, length)
+    return b"HTTP/1.1 %d %b\r\n%b\r\nContent-Length: %d\r\n\r\n" % (status, reason, data, length)
+
+
+def _split_error(headers: list[tuple[str, str]]) -> ValueError:
+    return ValueError(f"a response header contains CR, LF or NUL: {headers!r}")
 
 
 def header_lines(headers: list[tuple[str, str]]) -> bytes:
+    """Header lines, each ended by CRLF (a chunked body's trailers); raises ValueError if a
+    header holds a CR, LF or NUL."""
     text = "".join([f"{name}: {value}\r\n" for name, value in headers])
-    # One CR and one LF per line, no NUL: no header can smuggle in another (RFC 9110 §5.5).
     count = len(headers)
     if text.count("\r") != count or text.count("\n") != count or "\0" in text:
-        raise ValueError(f"a response header contains CR, LF or NUL: {headers!r}")
+        raise _split_error(headers)
     return text.encode("latin-1", "replace")
 
 
