@@ -130,21 +130,47 @@ class Invocation:
 
     def headers(self) -> list[tuple[str, str]]:
         """The /next answer headers that carry this invocation (the emulator's side)."""
-        pairs = [(REQUEST_ID, self.request_id), (DEADLINE_MS, str(self.deadline_ms))]
-        pairs.append((FUNCTION_ARN, self.function_arn))
-        optional = (
-            (TRACE_ID, self.trace_id),
-            (CLIENT_CONTEXT, self.client_context),
-            (COGNITO_IDENTITY, self.cognito_identity),
-            (TENANT_ID, self.tenant_id),
-            (INVOCATION_ID, self.invocation_id),
-            ("Content-Type", self.content_type),
-        )
-        pairs.extend((name, value) for name, value in optional if value is not None)
-        return pairs
+        return next_headers(
+            self.request_id, self.deadline_ms, self.function_arn, self.trace_id,
+            self.client_context, self.cognito_identity, self.tenant_id, self.invocation_id,
+            self.content_type,
+        )  # fmt: skip
 
     def __repr__(self) -> str:
         return f"Invocation(request_id={self.request_id!r}, body={len(self.body)} bytes)"
+
+
+def next_headers(
+    request_id: str,
+    deadline_ms: int,
+    function_arn: str,
+    trace_id: str | None,
+    client_context: str | None,
+    cognito_identity: str | None,
+    tenant_id: str | None,
+    invocation_id: str | None,
+    content_type: str | None,
+) -> list[tuple[str, str]]:
+    """The headers of a /next answer (``Invocation.headers``, without making an
+    ``Invocation``: the emulator makes them for every invocation)."""
+    pairs = [
+        (REQUEST_ID, request_id),
+        (DEADLINE_MS, str(deadline_ms)),
+        (FUNCTION_ARN, function_arn),
+    ]
+    if trace_id is not None:
+        pairs.append((TRACE_ID, trace_id))
+    if client_context is not None:
+        pairs.append((CLIENT_CONTEXT, client_context))
+    if cognito_identity is not None:
+        pairs.append((COGNITO_IDENTITY, cognito_identity))
+    if tenant_id is not None:
+        pairs.append((TENANT_ID, tenant_id))
+    if invocation_id is not None:
+        pairs.append((INVOCATION_ID, invocation_id))
+    if content_type is not None:
+        pairs.append(("Content-Type", content_type))
+    return pairs
 
 
 def _parse_deadline(value: str | None) -> int:

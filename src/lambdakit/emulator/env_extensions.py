@@ -92,14 +92,20 @@ class ExtensionPhases:
             except ExtensionFailure as failure:
                 raise ConnectionError(str(failure)) from None
 
-    def invoke(self, invocation: PendingInvocation, *, deadline_ms: int, arn: str) -> None:
+    def invoke(
+        self,
+        invocation: PendingInvocation,
+        deadline_ms: Callable[[], int],
+        arn: Callable[[], str],
+    ) -> None:
         """The INVOKE event (runtimes-extensions-api.html#extensions-api-next) to the
-        extensions subscribed to it; like RIE, no ``tracing`` without a trace id."""
+        extensions subscribed to it; like RIE, no ``tracing`` without a trace id. The
+        deadline and the ARN are asked for only when some extension is."""
         if not self.extensions.subscribed("INVOKE"):
             return
         event: dict[str, object] = {
-            "eventType": "INVOKE", "deadlineMs": deadline_ms,
-            "requestId": invocation.request_id, "invokedFunctionArn": arn,
+            "eventType": "INVOKE", "deadlineMs": deadline_ms(),
+            "requestId": invocation.request_id, "invokedFunctionArn": arn(),
         }  # fmt: skip
         if invocation.trace_id:
             event["tracing"] = {"type": "X-Amzn-Trace-Id", "value": invocation.trace_id}

@@ -369,7 +369,7 @@ class ExecutionEnvironment:
         # No guard.reset_peak(): Max Memory Used is the environment's high-water mark, as on
         # Lambda, where a warm invocation reports the peak of the environment so far.
         self._work.set_result(invocation)
-        self.phases.invoke(invocation, deadline_ms=self.deadline_ms(), arn=self.function_arn())
+        self.phases.invoke(invocation, self.deadline_ms, self.function_arn)
         # START in the next turn of the loop, once the runtime has been sent its event, and
         # still before any output of the function can have been read.
         loop.call_soon(

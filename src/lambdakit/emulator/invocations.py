@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
+import random
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -144,6 +144,37 @@ class StreamTooLarge(Exception):
         self.size = size
 
 
+def new_uuid() -> str:
+    """A random (version 4) UUID as text, the form of Lambda's request ids: the same form as
+    ``str(uuid.uuid4())`` at a fraction of its cost (there are several per invocation). Ids
+    need to be unique, not secret: the bits come from ``random`` (seeded from the system's
+    entropy), which needs no system call."""
+    h = f"{_getrandbits(128) & _UUID_MASK | _UUID_BITS:032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+def new_uuid_hex() -> str:
+    """``new_uuid()`` without its dashes (``uuid.uuid4().hex``): an invocation's id."""
+    return f"{_getrandbits(128) & _UUID_MASK | _UUID_BITS:032x}"
+
+
+# Version 4 and variant 10xx (RFC 9562 §4.1, §5.4) in a UUID's 128 bits.
+_UUID_MASK = ~((0xF << 76) | (0x3 << 62)) & ((1 << 128) - 1)
+_UUID_BITS = (0x4 << 76) | (0x2 << 62)
+_getrandbits = random.Random().getrandbits  # its own generator: user code cannot reseed it
+
+
+def random_bytes(size: int) -> bytes:
+    """SIZE random bytes from the ids' generator (API Gateway's short ids)."""
+    return _getrandbits(size * 8).to_bytes(size, "big")
+
+
+def new_trace_id() -> str:
+    """An X-Ray trace header as Lambda passes it (``Root=1-<epoch hex>-<24 hex>;...``)."""
+    root = f"1-{int(time.time()):08x}-{_getrandbits(96):024x}"
+    return f"Root={root};Parent={_getrandbits(64):016x};Sampled=0"
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class InvocationResult:
     outcome: Outcome
@@ -162,7 +193,7 @@ class PendingInvocation:
     """One invocation from the moment it is accepted until it has a result."""
 
     payload: bytes
-    request_id: str = field(default_factory=lambda: new_uuid())
+    request_id: str = field(default_factory=new_uuid)
     client_context: str | None = None
     cognito_identity: str | None = None
     tenant_id: str | None = None
@@ -170,8 +201,8 @@ class PendingInvocation:
     # Who invoked it, for the browser console: "sync" (Invoke API; "stream" is told from its
     # result), "event", "url" (a Function URL), "api" (API Gateway).
     kind: str = "sync"
-    trace_id: str = field(default_factory=lambda: new_trace_id())
-    invocation_id: str = field(default_factory=lambda: new_uuid_hex())
+    trace_id: str = field(default_factory=new_trace_id)
+    invocation_id: str = field(default_factory=new_uuid_hex)
     tail: LogTail = field(default_factory=LogTail)
     future: asyncio.Future[InvocationResult] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
@@ -186,53 +217,6 @@ class PendingInvocation:
             return False
         self.future.set_result(result)
         return True
-
-
-class RandomBytes:
-    """Bytes from ``os.urandom`` fetched 4 KiB at a time: one system call per hundred ids
-    (ids are not secrets; they need to be unique). One pool serves every id the emulator makes
-    (``RANDOM``): invocation and trace ids here, API Gateway's request ids (apis/requests.py)."""
-
-    def __init__(self) -> None:
-        self.pool = b""
-        self.used = 0
-
-    def take(self, size: int) -> bytes:
-        if self.used + size > len(self.pool):
-            self.pool, self.used = os.urandom(4096), 0
-        start = self.used
-        self.used += size
-        return self.pool[start : start + size]
-
-    def hex(self, size: int) -> str:
-        return self.take(size).hex()
-
-
-RANDOM = RandomBytes()
-
-
-def new_uuid() -> str:
-    """A random (version 4) UUID as text, the form of Lambda's request ids. The same bits as
-    ``str(uuid.uuid4())`` at a fraction of its cost: there are several per invocation."""
-    digits = RANDOM.hex(16)
-    variant = _VARIANT[digits[16]]
-    return f"{digits[:8]}-{digits[8:12]}-4{digits[13:16]}-{variant}{digits[17:20]}-{digits[20:]}"
-
-
-def new_uuid_hex() -> str:
-    """``new_uuid()`` without its dashes (``uuid.uuid4().hex``): an invocation's id."""
-    digits = RANDOM.hex(16)
-    return f"{digits[:12]}4{digits[13:16]}{_VARIANT[digits[16]]}{digits[17:]}"
-
-
-# A UUID's variant digit (RFC 9562 §4.1: 10xx) for a random hex digit, by its low two bits.
-_VARIANT = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}
-
-
-def new_trace_id() -> str:
-    """An X-Ray trace header as Lambda passes it (``Root=1-<epoch hex>-<24 hex>;...``)."""
-    digits = RANDOM.hex(20)
-    return f"Root=1-{int(time.time()):08x}-{digits[:24]};Parent={digits[24:]};Sampled=0"
 
 
 def _error(document: dict[str, str], error_type: str, outcome: Outcome) -> InvocationResult:

@@ -92,14 +92,15 @@ class InvokeAPI:
         answer comes from the invocation's future. A refusal, or None for ``handle``; one
         that needs a new environment goes on in a task."""
         match = INVOKE.fullmatch(request.path) if request.method == "POST" else None
-        if match is None or request.header("x-amz-log-type") == "Tail":
+        headers = request.header_map
+        if match is None or headers.get("x-amz-log-type") == "Tail":
             return None  # the tail waits for END and REPORT: the coroutine does
-        if request.header("x-amz-invocation-type", "RequestResponse") != "RequestResponse":
+        if headers.get("x-amz-invocation-type", "RequestResponse") != "RequestResponse":
             return None
         request_id = new_uuid()
         try:
             target = self._resolve(unquote(match.group(1)), request.query.get("Qualifier"))
-            check_tenant(target.pool, request.header("x-amz-tenant-id"))
+            check_tenant(target.pool, headers.get("x-amz-tenant-id"))
             invocation = _invocation(
                 request, request_id, "RequestResponse", target.qualifier,
                 _arrived_payload(request, SYNC_PAYLOAD_LIMIT, "RequestResponse"),
@@ -110,9 +111,9 @@ class InvokeAPI:
         if future is None:  # it waits for an environment, or is refused: in a task
             self._later(request, request_id, self._invoked(request, target, request_id, invocation))
             return LATER
-        headers = _answer_headers(request_id, target)
+        answer_headers = _answer_headers(request_id, target)
         future.add_done_callback(
-            functools.partial(self._answer, request, request_id, invocation, headers)
+            functools.partial(self._answer, request, request_id, invocation, answer_headers)
         )
         return LATER
 
@@ -275,16 +276,17 @@ def _invocation(
     request: Request, request_id: str, kind: str, qualifier: str | None, payload: bytes
 ) -> PendingInvocation:
     payload = _checked_payload(payload)
-    client_context = _client_context(request.header("x-amz-client-context"))
+    headers = request.header_map
+    client_context = _client_context(headers.get("x-amz-client-context"))
     invocation = PendingInvocation(
         payload=payload,
         request_id=request_id,
         # Checked on every invocation, passed on synchronous ones only, as Lambda does.
         client_context=None if kind == "Event" else client_context,
-        tenant_id=request.header("x-amz-tenant-id"),
+        tenant_id=headers.get("x-amz-tenant-id"),
         qualifier=qualifier,
     )
-    trace = request.header("x-amzn-trace-id")
+    trace = headers.get("x-amzn-trace-id")
     if trace:
         invocation.trace_id = trace
     return invocation

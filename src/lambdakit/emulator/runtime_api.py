@@ -147,9 +147,10 @@ class RuntimeAPI:
             return self._next_now(request)
         request_id = _answer_of(request, "/response")
         if request_id is not None:
-            if request.header(_RESPONSE_MODE) == _wire.STREAMING:
+            mode = request.header_map.get(_RESPONSE_MODE)
+            if mode == _wire.STREAMING:
                 return None  # passed on chunk by chunk, by the coroutine
-            return self._answer_now(request, request_id, "InvocationResponse")
+            return self._answer_now(request, request_id, "InvocationResponse", mode)
         request_id = _answer_of(request, "/error")
         if request_id is not None:
             return self._answer_now(request, request_id, "InvocationErrorResponse")
@@ -266,17 +267,11 @@ class RuntimeAPI:
         return Response(200, headers, invocation.payload, on_finish=delivered)
 
     def _invocation_headers(self, invocation: PendingInvocation) -> list[tuple[str, str]]:
-        value = _wire.Invocation(
-            request_id=invocation.request_id,
-            deadline_ms=self.runtime.deadline_ms(),
-            function_arn=self._function_arn(invocation),
-            trace_id=invocation.trace_id,
-            client_context=invocation.client_context,
-            cognito_identity=invocation.cognito_identity,
-            tenant_id=invocation.tenant_id,
-            invocation_id=invocation.invocation_id,
-        )
-        return value.headers()
+        return _wire.next_headers(
+            invocation.request_id, self.runtime.deadline_ms(), self._function_arn(invocation),
+            invocation.trace_id, invocation.client_context, invocation.cognito_identity,
+            invocation.tenant_id, invocation.invocation_id, "application/json",
+        )  # fmt: skip
 
     def _function_arn(self, invocation: PendingInvocation) -> str:
         """The environment's ARN for the invocation being handed out (its ``current()``)."""
@@ -305,15 +300,17 @@ class RuntimeAPI:
         await asyncio.sleep(0)
         return ACCEPTED
 
-    def _answer_now(self, request: Request, request_id: str, target: str) -> Response | object:
+    def _answer_now(
+        self, request: Request, request_id: str, target: str, mode: str | None = None
+    ) -> Response | object:
         """A buffered response or error, whose body has arrived: the caller's answer goes out
-        first, then the ``202``."""
+        first, then the ``202``. MODE: the response's Lambda-Runtime-Function-Response-Mode."""
         invocation, refusal = self._addressed(request, request_id, target)
         if invocation is None:
             return refusal
-        error = target == "InvocationErrorResponse"
-        if not error and request.header(_RESPONSE_MODE) is not None:
+        if mode is not None:
             return _bad_mode()
+        error = target == "InvocationErrorResponse"
         began = time.time()
         try:
             body = request.arrived_body(limit=RESPONSE_LIMIT)
@@ -333,7 +330,7 @@ class RuntimeAPI:
         if telemetry is not None and telemetry.hub.listening:
             size = len(body)
             telemetry.hub.response(invocation.request_id, began=began, ended=time.time(), size=size)
-        content_type = request.header("content-type") or "application/json"
+        content_type = request.header_map.get("content-type") or "application/json"
         result = InvocationResult(outcome=Outcome.SUCCESS, body=body, content_type=content_type)
         self.runtime.answer(invocation, result)
 

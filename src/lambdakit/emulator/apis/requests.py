@@ -15,7 +15,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from lambdakit.emulator.invocations import RANDOM
+from lambdakit.emulator.invocations import new_uuid, random_bytes
 
 __all__ = [
     "ApiKind",
@@ -130,19 +130,10 @@ class RequestIds:
     def new(cls, kind: ApiKind, *, now: float | None = None) -> RequestIds:
         short = _short_id()
         moment = int(time.time() if now is None else now)
-        if kind is ApiKind.REST:  # one hex() for the UUID and the trace id
-            digits = RANDOM.take(28).hex()
-            return cls(_uuid4(digits[:32]), short, f"Root=1-{moment:08x}-{digits[32:]}")
-        return cls(short, short, f"Root=1-{moment:08x}-{RANDOM.take(12).hex()}")
-
-
-def _uuid4(digits: str) -> str:
-    """A version 4 UUID as text from 32 random hex DIGITS: the bits of ``str(uuid.uuid4())``
-    at a fraction of its cost."""
-    variant = "89ab"[int(digits[16], 16) & 3]
-    return f"{digits[:8]}-{digits[8:12]}-4{digits[13:16]}-{variant}{digits[17:20]}-{digits[20:]}"
+        trace_id = f"Root=1-{moment:08x}-{random_bytes(12).hex()}"
+        return cls(new_uuid() if kind is ApiKind.REST else short, short, trace_id)
 
 
 def _short_id() -> str:
     """16 characters ending in ``=``: the base64 of 11 random bytes, as AWS's ids look."""
-    return base64.b64encode(RANDOM.take(11)).decode("ascii").replace("+", "A").replace("/", "B")
+    return base64.b64encode(random_bytes(11)).decode("ascii").replace("+", "A").replace("/", "B")
