@@ -114,9 +114,11 @@ class EnvRecords:
         """START for the invocation that waited for a failed init, with the init's output and
         INIT_REPORT in its log tail; its END and REPORT (``end``) carry no Init Duration."""
         self.output.platform(invocation, self.platform_log.start(invocation.request_id))
-        invocation.tail.append(self.output.init_output.value())
-        if self._init_report is not None:
-            invocation.tail.append(self._init_report.encode() + b"\n")
+        tail = invocation.tail
+        if tail is not None:
+            tail.append(self.output.init_output.value())
+            if self._init_report is not None:
+                tail.append(self._init_report.encode() + b"\n")
         self.init_ms = None  # REPORT's Init Duration is for a successful init only
 
     # --- invocations -------------------------------------------------------------------------

@@ -62,6 +62,11 @@ class EnvState(Enum):
     """The process is gone (exited, killed after a timeout, or shut down)."""
 
 
+# How long after a buffered answer END and REPORT wait for the next invocation to go out first
+# (answer): under a person's notice, and longer than a client takes to send its next request
+# (the event loop's timers count whole milliseconds: 1 ms can come at once).
+END_DELAY = 0.005  # seconds
+
 _ALLOWED = {
     EnvState.STARTING: {EnvState.IDLE, EnvState.BUSY, EnvState.DEAD},
     EnvState.IDLE: {EnvState.BUSY, EnvState.DEAD},
@@ -158,6 +163,7 @@ class ExecutionEnvironment:
         self._server: asyncio.Server | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._pending_end: Callable[[], None] | None = None  # END and REPORT, due this turn
+        self._end_timer: asyncio.TimerHandle | None = None  # END_DELAY's (answer)
         self._death_reason: str | None = None
         self._died_starting = False
         self.retire = False  # replace when next idle (the code changed under --watch)
@@ -354,10 +360,10 @@ class ExecutionEnvironment:
         """Give an idle environment an invocation (called by the pool)."""
         assert self._work is not None and not self._work.done(), "environment not waiting"
         self._thaw()  # complete before the event goes out: the runtime's first steps run thawed
-        self._finish_end()  # the previous invocation's END and REPORT come before this START
-        self.output.close_partial_line()  # what was written since belongs to no invocation
+        if self._end_timer is not None:  # the previous END and REPORT come in _begin_output
+            self._end_timer.cancel()
+            self._end_timer = None
         self._current = invocation  # before _enter: its observer asks which invocation
-        self.output.target = invocation  # it outlives _current until END
         self._enter(EnvState.BUSY)
         self._invoke_started = time.monotonic()
         timeout = self.spec.timeout
@@ -370,21 +376,30 @@ class ExecutionEnvironment:
         # Lambda, where a warm invocation reports the peak of the environment so far.
         self._work.set_result(invocation)
         self.phases.invoke(invocation, self.deadline_ms, self.function_arn)
-        # START in the next turn of the loop, once the runtime has been sent its event, and
-        # still before any output of the function can have been read.
-        loop.call_soon(
-            self.output.platform, invocation, self.platform_log.start(invocation.request_id)
-        )
+        # The log moves on in the next turn of the loop, once the runtime has been sent its
+        # event, and still before any output of the function can have been read (callbacks
+        # scheduled now run before the loop next polls its descriptors).
+        loop.call_soon(self._begin_output, invocation)
+
+    def _begin_output(self, invocation: PendingInvocation) -> None:
+        """The previous invocation's END and REPORT if they are still due, then this one's
+        START; the output read from now on is this invocation's."""
+        self._finish_end()
+        self.output.close_partial_line()  # what was written since belongs to no invocation
+        self.output.target = invocation  # it outlives _current until END
+        self.output.platform(invocation, self.platform_log.start(invocation.request_id))
 
     def _freeze_if_idle(self) -> None:
         """Freeze (freezing.py) once idle as Lambda means it: the runtime and every extension
         wait in their next, and the last invocation has ended (its END written, so a streamed
-        response is over and the output it wrote is read)."""
+        response is over and the output it wrote is read; or only END_DELAY's time is left of
+        a buffered answer, whose output can be read from the pipes of a frozen process)."""
         process = self.runtime.process
         if (
             self._frozen or self.retire or self._death_reason is not None  # ending: SIGTERM sent
             or self.state is not EnvState.IDLE or not self.polling()
-            or self.output.target is not None or process is None or process.returncode is not None
+            or (self.output.target is not None and self._end_timer is None)
+            or process is None or process.returncode is not None
             or not self.extensions.settled()  # an extension is still at work on its event
         ):  # fmt: skip
             return
@@ -445,10 +460,15 @@ class ExecutionEnvironment:
             left = max(0.0, self._deadline - time.monotonic())
             self._timer = loop.call_later(left, self._extensions_timed_out, invocation)
             asyncio.get_running_loop().create_task(self._end_after_extensions())
-        else:
-            # A turn later: the caller's answer and the runtime's 202 go out first (the
-            # runtime's next poll is what the next invocation waits for).
+        elif invocation.tail is not None:  # its caller waits for the tail, END included
+            # A turn later: the caller's answer and the runtime's 202 go out first.
             loop.call_soon(loop.call_soon, self._end_once_logs_are_read)
+        else:
+            # END_DELAY later, or once the next invocation's event has gone out, whichever
+            # comes first: back to back, this work is done while the runtime works on the next
+            # invocation, not while the caller's next request waits (deliver, _begin_output).
+            # The environment may freeze meanwhile (_freeze_if_idle).
+            self._end_timer = loop.call_later(END_DELAY, self._end_on_time)
 
     def _extensions_timed_out(self, invocation: PendingInvocation) -> None:
         """An extension still held the invocation at its deadline, after the runtime answered
@@ -467,6 +487,10 @@ class ExecutionEnvironment:
             await self.phases.settled()
         self._end_once_logs_are_read()
 
+    def _end_on_time(self) -> None:
+        self._end_timer = None
+        self._end_once_logs_are_read()
+
     def _end_once_logs_are_read(self) -> None:
         if self.runtime.unread():
             asyncio.get_running_loop().create_task(self._finish())
@@ -478,6 +502,9 @@ class ExecutionEnvironment:
         self._finish_end()
 
     def _finish_end(self) -> None:
+        if self._end_timer is not None:
+            self._end_timer.cancel()
+            self._end_timer = None
         end, self._pending_end = self._pending_end, None
         if end is not None:
             end()

@@ -203,7 +203,8 @@ class PendingInvocation:
     kind: str = "sync"
     trace_id: str = field(default_factory=new_trace_id)
     invocation_id: str = field(default_factory=new_uuid_hex)
-    tail: LogTail = field(default_factory=LogTail)
+    # The log tail, kept only for an Invoke that asks for it (LogType Tail).
+    tail: LogTail | None = None
     future: asyncio.Future[InvocationResult] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )

@@ -50,6 +50,7 @@ from lambdakit.emulator.invoke_targets import (
     check_tenant,
     parse_function_name,
 )
+from lambdakit.emulator.reports import LogTail
 from lambdakit.template.versions import LATEST, executed_version
 
 if TYPE_CHECKING:
@@ -285,6 +286,7 @@ def _invocation(
         client_context=None if kind == "Event" else client_context,
         tenant_id=headers.get("x-amz-tenant-id"),
         qualifier=qualifier,
+        tail=LogTail() if headers.get("x-amz-log-type") == "Tail" else None,
     )
     trace = headers.get("x-amzn-trace-id")
     if trace:
@@ -368,7 +370,7 @@ async def _event_stream(
         yield payload_chunk(result.body)
     if tail:
         await invocation.reported.wait()
-    log = invocation.tail.base64() if tail else None
+    log = invocation.tail.base64() if tail and invocation.tail is not None else None
     yield invoke_complete(error_type, error_details, log)
 
 
@@ -394,7 +396,7 @@ def _result_response(
     headers = [*headers, ("Content-Type", result.content_type)]
     if result.function_error:
         headers.append(("X-Amz-Function-Error", "Unhandled"))
-    if log_type == "Tail":
+    if log_type == "Tail" and invocation.tail is not None:
         headers.append(("X-Amz-Log-Result", invocation.tail.base64()))
     return Response(200, headers, result.body)
 

@@ -57,7 +57,7 @@ class OutputLog:
             self.close_partial_line()
         if text is None:
             return
-        if invocation is not None:
+        if invocation is not None and invocation.tail is not None:
             invocation.tail.append(text.encode() + b"\n")
         self.printer.print(self._line("platform", text))
 
@@ -117,8 +117,10 @@ class OutputLog:
                 return
         if self.telemetry is not None:
             self.telemetry(output)
-        if self.target is not None:
-            self.target.tail.append(output)
+        target = self.target
+        if target is not None:
+            if target.tail is not None:
+                target.tail.append(output)
         elif self._in_init():
             self.init_output.append(output)
         text = output.decode("utf-8", "replace")

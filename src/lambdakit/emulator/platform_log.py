@@ -138,6 +138,8 @@ class PlatformLog:
     # --- invocations -------------------------------------------------------------------------
 
     def start(self, request_id: str) -> str | None:
+        if self.sink is None and not self.json:  # Text without subscribers: no record
+            return reports.start_line(request_id, self.version)
         record: dict[str, object] = {"requestId": request_id}
         if self.function_arn:
             record["functionArn"] = self.function_arn
