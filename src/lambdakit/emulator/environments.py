@@ -157,6 +157,8 @@ class ExecutionEnvironment:
         self._current: PendingInvocation | None = None
         self._stream: ResponseStream | None = None
         self._work: asyncio.Future[PendingInvocation] | None = None
+        # Called by deliver itself with _work, done (on_work): the Runtime API's waiting poll.
+        self._work_hook: Callable[[asyncio.Future[PendingInvocation]], None] | None = None
         self._invoke_started = 0.0
         self._deadline = 0.0
         self._timer: asyncio.TimerHandle | None = None
@@ -299,6 +301,7 @@ class ExecutionEnvironment:
         if self._server is not None:
             self._server.close()
             self._server = None
+        self._work_hook = None
         if self._work is not None and not self._work.done():
             self._work.cancel()
         self.extensions.close()
@@ -342,7 +345,19 @@ class ExecutionEnvironment:
             self._enter(EnvState.IDLE)
         return self._ready_for_work()
 
+    def on_work(
+        self,
+        work: asyncio.Future[PendingInvocation],
+        hook: Callable[[asyncio.Future[PendingInvocation]], None],
+    ) -> None:
+        """Have ``deliver`` call HOOK with WORK (``poll_now``'s future, not done yet) once it
+        has the invocation, there and then: the event goes out without waiting for a turn of
+        the loop, as the future's callbacks would. Its failure still goes to those."""
+        if self._work is work:
+            self._work_hook = hook
+
     def _ready_for_work(self) -> asyncio.Future[PendingInvocation]:
+        self._work_hook = None
         self._work = work = asyncio.get_running_loop().create_future()
         if self.retire:
             asyncio.get_running_loop().create_task(self.shutdown())
@@ -374,12 +389,15 @@ class ExecutionEnvironment:
         self._timer = loop.call_later(timeout, self._invocation_timed_out)
         # No guard.reset_peak(): Max Memory Used is the environment's high-water mark, as on
         # Lambda, where a warm invocation reports the peak of the environment so far.
-        self._work.set_result(invocation)
+        work, hook, self._work_hook = self._work, self._work_hook, None
+        work.set_result(invocation)
         self.phases.invoke(invocation, self.deadline_ms, self.function_arn)
         # The log moves on in the next turn of the loop, once the runtime has been sent its
         # event, and still before any output of the function can have been read (callbacks
         # scheduled now run before the loop next polls its descriptors).
         loop.call_soon(self._begin_output, invocation)
+        if hook is not None:
+            hook(work)
 
     def _begin_output(self, invocation: PendingInvocation) -> None:
         """The previous invocation's END and REPORT if they are still due, then this one's

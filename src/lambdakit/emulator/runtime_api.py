@@ -50,6 +50,11 @@ class Runtime(Protocol):
     async def next_invocation(self) -> PendingInvocation: ...
     def poll_now(self) -> asyncio.Future[PendingInvocation] | None: ...
     def work_taken(self, work: asyncio.Future[PendingInvocation]) -> None: ...
+    def on_work(
+        self,
+        work: asyncio.Future[PendingInvocation],
+        hook: Callable[[asyncio.Future[PendingInvocation]], None],
+    ) -> None: ...
     def polling(self) -> bool: ...
     def begin_stream(self, invocation: PendingInvocation, stream: ResponseStream) -> None: ...
     def end_stream(self, invocation: PendingInvocation) -> None: ...
@@ -217,8 +222,14 @@ class RuntimeAPI:
         if work is None:
             return None  # the environment cannot take the poll at once: the coroutine waits
         self._poller = request
-        if not work.done() or work.cancelled() or work.exception() is not None:
-            work.add_done_callback(functools.partial(self._work_came, request))
+        if not work.done():
+            # The event goes out from deliver itself; a failure (the environment closing)
+            # comes to _work_failed.
+            self.runtime.on_work(work, functools.partial(self._work_came, request))
+            work.add_done_callback(functools.partial(self._work_failed, request))
+            return LATER
+        if work.cancelled() or work.exception() is not None:
+            work.add_done_callback(functools.partial(self._work_failed, request))
             return LATER
         self.runtime.work_taken(work)  # an invocation was waiting for this poll: it goes now
         response = self._handed_out(request, work.result())
@@ -228,11 +239,12 @@ class RuntimeAPI:
         return response
 
     def _work_came(self, request: Request, work: asyncio.Future[PendingInvocation]) -> None:
-        if work.cancelled() or work.exception() is not None:
-            request.reply(None)  # the environment is closing: the connection ends
-            return
         self.runtime.work_taken(work)
         request.reply(self._handed_out(request, work.result()))
+
+    def _work_failed(self, request: Request, work: asyncio.Future[PendingInvocation]) -> None:
+        if work.cancelled() or work.exception() is not None:
+            request.reply(None)  # the environment is closing: the connection ends
 
     def _poll_answered(self) -> Response | None:
         """What a poll gets at once: the invocation it missed, or a refusal; else None."""
