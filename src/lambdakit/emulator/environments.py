@@ -392,10 +392,10 @@ class ExecutionEnvironment:
         work, hook, self._work_hook = self._work, self._work_hook, None
         work.set_result(invocation)
         self.phases.invoke(invocation, self.deadline_ms, self.function_arn)
-        # The log moves on in the next turn of the loop, once the runtime has been sent its
-        # event, and still before any output of the function can have been read (callbacks
-        # scheduled now run before the loop next polls its descriptors).
-        loop.call_soon(self._begin_output, invocation)
+        # The log moves on once the runtime has been sent its event: in the next turn of the
+        # loop, or before, as the first line of this environment is passed on (OutputLog).
+        self.output.write_first(functools.partial(self._begin_output, invocation))
+        loop.call_soon(self.output.run_due)
         if hook is not None:
             hook(work)
 
@@ -459,6 +459,8 @@ class ExecutionEnvironment:
         """The runtime answered: the caller gets the result now; END and REPORT follow once the
         output the runtime wrote before answering has been read (a caller that wants the log
         tail waits for ``invocation.reported``)."""
+        if self.output.due():  # an answer read before the turn that writes START
+            self.output.run_due()
         if self._timer is not None:
             self._timer.cancel()
         self._current = None
@@ -520,6 +522,9 @@ class ExecutionEnvironment:
         self._finish_end()
 
     def _finish_end(self) -> None:
+        if self.output.due():  # the next START is due: END and REPORT come with it, first
+            self.output.run_due()
+            return
         if self._end_timer is not None:
             self._end_timer.cancel()
             self._end_timer = None

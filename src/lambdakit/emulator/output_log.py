@@ -50,9 +50,27 @@ class OutputLog:
         # The output read after the last newline of one stream (``take``), and that stream.
         self._partial = b""
         self._partial_from: reports.Stream | None = None
+        self._due: Callable[[], None] | None = None  # write_first's step
+
+    def write_first(self, step: Callable[[], None]) -> None:
+        """Have STEP, which writes lines of its own, run before any other line is passed on
+        (``run_due``): the environment defers its END, REPORT and START this way, and they
+        still come before the output and the lines that follow them."""
+        self._due = step
+
+    def due(self) -> bool:
+        return self._due is not None
+
+    def run_due(self) -> None:
+        """Run the step ``write_first`` left, if it has not run yet."""
+        step, self._due = self._due, None
+        if step is not None:
+            step()
 
     def platform(self, invocation: PendingInvocation | None, text: str | None) -> None:
         """A platform line; None (filtered out by SystemLogLevel) still ends a partial line."""
+        if self._due is not None:
+            self.run_due()
         if self._partial_from is not None:  # the output written before this line comes first
             self.close_partial_line()
         if text is None:
@@ -76,6 +94,8 @@ class OutputLog:
         partial line ends when the other stream writes (which keeps the order in which the two
         were written), when a platform line is written (END above all), and at the end of the
         output. One longer than OUTPUT_PIECE goes in pieces, as asyncio would have read it."""
+        if self._due is not None:
+            self.run_due()
         if self._partial_from == stream:
             data = self._partial + data
         elif self._partial_from is not None:
@@ -90,6 +110,8 @@ class OutputLog:
         self._partial_from = stream if self._partial else None
 
     def close_partial_line(self) -> None:
+        if self._due is not None:
+            self.run_due()
         stream, self._partial_from = self._partial_from, None
         if stream is not None:
             self._emit(stream, self._partial + b"\n")
