@@ -12,7 +12,7 @@ import asyncio
 import json
 import random
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from enum import Enum
 
@@ -211,12 +211,19 @@ class PendingInvocation:
     accepted_at: float = field(default_factory=time.monotonic)
     # Set once END and REPORT are written: the log tail is complete.
     reported: asyncio.Event = field(default_factory=asyncio.Event)
+    # Called by resolve() itself with the done future (the Invoke API's answer, which then
+    # goes out without waiting for a turn of the loop, as the future's callbacks would).
+    on_result: Callable[[asyncio.Future[InvocationResult]], None] | None = None
 
     def resolve(self, result: InvocationResult) -> bool:
         """Set the result once; later attempts (a late answer) are ignored and return False."""
         if self.future.done():
             return False
         self.future.set_result(result)
+        hook = self.on_result
+        if hook is not None:
+            self.on_result = None
+            hook(self.future)
         return True
 
 

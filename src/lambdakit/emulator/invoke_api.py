@@ -28,7 +28,7 @@ import functools
 import json
 import re
 import sys
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, Protocol
 from urllib.parse import unquote
 
@@ -113,9 +113,9 @@ class InvokeAPI:
             self._later(request, request_id, self._invoked(request, target, request_id, invocation))
             return LATER
         answer_headers = _answer_headers(request_id, target)
-        future.add_done_callback(
-            functools.partial(self._answer, request, request_id, invocation, answer_headers)
-        )
+        answer = functools.partial(self._answer, request, request_id, invocation, answer_headers)
+        invocation.on_result = answer  # the result: answered from resolve() itself
+        future.add_done_callback(functools.partial(_if_failed, answer))  # else from here
         return LATER
 
     def _answer(
@@ -372,6 +372,14 @@ async def _event_stream(
         await invocation.reported.wait()
     log = invocation.tail.base64() if tail and invocation.tail is not None else None
     yield invoke_complete(error_type, error_details, log)
+
+
+def _if_failed(
+    answer: Callable[[asyncio.Future[InvocationResult]], None],
+    future: asyncio.Future[InvocationResult],
+) -> None:
+    if future.cancelled() or future.exception() is not None:
+        answer(future)
 
 
 async def _reply(request: Request, request_id: str, answer: Awaitable[Response]) -> None:
