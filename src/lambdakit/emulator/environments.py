@@ -66,6 +66,10 @@ class EnvState(Enum):
 # (answer): under a person's notice, and longer than a client takes to send its next request
 # (the event loop's timers count whole milliseconds: 1 ms can come at once).
 END_DELAY = 0.005  # seconds
+# How long an environment must stay idle before it is frozen (_freeze_if_idle): back to back,
+# the next event usually comes sooner, and a freeze and thaw per invocation (two signals, and
+# three wake-ups of the runtime) cost more than the emulator's own work for it.
+FREEZE_DELAY = 0.002  # seconds
 
 _ALLOWED = {
     EnvState.STARTING: {EnvState.IDLE, EnvState.BUSY, EnvState.DEAD},
@@ -129,6 +133,7 @@ class ExecutionEnvironment:
         if debugging.attached(settings.debug, spec):  # the IDE talks to it while it is idle
             self.freezing = freezing.OFF
         self._frozen = False
+        self._freeze_timer: asyncio.TimerHandle | None = None  # FREEZE_DELAY's
         if spec.image is not None:  # the engine limits the container itself (run -m)
             from lambdakit.emulator.limits import NoLimiter
 
@@ -298,6 +303,9 @@ class ExecutionEnvironment:
     async def _close(self) -> None:
         if self._timer is not None:
             self._timer.cancel()
+        if self._freeze_timer is not None:
+            self._freeze_timer.cancel()
+            self._freeze_timer = None
         if self._server is not None:
             self._server.close()
             self._server = None
@@ -374,6 +382,9 @@ class ExecutionEnvironment:
     def deliver(self, invocation: PendingInvocation) -> None:
         """Give an idle environment an invocation (called by the pool)."""
         assert self._work is not None and not self._work.done(), "environment not waiting"
+        if self._freeze_timer is not None:
+            self._freeze_timer.cancel()
+            self._freeze_timer = None
         self._thaw()  # complete before the event goes out: the runtime's first steps run thawed
         if self._end_timer is not None:  # the previous END and REPORT come in _begin_output
             self._end_timer.cancel()
@@ -408,19 +419,35 @@ class ExecutionEnvironment:
         self.output.platform(invocation, self.platform_log.start(invocation.request_id))
 
     def _freeze_if_idle(self) -> None:
-        """Freeze (freezing.py) once idle as Lambda means it: the runtime and every extension
-        wait in their next, and the last invocation has ended (its END written, so a streamed
-        response is over and the output it wrote is read; or only END_DELAY's time is left of
-        a buffered answer, whose output can be read from the pipes of a frozen process)."""
+        """Freeze (freezing.py) once idle as Lambda means it, and still idle FREEZE_DELAY later."""
+        if self._freeze_timer is not None or not self._idle():
+            return
+        if self.freezing.name == "off":
+            self._freeze()
+            return
+        loop = asyncio.get_running_loop()
+        self._freeze_timer = loop.call_later(FREEZE_DELAY, self._freeze_on_time)
+
+    def _freeze_on_time(self) -> None:
+        self._freeze_timer = None
+        if self._idle():
+            self._freeze()
+
+    def _idle(self) -> bool:
+        """Idle as Lambda means it: the runtime and every extension wait in their next, and the
+        last invocation has ended (its END written, so a streamed response is over and the
+        output it wrote is read; or only END_DELAY's time is left of a buffered answer, whose
+        output can be read from the pipes of a frozen process)."""
         process = self.runtime.process
-        if (
+        return not (
             self._frozen or self.retire or self._death_reason is not None  # ending: SIGTERM sent
             or self.state is not EnvState.IDLE or not self.polling()
             or (self.output.target is not None and self._end_timer is None)
             or process is None or process.returncode is not None
             or not self.extensions.settled()  # an extension is still at work on its event
-        ):  # fmt: skip
-            return
+        )  # fmt: skip
+
+    def _freeze(self) -> None:
         self._frozen = True
         # The runtime's group: in the sandbox, not bwrap's own (sandbox.py, --new-session).
         self.freezing.freeze(self.guard, self.runtime.group)
