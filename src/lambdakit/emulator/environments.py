@@ -133,7 +133,11 @@ class ExecutionEnvironment:
         if debugging.attached(settings.debug, spec):  # the IDE talks to it while it is idle
             self.freezing = freezing.OFF
         self._frozen = False
-        self._freeze_timer: asyncio.TimerHandle | None = None  # FREEZE_DELAY's
+        # FREEZE_DELAY's timer, and when the environment last became idle (a poll came). Like
+        # END_DELAY's, the timer is not cancelled when work comes: back to back, one fires
+        # every few invocations, checks, and the next poll arms another.
+        self._freeze_timer: asyncio.TimerHandle | None = None
+        self._idle_since = 0.0
         if spec.image is not None:  # the engine limits the container itself (run -m)
             from lambdakit.emulator.limits import NoLimiter
 
@@ -171,6 +175,8 @@ class ExecutionEnvironment:
         self._tasks: list[asyncio.Task[None]] = []
         self._pending_end: Callable[[], None] | None = None  # END and REPORT, due this turn
         self._end_timer: asyncio.TimerHandle | None = None  # END_DELAY's (answer)
+        self._end_deferred = False  # the pending END waits for END_DELAY or the next event
+        self._end_due = 0.0  # when, at the latest (loop time)
         self._death_reason: str | None = None
         self._died_starting = False
         self.retire = False  # replace when next idle (the code changed under --watch)
@@ -366,7 +372,9 @@ class ExecutionEnvironment:
 
     def _ready_for_work(self) -> asyncio.Future[PendingInvocation]:
         self._work_hook = None
-        self._work = work = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        self._work = work = loop.create_future()
+        self._idle_since = loop.time()
         if self.retire:
             asyncio.get_running_loop().create_task(self.shutdown())
         else:
@@ -382,13 +390,7 @@ class ExecutionEnvironment:
     def deliver(self, invocation: PendingInvocation) -> None:
         """Give an idle environment an invocation (called by the pool)."""
         assert self._work is not None and not self._work.done(), "environment not waiting"
-        if self._freeze_timer is not None:
-            self._freeze_timer.cancel()
-            self._freeze_timer = None
         self._thaw()  # complete before the event goes out: the runtime's first steps run thawed
-        if self._end_timer is not None:  # the previous END and REPORT come in _begin_output
-            self._end_timer.cancel()
-            self._end_timer = None
         self._current = invocation  # before _enter: its observer asks which invocation
         self._enter(EnvState.BUSY)
         self._invoke_started = time.monotonic()
@@ -426,12 +428,15 @@ class ExecutionEnvironment:
             self._freeze()
             return
         loop = asyncio.get_running_loop()
-        self._freeze_timer = loop.call_later(FREEZE_DELAY, self._freeze_on_time)
+        left = self._idle_since + FREEZE_DELAY - loop.time()
+        if left <= 0.0005:  # idle long enough (timers run up to a millisecond early)
+            self._freeze()
+        else:
+            self._freeze_timer = loop.call_later(left, self._freeze_on_time)
 
     def _freeze_on_time(self) -> None:
         self._freeze_timer = None
-        if self._idle():
-            self._freeze()
+        self._freeze_if_idle()  # frozen now, or armed again for the time left
 
     def _idle(self) -> bool:
         """Idle as Lambda means it: the runtime and every extension wait in their next, and the
@@ -442,7 +447,7 @@ class ExecutionEnvironment:
         return not (
             self._frozen or self.retire or self._death_reason is not None  # ending: SIGTERM sent
             or self.state is not EnvState.IDLE or not self.polling()
-            or (self.output.target is not None and self._end_timer is None)
+            or (self.output.target is not None and not self._end_deferred)
             or process is None or process.returncode is not None
             or not self.extensions.settled()  # an extension is still at work on its event
         )  # fmt: skip
@@ -515,7 +520,10 @@ class ExecutionEnvironment:
             # comes first: back to back, this work is done while the runtime works on the next
             # invocation, not while the caller's next request waits (deliver, _begin_output).
             # The environment may freeze meanwhile (_freeze_if_idle).
-            self._end_timer = loop.call_later(END_DELAY, self._end_on_time)
+            self._end_deferred = True
+            self._end_due = loop.time() + END_DELAY
+            if self._end_timer is None:
+                self._end_timer = loop.call_later(END_DELAY, self._end_on_time)
 
     def _extensions_timed_out(self, invocation: PendingInvocation) -> None:
         """An extension still held the invocation at its deadline, after the runtime answered
@@ -536,7 +544,14 @@ class ExecutionEnvironment:
 
     def _end_on_time(self) -> None:
         self._end_timer = None
-        self._end_once_logs_are_read()
+        if not self._end_deferred:
+            return  # the next event took it
+        loop = asyncio.get_running_loop()
+        left = self._end_due - loop.time()
+        if left > 0.001:  # a later answer's: its time is not up yet
+            self._end_timer = loop.call_later(left, self._end_on_time)
+        else:
+            self._end_once_logs_are_read()
 
     def _end_once_logs_are_read(self) -> None:
         if self.runtime.unread():
@@ -552,9 +567,7 @@ class ExecutionEnvironment:
         if self.output.due():  # the next START is due: END and REPORT come with it, first
             self.output.run_due()
             return
-        if self._end_timer is not None:
-            self._end_timer.cancel()
-            self._end_timer = None
+        self._end_deferred = False
         end, self._pending_end = self._pending_end, None
         if end is not None:
             end()

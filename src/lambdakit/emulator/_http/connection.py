@@ -317,9 +317,10 @@ class _Connection(Deadlines, asyncio.Protocol):
     # --- the immediate handler ---------------------------------------------------------------
 
     def _answer_now(self, request: Request) -> None:
-        assert self.immediate is not None
+        immediate = self.immediate
+        assert immediate is not None
         try:
-            response = self.immediate(request)
+            response = immediate(request)
         except Exception as error:  # a fault of ours: a 500, as from the usual way
             response = internal_error(request, error)
         if response is None:
@@ -386,8 +387,9 @@ class _Connection(Deadlines, asyncio.Protocol):
             self._wait = HANDLER
 
     def write(self, data: bytes) -> None:
-        if not self.lost and self.transport is not None and not self.transport.is_closing():
-            self.transport.write(data)
+        transport = self.transport
+        if not self.lost and transport is not None and not transport.is_closing():
+            transport.write(data)
 
     async def drain(self) -> None:
         """Wait while the transport's buffer is over its high-water mark, for as long as the

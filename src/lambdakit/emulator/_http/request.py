@@ -181,10 +181,12 @@ class Request:
         """The whole body, which has arrived (the immediate handler's ``body``); raises
         ``BodyTooLarge`` past ``limit``."""
         assert self._body_done, "the body has not all arrived"
-        body = b"".join(self._chunks)  # one chunk: that chunk itself, not a copy
-        self._chunks.clear()
-        self._buffered = 0
-        self._connection.body_consumed(0)
+        chunks = self._chunks
+        body = b"".join(chunks)  # one chunk: that chunk itself, not a copy
+        if chunks:
+            chunks.clear()
+            self._buffered = 0
+            self._connection.body_consumed(0)
         if limit is not None and len(body) > limit:
             raise BodyTooLarge(len(body))
         return body
@@ -208,11 +210,13 @@ class Request:
     def _feed(self, chunk: bytes) -> None:
         self._chunks.append(chunk)
         self._buffered += len(chunk)
-        self._wake()
+        if self._waiter is not None:
+            self._wake()
 
     def _end(self) -> None:
         self._body_done = True
-        self._wake()
+        if self._waiter is not None:
+            self._wake()
 
     def _wake(self) -> None:
         if self._waiter is not None and not self._waiter.done():

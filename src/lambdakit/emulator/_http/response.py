@@ -126,14 +126,17 @@ async def deliver(conn: _Connection, request: Request, response: Response) -> No
 def respond_now(conn: _Connection, request: Request, response: Response) -> bool:
     """Send RESPONSE (a body of bytes) to REQUEST, whose body has all arrived, at once: the
     immediate handlers' ``deliver``. True when it went out as it is; its ``on_finish`` hears."""
+    if response.on_finish is None:  # the common case, kept short
+        if request._chunks:
+            request._discard_unread()
+        return not conn.lost and _write_now(conn, request, response)
     sent = False
     try:
         request._discard_unread()
         if not conn.lost:  # else nothing to write to
             sent = _write_now(conn, request, response)
     finally:
-        if response.on_finish is not None:
-            _call_on_finish(request, response.on_finish, sent)
+        _call_on_finish(request, response.on_finish, sent)
     return sent
 
 
