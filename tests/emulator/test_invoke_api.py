@@ -55,6 +55,26 @@ def test_output_written_just_before_the_answer_comes_before_end(lambda_client: A
         assert log.index("line 299 ") < log.index("END RequestId: "), log[-600:]
 
 
+def test_back_to_back_each_log_keeps_its_output_between_start_and_end(
+    lambda_client: Any, server: Server
+) -> None:
+    # Without a log tail, END and REPORT wait for the next invocation's event: the output the
+    # function wrote just before it answered must still come before its END, and none of it
+    # after the next START.
+    ids = []
+    for _ in range(8):
+        response = lambda_client.invoke(FunctionName="echo", Payload=json.dumps({"lines": 300}))
+        ids.append(response["ResponseMetadata"]["HTTPHeaders"]["x-amzn-requestid"])
+    server.wait_for_output(f"REPORT RequestId: {ids[-1]}")
+    log = server.output()
+    for request_id in ids:
+        start = log.index(f"START RequestId: {request_id}")
+        end = log.index(f"END RequestId: {request_id}")
+        lines = log[start:end]
+        assert "line 299 " in lines, lines[-400:]
+        assert lines.count("START RequestId: ") == 1 and "END RequestId: " not in lines
+
+
 def test_a_line_longer_than_the_pipe_reader_limit(lambda_client: Any) -> None:
     # 200 KB in one line: passed on in pieces, and the output after it still flows.
     response = call(lambda_client, "echo", {"long": 200_000}, LogType="Tail")

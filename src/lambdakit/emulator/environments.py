@@ -342,6 +342,12 @@ class ExecutionEnvironment:
         if self.state is EnvState.BUSY:
             await self.phases.settled()  # the invocation lasts until they called next
             self._enter(EnvState.IDLE)
+        if self._end_deferred and self.runtime.unread():
+            # The runtime wrote all it will for the last invocation before it asked for the
+            # next one: let the pumps take it, so that its END, which the next event would
+            # otherwise bring, comes after it.
+            await self.runtime.settle()
+            self._finish_end()
         work = self._ready_for_work()
         invocation = await work
         self.work_taken(work)
@@ -353,6 +359,8 @@ class ExecutionEnvironment:
         while the init or an extension is not done, or a poll is already waiting."""
         if self.state is EnvState.STARTING or (self._work is not None and not self._work.done()):
             return None
+        if self._end_deferred and self.runtime.unread():
+            return None  # next_invocation lets the pumps take the last output first
         if self.state is EnvState.BUSY:
             if self.extensions.any():  # next_invocation waits for them to call next
                 return None
