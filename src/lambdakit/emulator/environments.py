@@ -137,6 +137,7 @@ class ExecutionEnvironment:
         # END_DELAY's, the timer is not cancelled when work comes: back to back, one fires
         # every few invocations, checks, and the next poll arms another.
         self._freeze_timer: asyncio.TimerHandle | None = None
+        self._running_loop: asyncio.AbstractEventLoop | None = None  # _loop()'s
         self._idle_since = 0.0
         if spec.image is not None:  # the engine limits the container itself (run -m)
             from lambdakit.emulator.limits import NoLimiter
@@ -380,7 +381,7 @@ class ExecutionEnvironment:
 
     def _ready_for_work(self) -> asyncio.Future[PendingInvocation]:
         self._work_hook = None
-        loop = asyncio.get_running_loop()
+        loop = self._loop()
         self._work = work = loop.create_future()
         self._idle_since = loop.time()
         if self.retire:
@@ -406,7 +407,7 @@ class ExecutionEnvironment:
         if invocation is self.suppressed_for:  # its init already used part of its time
             timeout = max(0.0, timeout - (self._invoke_started - self.records.started))
         self._deadline = self._invoke_started + timeout
-        loop = asyncio.get_running_loop()
+        loop = self._loop()
         self._timer = loop.call_later(timeout, self._invocation_timed_out)
         # No guard.reset_peak(): Max Memory Used is the environment's high-water mark, as on
         # Lambda, where a warm invocation reports the peak of the environment so far.
@@ -435,7 +436,7 @@ class ExecutionEnvironment:
         if self.freezing.name == "off":
             self._freeze()
             return
-        loop = asyncio.get_running_loop()
+        loop = self._loop()
         left = self._idle_since + FREEZE_DELAY - loop.time()
         if left <= 0.0005:  # idle long enough (timers run up to a millisecond early)
             self._freeze()
@@ -481,6 +482,14 @@ class ExecutionEnvironment:
     def current(self) -> PendingInvocation | None:
         return self._current
 
+    def _loop(self) -> asyncio.AbstractEventLoop:
+        """The event loop the environment runs in, kept: ``asyncio.get_running_loop()`` makes
+        a system call (getpid) each time, and the hot path asks several times an invocation."""
+        loop = self._running_loop
+        if loop is None:
+            loop = self._running_loop = asyncio.get_running_loop()
+        return loop
+
     def deadline_ms(self) -> int:
         return int((time.time() + (self._deadline - time.monotonic())) * 1000)
 
@@ -513,7 +522,7 @@ class ExecutionEnvironment:
             self._end, invocation, status=None, error_type=None,
             duration_ms=None if held else duration_ms,
         )  # fmt: skip
-        loop = asyncio.get_running_loop()
+        loop = self._loop()
         if held:
             # The function's timeout bounds the whole Invoke phase, the extensions' part
             # included (lambda-runtime-environment.html, "Invoke phase").
@@ -554,7 +563,7 @@ class ExecutionEnvironment:
         self._end_timer = None
         if not self._end_deferred:
             return  # the next event took it
-        loop = asyncio.get_running_loop()
+        loop = self._loop()
         left = self._end_due - loop.time()
         if left > 0.001:  # a later answer's: its time is not up yet
             self._end_timer = loop.call_later(left, self._end_on_time)
@@ -728,4 +737,4 @@ class ExecutionEnvironment:
             self.observer.invocation_ended(self, invocation, status, duration_ms, init_ms)
         # Checked in the next turn: deliver() ends the previous invocation just before it
         # hands out the next one, and must not freeze what it is about to thaw.
-        asyncio.get_running_loop().call_soon(self._freeze_if_idle)
+        self._loop().call_soon(self._freeze_if_idle)

@@ -234,7 +234,7 @@ class RuntimeAPI:
         self.runtime.work_taken(work)  # an invocation was waiting for this poll: it goes now
         response = self._handed_out(request, work.result())
         if response is None:
-            asyncio.get_running_loop().call_soon(request.reply, None)
+            request.loop.call_soon(request.reply, None)
             return LATER
         return response
 
@@ -332,7 +332,7 @@ class RuntimeAPI:
             self._failed(request, invocation, body)
         else:
             self._answered(request, invocation, body, began)
-        asyncio.get_running_loop().call_soon(request.reply, ACCEPTED)
+        request.loop.call_soon(request.reply, ACCEPTED)
         return LATER
 
     def _answered(

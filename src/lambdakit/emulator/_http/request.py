@@ -103,6 +103,11 @@ class Request:
         return self._connection
 
     @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        """The event loop that serves the request's connection."""
+        return self._connection.loop
+
+    @property
     def disconnected(self) -> bool:
         """Whether the client has closed its connection, or its sending half (a client that
         sends nothing more is, for a long poll, one that has gone)."""
