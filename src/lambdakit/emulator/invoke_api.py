@@ -287,6 +287,7 @@ def _invocation(
         tenant_id=headers.get("x-amz-tenant-id"),
         qualifier=qualifier,
         tail=LogTail() if headers.get("x-amz-log-type") == "Tail" else None,
+        future=request.loop.create_future(),
     )
     trace = headers.get("x-amzn-trace-id")
     if trace:

@@ -328,10 +328,13 @@ class RuntimeAPI:
             body = request.arrived_body(limit=RESPONSE_LIMIT)
         except BodyTooLarge as too_large:
             return self._too_large_answer(invocation, too_large.size)
+        answered_at_once = invocation.on_result is not None  # resolve() answers the caller
         if error:
             self._failed(request, invocation, body)
         else:
             self._answered(request, invocation, body, began)
+        if answered_at_once:
+            return ACCEPTED  # the caller's answer is out already
         request.loop.call_soon(request.reply, ACCEPTED)
         return LATER
 
