@@ -10,6 +10,9 @@ import uuid
 import pytest
 
 from lambdakit.emulator.invocations import (
+    InvocationResult,
+    Outcome,
+    PendingInvocation,
     ResponseStream,
     StreamTooLarge,
     new_trace_id,
@@ -121,3 +124,26 @@ async def _write(stream: ResponseStream, *, pieces: int, size: int) -> None:
         await stream.put(b"x" * size)
         await asyncio.sleep(0)
     stream.end()
+
+
+def test_resolve_calls_on_result_at_once_and_reports_its_fault_to_the_loop() -> None:
+    async def scenario() -> tuple[list[str], list[dict[str, object]], bool, bool]:
+        loop = asyncio.get_running_loop()
+        reported: list[dict[str, object]] = []
+        loop.set_exception_handler(lambda _, context: reported.append(context))
+        seen: list[str] = []
+
+        def hook(future: asyncio.Future[InvocationResult]) -> None:
+            seen.append(future.result().body.decode())
+            raise RuntimeError("a fault of the hook's")
+
+        invocation = PendingInvocation(payload=b"{}", on_result=hook)
+        result = InvocationResult(outcome=Outcome.SUCCESS, body=b"answer")
+        first = invocation.resolve(result)  # the hook runs inside, its fault does not escape
+        again = invocation.resolve(result)
+        return seen, reported, first, again
+
+    seen, reported, first, again = asyncio.run(scenario())
+    assert seen == ["answer"]  # called once, before resolve() returned
+    assert (first, again) == (True, False)
+    assert len(reported) == 1 and isinstance(reported[0]["exception"], RuntimeError)

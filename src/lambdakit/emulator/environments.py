@@ -31,6 +31,7 @@ from lambdakit.emulator.invocations import (
     Outcome,
     PendingInvocation,
     ResponseStream,
+    call_hook,
 )
 from lambdakit.emulator.output_log import OutputLog
 from lambdakit.emulator.platform_log import PlatformLog, application_filter
@@ -419,7 +420,7 @@ class ExecutionEnvironment:
         self.output.write_first(functools.partial(self._begin_output, invocation))
         loop.call_soon(self.output.run_due)
         if hook is not None:
-            hook(work)
+            call_hook(hook, work)
 
     def _begin_output(self, invocation: PendingInvocation) -> None:
         """The previous invocation's END and REPORT if they are still due, then this one's
@@ -735,6 +736,6 @@ class ExecutionEnvironment:
         self.records.end(invocation, status=status, error_type=error_type, duration_ms=duration_ms)
         if self.observer is not None:
             self.observer.invocation_ended(self, invocation, status, duration_ms, init_ms)
-        # Checked in the next turn: deliver() ends the previous invocation just before it
-        # hands out the next one, and must not freeze what it is about to thaw.
+        # Checked in the next turn: an END written as the next invocation begins
+        # (_begin_output) finds the environment busy again, and freezes nothing.
         self._loop().call_soon(self._freeze_if_idle)

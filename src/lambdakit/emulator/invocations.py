@@ -15,6 +15,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import Any
 
 from lambdakit.emulator.reports import LogTail
 
@@ -223,8 +224,19 @@ class PendingInvocation:
         hook = self.on_result
         if hook is not None:
             self.on_result = None
-            hook(self.future)
+            call_hook(hook, self.future)
         return True
+
+
+def call_hook(hook: Callable[[asyncio.Future[Any]], None], future: asyncio.Future[Any]) -> None:
+    """Call HOOK with FUTURE, as the future would call a done-callback, but now: a fault of the
+    hook's is reported to the loop's exception handler, not raised to whoever resolved it."""
+    try:
+        hook(future)
+    except Exception as error:
+        future.get_loop().call_exception_handler(
+            {"message": f"exception in {hook!r}", "exception": error, "future": future}
+        )
 
 
 def _error(document: dict[str, str], error_type: str, outcome: Outcome) -> InvocationResult:

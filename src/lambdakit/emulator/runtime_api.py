@@ -28,6 +28,7 @@ from lambdakit.emulator._http import (
     HttpTimeouts,
     Request,
     Response,
+    internal_error,
     json_response,
 )
 from lambdakit.emulator.extensions import PREFIX as EXTENSIONS
@@ -240,7 +241,11 @@ class RuntimeAPI:
 
     def _work_came(self, request: Request, work: asyncio.Future[PendingInvocation]) -> None:
         self.runtime.work_taken(work)
-        request.reply(self._handed_out(request, work.result()))
+        try:
+            response = self._handed_out(request, work.result())
+        except Exception as error:  # the boundary where a fault of ours becomes a 500
+            response = internal_error(request, error)
+        request.reply(response)
 
     def _work_failed(self, request: Request, work: asyncio.Future[PendingInvocation]) -> None:
         if work.cancelled() or work.exception() is not None:
