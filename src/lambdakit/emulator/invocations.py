@@ -150,7 +150,7 @@ def new_uuid() -> str:
     ``str(uuid.uuid4())`` at a fraction of its cost (there are several per invocation). Ids
     need to be unique, not secret: the bits come from ``random`` (seeded from the system's
     entropy), which needs no system call."""
-    h = f"{_getrandbits(128) & _UUID_MASK | _UUID_BITS:032x}"
+    h = new_uuid_hex()
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 

@@ -223,13 +223,10 @@ class RuntimeAPI:
         if work is None:
             return None  # the environment cannot take the poll at once: the coroutine waits
         self._poller = request
-        if not work.done():
-            # The event goes out from deliver itself; a failure (the environment closing)
-            # comes to _work_failed.
-            self.runtime.on_work(work, functools.partial(self._work_came, request))
-            work.add_done_callback(functools.partial(self._work_failed, request))
-            return LATER
-        if work.cancelled() or work.exception() is not None:
+        if not work.done() or work.cancelled() or work.exception() is not None:
+            if not work.done():  # the event goes out from deliver itself
+                self.runtime.on_work(work, functools.partial(self._work_came, request))
+            # A failure (the environment closing) comes to _work_failed.
             work.add_done_callback(functools.partial(self._work_failed, request))
             return LATER
         self.runtime.work_taken(work)  # an invocation was waiting for this poll: it goes now

@@ -143,9 +143,7 @@ class Request:
     def _index_raw(self) -> dict[str, str]:
         """Make ``header``'s dict; the first of a repeated name wins."""
         raw = self._raw
-        parts = b"\n".join(raw).decode("latin-1").split("\n")  # see _decoded
-        if len(parts) != len(raw):
-            parts = [part.decode("latin-1") for part in raw]
+        parts = _parts(raw)
         index = dict(zip(map(str.lower, parts[0::2]), parts[1::2], strict=True))
         if len(index) * 2 != len(raw):  # a name repeated: again, from the last to the first
             index = dict(zip(map(str.lower, parts[-2::-2]), parts[-1::-2], strict=True))
@@ -239,13 +237,19 @@ _NO_TRAILERS: dict[str, str] = {}  # shared, never written to: see on_header
 _NO_HEADERS: dict[str, str] = {}  # shared, never written to: a head not yet indexed
 
 
-def _decoded(raw: list[bytes]) -> tuple[list[str], list[str]]:
-    """The names and the values of RAW (name, value, ...), decoded as Latin-1 in one go: the
-    parser ends a header line at its LF, so no name or value holds one (a value that did,
-    decoded one by one, would not break this)."""
+def _parts(raw: list[bytes]) -> list[str]:
+    """RAW (name, value, name, value, ...) decoded as Latin-1 in one go: the parser ends a
+    header line at its LF, so no name or value holds one (a value that did, decoded one by
+    one, would not break this)."""
     parts = b"\n".join(raw).decode("latin-1").split("\n")
     if len(parts) != len(raw):
         parts = [part.decode("latin-1") for part in raw]
+    return parts
+
+
+def _decoded(raw: list[bytes]) -> tuple[list[str], list[str]]:
+    """The names and the values of RAW, decoded (``_parts``)."""
+    parts = _parts(raw)
     return parts[0::2], parts[1::2]
 
 

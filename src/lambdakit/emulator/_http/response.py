@@ -292,23 +292,27 @@ def encode_head(status: int, headers: list[tuple[str, str]], length: int | None 
 
 def _encoded_head(status: int, headers: list[tuple[str, str]], length: int | None) -> bytes | None:
     """``encode_head``, with None for a header that would split the response."""
+    lines = _header_lines(headers)
+    if lines is None:
+        return None
+    if length is not None:
+        lines += b"Content-Length: %d\r\n" % length
+    return b"HTTP/1.1 %d %b\r\n%b\r\n" % (status, _REASONS.get(status, b""), lines)
+
+
+def _header_lines(headers: list[tuple[str, str]]) -> bytes | None:
+    """The header lines, each ended by CRLF; None if a header holds a CR, LF or NUL."""
+    if not headers:
+        return b""
     try:
-        text = "\r\n".join(map(": ".join, headers))
+        text = "\r\n".join(map(": ".join, headers))  # joined in C: no Python per header
     except TypeError:  # a value that is not a str: formatted
         text = "\r\n".join([f"{name}: {value}" for name, value in headers])
     # One CR and one LF between lines, no NUL: no header can smuggle in another (RFC 9110 §5.5).
-    breaks = len(headers) - 1 if headers else 0
+    breaks = len(headers) - 1
     if text.count("\r") != breaks or text.count("\n") != breaks or "\0" in text:
         return None
-    data = text.encode("latin-1", "replace")
-    reason = _REASONS.get(status, b"")
-    if length is None:
-        if not headers:
-            return b"HTTP/1.1 %d %b\r\n\r\n" % (status, reason)
-        return b"HTTP/1.1 %d %b\r\n%b\r\n\r\n" % (status, reason, data)
-    if not headers:
-        return b"HTTP/1.1 %d %b\r\nContent-Length: %d\r\n\r\n" % (status, reason, length)
-    return b"HTTP/1.1 %d %b\r\n%b\r\nContent-Length: %d\r\n\r\n" % (status, reason, data, length)
+    return text.encode("latin-1", "replace") + b"\r\n"
 
 
 def _split_error(headers: list[tuple[str, str]]) -> ValueError:
@@ -318,11 +322,10 @@ def _split_error(headers: list[tuple[str, str]]) -> ValueError:
 def header_lines(headers: list[tuple[str, str]]) -> bytes:
     """Header lines, each ended by CRLF (a chunked body's trailers); raises ValueError if a
     header holds a CR, LF or NUL."""
-    text = "".join([f"{name}: {value}\r\n" for name, value in headers])
-    count = len(headers)
-    if text.count("\r") != count or text.count("\n") != count or "\0" in text:
+    lines = _header_lines(headers)
+    if lines is None:
         raise _split_error(headers)
-    return text.encode("latin-1", "replace")
+    return lines
 
 
 __all__ = [
