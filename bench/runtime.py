@@ -193,14 +193,25 @@ SMALL = 64 * 1024
 
 
 def next_head_template(event_length: int) -> bytes:
-    """The ``GET /next`` answer's head, with ``%d`` where the request number goes."""
+    """The ``GET /next`` answer's head, with ``%(n)08d`` where the request number goes.
+
+    It has the headers Lambda sends (lambda-wire-protocol.md) and the emulator sends, the trace
+    id and the invocation id included: a runtime sets ``_X_AMZN_TRACE_ID`` from the one and
+    echoes the other on its ``/response``, so without them it would do less work here than
+    behind a Runtime API that is Lambda's, and bench/emulator.py's efficiency (the emulator's
+    rate ÷ this stub's) would charge that work to the emulator."""
     deadline_ms = int(time.time() * 1000) + 15 * 60 * 1000
+    epoch = int(time.time())
     return (
-        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-        b"Lambda-Runtime-Aws-Request-Id: %%08d-0000-4000-8000-000000000000\r\n"
+        b"HTTP/1.1 200 OK\r\n"
+        b"Lambda-Runtime-Aws-Request-Id: %%(n)08d-0000-4000-8000-000000000000\r\n"
         b"Lambda-Runtime-Deadline-Ms: %d\r\n"
         b"Lambda-Runtime-Invoked-Function-Arn: %s\r\n"
-        b"Content-Length: %d\r\n\r\n" % (deadline_ms, FUNCTION_ARN, event_length)
+        b"Lambda-Runtime-Trace-Id: Root=1-%08x-0000000000000000%%(n)08x;"
+        b"Parent=%%(n)016x;Sampled=0\r\n"
+        b"Lambda-Runtime-Invocation-Id: %%(n)032x\r\n"
+        b"Content-Type: application/json\r\n"
+        b"Content-Length: %d\r\n\r\n" % (deadline_ms, FUNCTION_ARN, epoch, event_length)
     )
 
 
@@ -368,7 +379,7 @@ class StubRuntimeAPI:
             self.session.cpu_end = cpu_seconds(self.pid)
             self.done.set()
             return False
-        head = self.template % index
+        head = self.template % {b"n": index}
         if len(self.event) <= SMALL:
             sock.sendall(head + self.event)
         else:
