@@ -9,6 +9,7 @@ builds it once); without them it is skipped with its reason.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -134,5 +135,66 @@ def test_serve_builds_the_image_from_its_metadata_and_runs_it(built_project: Pat
         assert b'"cwd":"' + code.encode() in plain["Payload"].read()
         errors = "".join(server.errors)
         assert f"lambdakit: building pictured:{TAG} for Pictured with podman" in errors
+    finally:
+        server.stop()
+
+
+# --- the Init phase of an image begins as its container starts ---------------------------------
+
+FAKE_PODMAN = """\
+#!{python}
+# A podman that takes SETUP seconds to create a container, then runs the function's runtime
+# on this machine: lambdakit serve sees an engine like any other.
+import os, sys, time
+args = sys.argv[1:]
+if args[:1] == ["--version"]:
+    print("podman version 4.9.3")
+elif "image" in args or "rm" in args:
+    pass
+elif "run" in args:
+    print("fake podman: creating the container", file=sys.stderr, flush=True)
+    time.sleep({setup})
+    if "--cidfile" in args:  # as podman does, once the container is created
+        with open(args[args.index("--cidfile") + 1], "w") as id_file:
+            id_file.write("f" * 64)
+    os.chdir({code!r})
+    os.environ.update(LAMBDA_TASK_ROOT={code!r}, PYTHONPATH={src!r})
+    os.execv(sys.executable, [sys.executable, "-m", "lambdakit.runtime", "app.handler"])
+else:
+    sys.exit(125)
+"""
+
+
+def test_an_image_init_does_not_count_the_engine_creating_its_container(tmp_path: Path) -> None:
+    """On Lambda the sandbox of an image is set up before Init: its 10 s limit and its Init
+    Duration count from the container's start. Here podman (vfs) may take seconds to create
+    a container: a 2.5 s creation passes a 1 s init limit, and Init Duration leaves it out."""
+    code = tmp_path / "fn"
+    code.mkdir()
+    (code / "app.py").write_text(APP)
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    podman = bin_dir / "podman"
+    source = FAKE_PODMAN.format(
+        python=sys.executable, setup=2.5, code=str(code), src=str(ROOT / "src")
+    )
+    podman.write_text(source)
+    podman.chmod(0o755)
+    (tmp_path / "template.yaml").write_text(
+        "Resources:\n  Slow:\n    Type: AWS::Serverless::Function\n    Properties:\n"
+        "      PackageType: Image\n      ImageUri: slow:1\n      Timeout: 30\n"
+    )
+    path = f"{bin_dir}{os.pathsep}{Path(sys.executable).parent}{os.pathsep}/usr/bin:/bin"
+    server = Server(tmp_path / "template.yaml", env={"PATH": path, "LAMBDAKIT_INIT_TIMEOUT": "1"})
+    try:
+        response = client_for(server.url).invoke(FunctionName="Slow", Payload=b'{"n": 1}')
+        assert "FunctionError" not in response, response["Payload"].read()
+        assert b'"event":{"n":1}' in response["Payload"].read()
+        server.stop()  # the END and REPORT lines are out
+        log = server.output() + "".join(server.errors)
+        assert "[Slow] fake podman: creating the container" in log, log
+        init = re.search(r"REPORT RequestId: .*Init Duration: ([\d.]+) ms", log)
+        assert init is not None and float(init.group(1)) < 1000, log
+        assert "INIT_REPORT" not in log, log  # no timeout
     finally:
         server.stop()

@@ -272,6 +272,47 @@ def test_the_run_command_without_memory_limits_or_init() -> None:
     assert argv[argv.index("--init") + 1 :] == ["--log-driver", "passthrough", "fn"]
 
 
+def test_the_run_command_asks_for_the_container_id_file() -> None:
+    engine = Engine(name="docker", executable="docker", init=False)
+    id_file = containers.new_id_file()
+    try:
+        assert id_file.parent.is_dir() and not id_file.exists()  # an engine refuses one that is
+        argv = containers.run_command("fn", {}, engine=engine, name="n", id_file=id_file)
+        assert argv[argv.index("--") + 1 :] == [
+            "docker", "run", "--rm", "--network", "host", "--name", "n",
+            "--cidfile", str(id_file), "fn",
+        ]  # fmt: skip
+    finally:
+        containers.remove_id_file(id_file)
+    assert not id_file.parent.exists()
+
+
+class _Process:
+    returncode: int | None = None
+
+
+def test_created_waits_for_the_id_file_or_the_engine_s_end(tmp_path: Path) -> None:
+    """``created``: True once the engine has written the id file, or has ended (its error says
+    why); False when the limit comes first."""
+    id_file = tmp_path / "id"
+    process = _Process()
+
+    async def written_after(delay: float) -> tuple[bool, float]:
+        loop = asyncio.get_running_loop()
+        loop.call_later(delay, id_file.write_text, "f" * 64)
+        began = loop.time()
+        done = await containers.created(id_file, process, limit=5.0)  # type: ignore[arg-type]
+        return done, loop.time() - began
+
+    done, waited = asyncio.run(written_after(0.2))
+    assert done and 0.15 < waited < 2.0
+    id_file.unlink()
+    process.returncode = 125  # the engine could not create it
+    assert asyncio.run(containers.created(id_file, process, limit=5.0))  # type: ignore[arg-type]
+    process.returncode = None
+    assert not asyncio.run(containers.created(id_file, process, limit=0.1))  # type: ignore[arg-type]
+
+
 def test_container_names_are_valid_and_unique_per_emulator() -> None:
     assert containers.container_name("my fn/ü", "0003") == f"lambdakit-my-fn---{os.getpid()}-0003"
 

@@ -59,10 +59,13 @@ def launch_environment(
         provisioned=provisioned,
     )  # fmt: skip
     name = containers.container_name(spec.name, env_id)
+    id_file = containers.new_id_file()
     try:
-        return Launch(containers.run_command(spec.image, environ, name=name), environ)
+        argv = containers.run_command(spec.image, environ, name=name, id_file=id_file)
     except ContainerEngineError as error:
+        containers.remove_id_file(id_file)
         raise FunctionConfigError(f"function {spec.name!r}: {error}") from error
+    return Launch(argv, environ, init_begins_at=id_file)
 
 
 SANDBOX_HOSTS = "127.0.0.1\tsandbox.localdomain sandbox\n"

@@ -67,6 +67,10 @@ class EnvRecords:
 
     # --- init --------------------------------------------------------------------------------
 
+    def init_begins(self) -> None:
+        """The Init phase begins now (an image's: once its container starts, not at the spawn)."""
+        self.started = time.monotonic()
+
     def init_done(self, *, provisioned: bool) -> None:
         self.init_ms = (time.monotonic() - self.started) * 1000
         if (records := self.platform_log.init_done(self.init_ms)) is not None:

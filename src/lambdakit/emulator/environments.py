@@ -16,6 +16,7 @@ import signal
 import time
 from collections.abc import Callable
 from enum import Enum
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from lambdakit.emulator import debugging, freezing, reports, telemetry_hub
@@ -181,6 +182,8 @@ class ExecutionEnvironment:
         self._end_due = 0.0  # when, at the latest (loop time)
         self._death_reason: str | None = None
         self._died_starting = False
+        self._init_begun = False  # INIT_START written, the Init phase's limit counting
+        self._id_file: Path | None = None  # an image's container id file (containers/run.py)
         self.retire = False  # replace when next idle (the code changed under --watch)
 
     # --- lifecycle ---------------------------------------------------------------------------
@@ -212,11 +215,40 @@ class ExecutionEnvironment:
             self.observer.environment_changed(self, EnvState.STARTING.value)
         if started.extensions:
             self._tasks.append(asyncio.create_task(self.phases.start_runtime()))
-        self.output.platform(None, self.platform_log.init_start())
-        loop = asyncio.get_running_loop()
-        self._timer = loop.call_later(self.init_limit, self._init_timed_out)
+        if started.init_begins_at is None:
+            self._begin_init()
+        else:  # an image: once its engine has created the container and starts it
+            self._id_file = started.init_begins_at
+            self._tasks.append(asyncio.create_task(self._begin_init_when_created()))
         if self._death_reason == "shutdown":  # shut down while it was being spawned
             self.runtime.signal(signal.SIGKILL)
+
+    def _begin_init(self) -> None:
+        """The Init phase begins: INIT_START, and its limit counts from now."""
+        self._init_begun = True
+        self.output.platform(None, self.platform_log.init_start())
+        self._timer = self._loop().call_later(self.init_limit, self._init_timed_out)
+
+    async def _begin_init_when_created(self) -> None:
+        """An image's Init begins as its container starts (containers/run.py, ``created``);
+        an engine that has not created it after SETUP_LIMIT ends the environment."""
+        from lambdakit.emulator import containers
+
+        assert self._id_file is not None
+        process = self.runtime.process
+        if not await containers.created(self._id_file, process):
+            limit = containers.SETUP_LIMIT
+            self.output.platform(
+                None, f"lambdakit: the container engine had not started the container after "
+                f"{limit:.0f} s; this environment is given up",
+            )  # fmt: skip
+            self._loop().create_task(self.kill("container setup"))
+            return
+        # Not if it ended (its exit says why) or is ending, or its runtime called already.
+        running = process is not None and process.returncode is None
+        if running and not self._init_begun and self._death_reason is None:
+            self.records.init_begins()  # Init Duration counts from here, as on Lambda
+            self._begin_init()
 
     async def _no_entrypoint(self, error: EntrypointError) -> None:
         """No process: the init fails at once with Runtime.InvalidEntrypoint, as on Lambda,
@@ -323,6 +355,10 @@ class ExecutionEnvironment:
         self.extensions.close()
         self.telemetry.close()
         self.guard.close()
+        if self._id_file is not None:
+            from lambdakit.emulator.containers import remove_id_file
+
+            remove_id_file(self._id_file)
 
     # --- the Runtime API side ----------------------------------------------------------------
 
@@ -624,6 +660,8 @@ class ExecutionEnvironment:
         self.records.init_error_body = (body, error_type)
 
     def _init_done(self) -> None:
+        if not self._init_begun:  # an image's runtime that called before its id file was seen
+            self._begin_init()
         if self._timer is not None:
             self._timer.cancel()
         self.records.init_done(provisioned=self.provisioned)

@@ -216,6 +216,9 @@ class Launch:
     launcher around it), the sandbox's command."""
     extensions: tuple[ExternalExtension, ...] = ()
     """The executables of /opt/extensions, started before ARGV (extension_launcher.py)."""
+    init_begins_at: Path | None = None
+    """A file that appears once the function's own process starts (a container's id file):
+    the Init phase begins then, not at the spawn (containers/run.py, ``created``)."""
 
 
 def launch(

@@ -5,9 +5,10 @@
   ``ContainerEngineError`` (lambdakit.emulator.errors).
 - ``HostFacts`` and ``adjustments`` (host.py): the settings podman and buildah need on some
   machines, derived from facts read from /proc and /sys rather than typed by users.
-- ``run_command(image, environ, engine=, name=)`` (run.py): the argv of one execution
-  environment that runs an image, under a supervisor (supervisor.py, a standard-library
-  script) that makes it behave like any ``bootstrap`` towards signals.
+- ``run_command(image, environ, engine=, name=, id_file=)`` (run.py): the argv of one
+  execution environment that runs an image, under a supervisor (supervisor.py, a
+  standard-library script) that makes it behave like any ``bootstrap`` towards signals; and
+  ``created(id_file, process)``, which waits for the container to start: its Init begins then.
 """
 
 from __future__ import annotations
@@ -21,18 +22,30 @@ from lambdakit.emulator.containers.host import (
     HostFacts,
     adjustments,
 )
-from lambdakit.emulator.containers.run import container_name, forwarded_names, run_command
+from lambdakit.emulator.containers.run import (
+    SETUP_LIMIT,
+    container_name,
+    created,
+    forwarded_names,
+    new_id_file,
+    remove_id_file,
+    run_command,
+)
 
 __all__ = [
     "ENGINES",
     "NO_ULIMITS_CONF",
+    "SETUP_LIMIT",
     "Adjustments",
     "Engine",
     "EngineName",
     "HostFacts",
     "adjustments",
     "container_name",
+    "created",
     "detect_engine",
     "forwarded_names",
+    "new_id_file",
+    "remove_id_file",
     "run_command",
 ]

@@ -76,12 +76,21 @@ class Engine:
         )  # fmt: skip
 
     def run_argv(
-        self, image: str, *, names: Sequence[str], name: str, memory_mb: int | None
+        self,
+        image: str,
+        *,
+        names: Sequence[str],
+        name: str,
+        memory_mb: int | None,
+        id_file: str | None = None,
     ) -> list[str]:
         """``run`` with the host's network (the Runtime API listens on its 127.0.0.1); each
         variable by name only, so values (credentials) stay out of argv: the engine takes
-        them from its own environment."""
+        them from its own environment. ID_FILE: where the engine writes the container's id
+        once it has created it (``--cidfile``), just before starting it."""
         args = ["run", "--rm", "--network", "host", "--name", name]
+        if id_file is not None:
+            args += ["--cidfile", id_file]
         if self.init:
             args.append("--init")  # PID 1 ignores SIGTERM without a handler; init forwards it
         if self.passthrough_logs:
