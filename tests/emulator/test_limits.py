@@ -26,6 +26,7 @@ from lambdakit.emulator.limits import (
     hierarchy,
     locate_cgroup,
 )
+from lambdakit.emulator.limits.meter import TREE_REFRESH, TreeMeter
 from lambdakit.emulator.limits.protocols import Unavailable
 from lambdakit.emulator.reaping import process_tree
 
@@ -450,6 +451,28 @@ def test_rlimit_peak_is_the_process_tree(rlimit: MemoryLimiter) -> None:
         assert 30 * MIB <= peak < 50 * MIB
         assert child.finish()[0] == 0
     assert guard.peak_bytes() == peak  # the processes are gone; the peak measured stays
+
+
+def test_the_tree_meter_walks_the_tree_again_only_after_its_refresh_time() -> None:
+    """A REPORT at a developer's pace walks the tree each time; back to back, at most every
+    TREE_REFRESH (a process found then still counts with its high-water mark)."""
+    now = [100.0]
+    walks: list[list[int]] = []
+    tree = [os.getpid()]
+
+    def walk() -> list[int]:
+        walks.append(list(tree))
+        return list(tree)
+
+    meter = TreeMeter(clock=lambda: now[0])
+    assert (meter.sample_tree(walk) or 0) > 0 and walks == [[os.getpid()]]
+    now[0] += TREE_REFRESH / 2
+    tree.append(os.getppid())  # a process the function started
+    meter.sample_tree(walk)
+    assert len(walks) == 1  # the walk of a moment ago
+    now[0] += TREE_REFRESH
+    meter.sample_tree(walk)
+    assert walks[1:] == [tree]  # walked again
 
 
 def test_process_tree_by_scanning_proc(

@@ -72,12 +72,16 @@ class ProcessTreeGuard:
 
     def attach(self, pid: int) -> None:
         self._pid = pid
+        self._meter = TreeMeter()  # not the tree walked before there was one
 
     def peak_bytes(self) -> int | None:
-        return self._meter.sample(process_tree(self._pid) if self._pid else [])
+        return self._meter.sample_tree(self._tree)
+
+    def _tree(self) -> list[int]:
+        return process_tree(self._pid) if self._pid else []
 
     def reset_peak(self) -> None:
-        self._meter.reset(process_tree(self._pid) if self._pid else [])
+        self._meter.reset(self._tree())
 
     def oom_killed(self) -> bool:
         return False  # the kernel's OOM killer is not involved; see the module docstring
