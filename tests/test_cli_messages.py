@@ -151,6 +151,24 @@ def test_a_package_the_index_does_not_have_is_named(tmp_path: Path, installer: s
     assert "Traceback" not in done.stderr
 
 
+def test_an_invoke_api_port_in_use_is_named_with_the_option_that_moves_it() -> None:
+    import socket
+
+    hello = Path(__file__).parents[1] / "examples" / "hello"
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [sys.executable, "-m", "lambdakit", "serve", str(hello), "--port", str(port)],
+            capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    assert f"cannot listen on 127.0.0.1:{port} for the Invoke API" in done.stderr
+    assert "choose another port with --port" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
 def test_a_function_url_port_in_use_is_named_with_the_option_that_moves_it() -> None:
     import socket
 

@@ -142,10 +142,9 @@ def serve(
         )  # fmt: skip
     except EmulatorError as error:
         raise click.ClickException(str(error)) from error
-    except OSError as error:
-        raise click.ClickException(
-            f"cannot listen on {host}:{port}: {error.strerror}; choose another port with --port"
-        ) from error
+    except OSError as error:  # not a listener's (those are EmulatorErrors that say which)
+        where = f": {error.filename}" if error.filename else ""
+        raise click.ClickException(f"{error.strerror or error}{where}") from error
     except KeyboardInterrupt:
         # Ctrl-C before the server's own handlers are in place, or after they are gone (the
         # last moments of shutdown): stop as a shell expects, without a traceback.

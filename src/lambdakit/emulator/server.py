@@ -175,9 +175,15 @@ class Emulator:
 
             self.console = Console(self, self.hub, self.config.console)
             handler = self.console.wrap(api.handle)
-        self._server = await start_server(
-            handler, self.config.host, self.config.port, immediate=api.immediate
-        )
+        try:
+            self._server = await start_server(
+                handler, self.config.host, self.config.port, immediate=api.immediate
+            )
+        except OSError as error:
+            hint = "choose another port with --port (0: any free port)"
+            raise cannot_listen(
+                self.config.host, self.config.port, "the Invoke API", hint, error
+            ) from error
         await self._start_urls()
         await self._start_apis()
         resumed = self.events.resume()
