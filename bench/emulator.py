@@ -496,8 +496,14 @@ class Server:
         raise rt.BenchError(f"lambdakit serve did not start within {timeout:.0f} s:\n{tail}")
 
     def runtimes(self, marker: bytes) -> list[int]:
-        """The runtime processes of one function (by their command line)."""
-        return [pid for pid, cmd in descendants(self.process.pid).items() if marker in cmd]
+        """The runtime processes of one function (by their command line), one per environment:
+        not the sandbox's two bubblewrap processes around each, whose command lines hold the
+        runtime's too (counted, they made 50 environments look like 120 to 150)."""
+        return [
+            pid
+            for pid, cmd in descendants(self.process.pid).items()
+            if marker in cmd and not cmd.split(b" ", 1)[0].endswith(b"bwrap")
+        ]
 
     def cpu(self) -> float:
         return process_cpu(self.process.pid)
