@@ -4,6 +4,7 @@ and a requirements.txt naming a package the index does not have (issue 14, point
 from __future__ import annotations
 
 import os
+import platform
 import signal
 import subprocess
 import sys
@@ -102,6 +103,36 @@ def test_ctrl_c_during_invoke_exits_130_quietly(tmp_path: Path) -> None:
     err = _interrupted(process, b"handler started", "stderr")
     assert process.returncode == 130, err.decode()
     assert b"Aborted" not in err and b"Traceback" not in err, err.decode()
+
+
+TGKILL = {"x86_64": 234, "aarch64": 131}.get(platform.machine())  # syscall numbers
+
+
+@pytest.mark.skipif(TGKILL is None or not sys.platform.startswith("linux"), reason="tgkill")
+def test_ctrl_c_taken_by_another_thread_still_stops_invoke(tmp_path: Path) -> None:
+    """The kernel gives a process's SIGINT to any of its threads. When it was not the main
+    thread, waiting in ``select`` with no timer due, `invoke` went on (seen under load: 10 s,
+    or over a minute): here the signal goes to another thread on purpose (tgkill)."""
+    import ctypes
+
+    (tmp_path / "app.py").write_text(SLOW)
+    process = lambdakit("invoke", str(tmp_path), "--handler", "app.handler", "--timeout", "900")
+    assert process.stderr is not None
+    for line in process.stderr:
+        if b"handler started" in line:
+            break
+    others = [int(t) for t in os.listdir(f"/proc/{process.pid}/task") if int(t) != process.pid]
+    assert others, "no thread but the main one"
+    libc = ctypes.CDLL(None, use_errno=True)
+    assert libc.syscall(TGKILL, process.pid, others[0], signal.SIGINT) == 0
+    try:
+        _out, err = process.communicate(timeout=8)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.communicate()
+        pytest.fail("invoke did not stop within 8 s of Ctrl-C")
+    assert process.returncode == 130, err.decode()
+    assert b"Traceback" not in err, err.decode()
 
 
 def test_ctrl_c_stops_serve_with_130_quietly(tmp_path: Path) -> None:

@@ -7,10 +7,11 @@ without a listener (what ``lambdakit invoke`` does). ``Emulator`` is the object 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -152,24 +153,61 @@ async def invoke_once(
     """Start ``spec``'s environment, invoke it once with ``payload``, shut it down.
 
     A streaming function's body is read whole, as a buffered Invoke gets it; or, with
-    ON_CHUNK, handed to it chunk by chunk as the runtime sends it (``_relay``)."""
+    ON_CHUNK, handed to it chunk by chunk as the runtime sends it (``_relay``). Ctrl-C ends it
+    as ``asyncio.run`` ends its task (``_ctrl_c_cancels``)."""
     from lambdakit.emulator import reports
 
     [spec], settings = debugging.apply(debug, [spec], Settings.from_env())  # debugging.py
     config = EmulatorConfig(port=0, state_dir=Path(spec.code_dir) / ".lambdakit", settings=settings)
     emulator = Emulator([spec], config, printer=reports.LogPrinter(stream=sys.stderr))
-    try:
-        await emulator.prepare(err=True)  # progress to stderr: stdout is the response's
-        result, invocation = await emulator.invoke(spec.name, payload)
-        if result.stream is not None and on_chunk is not None:
-            result = await _relay(result, invocation, on_chunk)
-        elif result.stream is not None:  # a streaming function: its whole body
-            from lambdakit.emulator.invoke_api import buffer_result
+    async with _ctrl_c_cancels():
+        try:
+            await emulator.prepare(err=True)  # progress to stderr: stdout is the response's
+            result, invocation = await emulator.invoke(spec.name, payload)
+            if result.stream is not None and on_chunk is not None:
+                result = await _relay(result, invocation, on_chunk)
+            elif result.stream is not None:  # a streaming function: its whole body
+                from lambdakit.emulator.invoke_api import buffer_result
 
-            result = await buffer_result(result, invocation)
-    finally:
-        await emulator.close()
+                result = await buffer_result(result, invocation)
+        finally:
+            await emulator.close()
     return result
+
+
+@contextlib.asynccontextmanager
+async def _ctrl_c_cancels() -> AsyncIterator[None]:
+    """SIGINT cancels the task that runs the block, which then raises KeyboardInterrupt (a
+    second SIGINT raises it at once): what ``asyncio.run`` does, but with the signal taken by
+    the event loop (``add_signal_handler``), whose wake-up descriptor wakes it whichever
+    thread of the process the kernel delivers the signal to. ``asyncio.run``'s own handler runs
+    only once the main thread wakes: when the child watcher's or a worker's thread took the
+    signal, a loop waiting in ``select`` with no timer due slept on (seen under load: Ctrl-C
+    answered 10 s late, or not within a minute). Outside the main thread: nothing changes."""
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    interrupted = False
+
+    def interrupt() -> None:
+        nonlocal interrupted
+        if interrupted or task is None:
+            raise KeyboardInterrupt
+        interrupted = True
+        task.cancel()
+
+    try:
+        loop.add_signal_handler(signal.SIGINT, interrupt)
+    except (NotImplementedError, RuntimeError, ValueError):  # not the main thread; Windows
+        yield
+        return
+    try:
+        yield
+    except asyncio.CancelledError:
+        if interrupted:
+            raise KeyboardInterrupt from None
+        raise
+    finally:
+        loop.remove_signal_handler(signal.SIGINT)
 
 
 ChunkSink = Callable[[str, bytes], None]
