@@ -182,7 +182,20 @@ def test_a_package_the_index_does_not_have_is_named(tmp_path: Path, installer: s
     assert "Traceback" not in done.stderr
 
 
-def test_an_invoke_api_port_in_use_is_named_with_the_option_that_moves_it() -> None:
+@pytest.mark.parametrize(
+    ("flags", "purpose", "hint"),
+    [
+        (["--port", "{port}"], "the Invoke API", "choose another port with --port"),
+        (
+            ["--port", "0", "--url", "--url-port", "{port}"],
+            "hello's Function URL",
+            "choose other ports with --url-port",
+        ),
+    ],
+)
+def test_a_port_in_use_is_named_with_the_option_that_moves_it(
+    flags: list[str], purpose: str, hint: str
+) -> None:
     import socket
 
     hello = Path(__file__).parents[1] / "examples" / "hello"
@@ -191,29 +204,11 @@ def test_an_invoke_api_port_in_use_is_named_with_the_option_that_moves_it() -> N
         taken.listen()
         port = taken.getsockname()[1]
         done = subprocess.run(
-            [sys.executable, "-m", "lambdakit", "serve", str(hello), "--port", str(port)],
+            [sys.executable, "-m", "lambdakit", "serve", str(hello),
+             *(flag.format(port=port) for flag in flags)],
             capture_output=True, text=True, timeout=120, check=False,
         )  # fmt: skip
     assert done.returncode == 1, done.stderr
-    assert f"cannot listen on 127.0.0.1:{port} for the Invoke API" in done.stderr
-    assert "choose another port with --port" in done.stderr
-    assert "Traceback" not in done.stderr
-
-
-def test_a_function_url_port_in_use_is_named_with_the_option_that_moves_it() -> None:
-    import socket
-
-    hello = Path(__file__).parents[1] / "examples" / "hello"
-    with socket.socket() as taken:
-        taken.bind(("127.0.0.1", 0))
-        taken.listen()
-        port = taken.getsockname()[1]
-        done = subprocess.run(
-            [sys.executable, "-m", "lambdakit", "serve", str(hello), "--port", "0", "--url",
-             "--url-port", str(port)],
-            capture_output=True, text=True, timeout=120, check=False,
-        )  # fmt: skip
-    assert done.returncode == 1, done.stderr
-    assert f"cannot listen on 127.0.0.1:{port} for hello's Function URL" in done.stderr
-    assert "choose other ports with --url-port" in done.stderr
+    assert f"cannot listen on 127.0.0.1:{port} for {purpose}" in done.stderr
+    assert hint in done.stderr
     assert "Traceback" not in done.stderr
