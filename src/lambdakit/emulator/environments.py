@@ -204,6 +204,7 @@ class ExecutionEnvironment:
         except EntrypointError as error:  # Lambda's init fails, and says why: so does this one
             self._tasks = [asyncio.create_task(self._no_entrypoint(error))]
             return
+        self._id_file = started.init_begins_at  # removed at the end (_close), spawned or not
         unique = {"AWS_LAMBDA_RUNTIME_API": address, "AWS_LAMBDA_LOG_STREAM_NAME": self.log_stream}
         self.extensions.external = tuple(extension.name for extension in started.extensions)
         await self.runtime.spawn(
@@ -215,10 +216,9 @@ class ExecutionEnvironment:
             self.observer.environment_changed(self, EnvState.STARTING.value)
         if started.extensions:
             self._tasks.append(asyncio.create_task(self.phases.start_runtime()))
-        if started.init_begins_at is None:
+        if self._id_file is None:
             self._begin_init()
         else:  # an image: once its engine has created the container and starts it
-            self._id_file = started.init_begins_at
             self._tasks.append(asyncio.create_task(self._begin_init_when_created()))
         if self._death_reason == "shutdown":  # shut down while it was being spawned
             self.runtime.signal(signal.SIGKILL)
