@@ -172,8 +172,12 @@ def random_bytes(size: int) -> bytes:
 
 def new_trace_id() -> str:
     """An X-Ray trace header as Lambda passes it (``Root=1-<epoch hex>-<24 hex>;...``)."""
-    root = f"1-{int(time.time()):08x}-{_getrandbits(96):024x}"
-    return f"Root={root};Parent={_getrandbits(64):016x};Sampled=0"
+    return f"{trace_root(int(time.time()))};Parent={_getrandbits(64):016x};Sampled=0"
+
+
+def trace_root(seconds: int) -> str:
+    """``Root=1-<8 hex: epoch SECONDS>-<24 hex>``, a new X-Ray trace's root."""
+    return f"Root=1-{seconds:08x}-{_getrandbits(96):024x}"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

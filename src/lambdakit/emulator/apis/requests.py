@@ -15,7 +15,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from lambdakit.emulator.invocations import new_uuid, random_bytes
+from lambdakit.emulator.invocations import new_uuid, random_bytes, trace_root
 
 __all__ = [
     "ApiKind",
@@ -130,7 +130,7 @@ class RequestIds:
     def new(cls, kind: ApiKind, *, now: float | None = None) -> RequestIds:
         short = _short_id()
         moment = int(time.time() if now is None else now)
-        trace_id = f"Root=1-{moment:08x}-{random_bytes(12).hex()}"
+        trace_id = trace_root(moment)
         return cls(new_uuid() if kind is ApiKind.REST else short, short, trace_id)
 
 
