@@ -1,5 +1,5 @@
-"""``lambdakit delete --stack``: a CloudFormation stack and the artifacts lambdakit uploaded
-for it."""
+"""``lambdakit delete --stack``: a CloudFormation stack, the artifacts lambdakit uploaded for
+it and the ECR repositories it created for it."""
 
 from __future__ import annotations
 
@@ -45,8 +45,9 @@ def delete(
     yes: bool,
 ) -> None:
     """Delete the CloudFormation stack `lambdakit deploy --stack` made, waiting with its
-    events, then the artifacts lambdakit uploaded for it (s3://BUCKET/STACK/...). The
-    artifacts bucket stays; so do functions deployed directly (without --stack).
+    events, then the ECR repositories lambdakit created for its image functions (with their
+    images) and the artifacts it uploaded for it (s3://BUCKET/STACK/...). The artifacts
+    bucket stays, and so do repositories you gave and functions deployed without --stack.
 
     Asks first on a terminal, unless --no-prompt.
     """

@@ -22,6 +22,7 @@ import pytest
 
 from lambdakit.project.errors import DeployError, ImageError
 from lambdakit.project.stack import Packaged, package_stack
+from lambdakit.project.stack.delete import delete_repositories
 from lambdakit.project.stack.images import ImageRepositories, repository_name
 from tests.project.stack import fake_engine
 from tests.project.test_image import base_image
@@ -183,6 +184,29 @@ def test_an_unchanged_image_is_built_but_not_pushed_again_and_a_changed_one_is(
     ]  # fmt: skip
     assert third.images[0].uri != first.images[0].uri
     assert third.images[1] == second.images[1]
+
+
+def test_deleting_the_stack_deletes_only_the_repositories_lambdakit_created_for_it(
+    tmp_path: Path, session: boto3.Session, fake: Path
+) -> None:
+    """As ``sam delete`` removes what ``--resolve-image-repos`` created: by both tags, not by
+    name (``gone-`` begins ``gone-two``'s names too, and a user may name one alike)."""
+    template = write_project(tmp_path / "project")
+    package(template, session, "gone")
+    package(template, session, "gone-two")
+    ecr = session.client("ecr")
+    ecr.create_repository(repositoryName="gone-notes")  # the user's, untagged
+
+    def names() -> set[str]:
+        return {r["repositoryName"] for r in ecr.describe_repositories()["repositories"]}
+
+    ours = {repository_name("gone", "Orders"), repository_name("gone", "Billing")}
+    assert ours <= names()
+    assert set(delete_repositories(ecr, "gone")) == ours
+    left = names()
+    assert not ours & left
+    assert {"gone-notes", repository_name("gone-two", "Orders")} <= left
+    assert delete_repositories(ecr, "gone") == ()  # nothing more, no error
 
 
 def test_given_repositories_are_used_as_sam_deploy_takes_them(

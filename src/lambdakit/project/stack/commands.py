@@ -145,7 +145,7 @@ def delete_project_stack(
         )
     return delete_stack(
         session.client("cloudformation"), session.client("s3"), stack_name=name,
-        bucket=bucket, progress=progress, tick=tick,
+        bucket=bucket, progress=progress, tick=tick, ecr=session.client("ecr"),
     )  # fmt: skip
 
 

@@ -8,6 +8,12 @@ https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_DeleteStac
 The artifacts are the objects under ``<stack>/`` in the artifacts bucket (``buckets.upload``
 writes them there); the bucket is versioned, so every version of them goes, and delete markers
 too, as if they had never been uploaded. The bucket itself stays: other stacks use it.
+
+So do the ECR repositories that lambdakit created for the stack's image functions (images.py:
+``<stack>-<function>-<hash>``, tagged ManagedBy=lambdakit and ``lambdakit:stack``), with their
+images, as ``sam delete`` removes the repositories that ``--resolve-image-repos`` created.
+Repositories given with ``--image-repository``/``--image-repositories`` are the user's: they
+stay.
 """
 
 from __future__ import annotations
@@ -21,8 +27,9 @@ from lambdakit.project.deploy.aws import botocore_exceptions, error_code
 from lambdakit.project.errors import DeployError
 from lambdakit.project.stack.events import Watcher, first_failure, latest_event_id
 from lambdakit.project.stack.failures import stack_errors
+from lambdakit.project.stack.images import MANAGED_TAG, MAX_NAME, STACK_TAG
 
-__all__ = ["DeleteOutcome", "delete_artifacts", "delete_stack"]
+__all__ = ["DeleteOutcome", "delete_artifacts", "delete_repositories", "delete_stack"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +39,8 @@ class DeleteOutcome:
     """False: there was no such stack."""
     artifacts: int = 0
     """Object versions removed from the artifacts bucket."""
+    repositories: tuple[str, ...] = ()
+    """The ECR repositories lambdakit had created for the stack, removed."""
 
 
 def delete_stack(
@@ -43,22 +52,63 @@ def delete_stack(
     progress: Callable[[str], None] = lambda text: None,
     tick: Callable[[float], None] | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    ecr: Any = None,
 ) -> DeleteOutcome:
     """Delete STACK_NAME and wait with its events; then its artifacts in BUCKET (None: the
-    bucket is unknown, say so). A stack that does not exist is not an error: the artifacts
-    may remain from it."""
+    bucket is unknown, say so) and, given ECR, the repositories lambdakit created for it. A
+    stack that does not exist is not an error: the artifacts may remain from it."""
     with stack_errors(stack_name):
         stack_id = _stack_id(cloudformation, stack_name)
         if stack_id is None:
             progress(f"There is no stack {stack_name} (in this account and region)")
         else:
             _delete(cloudformation, stack_name, stack_id, progress, tick, sleep)
+    repositories = () if ecr is None else delete_repositories(ecr, stack_name)
+    for name in repositories:
+        progress(f"Deleted the ECR repository {name}, which lambdakit had created, its images too")
     if bucket is None:
         progress("No artifacts bucket known: the stack's uploads, if any, stay")
-        return DeleteOutcome(stack_name, stack_id is not None)
+        return DeleteOutcome(stack_name, stack_id is not None, repositories=repositories)
     removed = delete_artifacts(s3, bucket, stack_name)
     progress(f"Deleted {removed} artifact object(s) under s3://{bucket}/{stack_name}/")
-    return DeleteOutcome(stack_name, stack_id is not None, removed)
+    return DeleteOutcome(stack_name, stack_id is not None, removed, repositories)
+
+
+def delete_repositories(ecr: Any, stack_name: str) -> tuple[str, ...]:
+    """Remove the ECR repositories lambdakit created for STACK_NAME, images and all (module
+    docstring); return their names. Only those that carry both of its tags: a name alone
+    could be another stack's (``app-`` begins ``app-two``'s too) or the user's."""
+    prefix = f"{stack_name}-"[: MAX_NAME - 9].lower()  # images.repository_name's
+    mine = [MANAGED_TAG, {"Key": STACK_TAG, "Value": stack_name}]
+    errors = botocore_exceptions()
+    removed: list[str] = []
+    try:
+        for page in ecr.get_paginator("describe_repositories").paginate():
+            for repository in page.get("repositories", []):
+                name = repository["repositoryName"]
+                if name.startswith(prefix) and _delete_if_tagged(ecr, repository, mine):
+                    removed.append(name)
+    except errors.ClientError as error:
+        raise DeployError(
+            f"the stack is gone, but the ECR repositories lambdakit created for it could not "
+            f"all be deleted: {error}; delete them with `aws ecr delete-repository --force "
+            f"--repository-name NAME` (they are tagged {STACK_TAG}={stack_name})"
+        ) from error
+    return tuple(removed)
+
+
+def _delete_if_tagged(ecr: Any, repository: dict[str, Any], tags: list[dict[str, str]]) -> bool:
+    """Delete REPOSITORY if it has all of TAGS; False if not, or if it is gone meanwhile."""
+    try:
+        found = ecr.list_tags_for_resource(resourceArn=repository["repositoryArn"])
+        if not all(tag in found.get("tags", []) for tag in tags):
+            return False
+        ecr.delete_repository(repositoryName=repository["repositoryName"], force=True)
+    except botocore_exceptions().ClientError as error:
+        if error_code(error) == "RepositoryNotFoundException":
+            return False
+        raise
+    return True
 
 
 def _stack_id(cloudformation: Any, stack_name: str) -> str | None:

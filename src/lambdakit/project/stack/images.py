@@ -51,6 +51,7 @@ __all__ = [
 ]
 
 MANAGED_TAG = {"Key": "ManagedBy", "Value": "lambdakit"}
+STACK_TAG = "lambdakit:stack"  # its value: the stack a repository was created for
 # https://docs.aws.amazon.com/AmazonECR/latest/APIReference/API_CreateRepository.html
 _NAME = r"(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*"
 _ECR_URI = re.compile(
@@ -226,7 +227,7 @@ class _Publisher:
         with _ecr_errors(f"ecr:CreateRepository {name}"):
             created = self.ecr.create_repository(
                 repositoryName=name,
-                tags=[MANAGED_TAG, {"Key": "lambdakit:stack", "Value": self.stack}],
+                tags=[MANAGED_TAG, {"Key": STACK_TAG, "Value": self.stack}],
             )["repository"]
         say(f"created the ECR repository {created['repositoryUri']}")
         return str(created["repositoryUri"])
