@@ -139,9 +139,13 @@ URL_LINE = re.compile(rb"Invoke API at http://127\.0\.0\.1:(\d+)")
 
 # Reading one answer from a raw keep-alive socket ``sock`` into ``buffer`` (a bytearray): the
 # head, lower-cased, and the body by its Content-Length. Shared with bench/soak.py's clients.
+# recv() asks for 64 KiB: CPython allocates the whole size asked for on every call, and past
+# glibc's mmap threshold (128 KiB) that is an mmap, an mremap and a munmap per read. With
+# 256 KiB the client spent about 45 µs more CPU per invocation (95 against 55 µs), all of it on
+# the emulator side's critical path (docs/benchmarks.md, 2026-12-07, third session).
 READER_C = r"""
 def fill():
-    data = sock.recv(262144)
+    data = sock.recv(65536)
     if not data:
         raise ConnectionError("the emulator closed the connection")
     buffer.extend(data)
@@ -1176,7 +1180,7 @@ while True:
     if sys.stdin in ready:
         break
     if stream in ready:
-        data = stream.recv(262144)
+        data = stream.recv(65536)  # not more: see READER_C
         if not data:
             break
         counts["received"] += len(data)
