@@ -54,8 +54,13 @@ async def serve(
     APIS, the template's APIs, are served on API_PORT (``EmulatorConfig.api_port``);
     Function URLs from URL_PORT on (``EmulatorConfig.url_port``); the browser console, with
     the test events CONSOLE_SOURCES names, unless it is None (``EmulatorConfig.console``)."""
+    from lambdakit.emulator import console as out
     from lambdakit.emulator import reports
+    from lambdakit.emulator._http import spinning
 
+    problem = spinning.configure(os.environ.get(spinning.VARIABLE))  # busy polling
+    if problem is not None:
+        out.warn(problem)
     settings = Settings.from_env(region=region, account_id=account_id)
     functions, settings = debugging.apply(debug, functions, settings)  # --debug-port
     config = EmulatorConfig(

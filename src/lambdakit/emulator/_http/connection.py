@@ -35,6 +35,7 @@ from typing import Any, cast
 
 import httptools
 
+from lambdakit.emulator._http import spinning
 from lambdakit.emulator._http.request import _NO_TRAILERS, ParseError, Request
 from lambdakit.emulator._http.response import (
     LATER,
@@ -114,6 +115,7 @@ class _Connection(Deadlines, asyncio.Protocol):
         self._wait = IDLE
         self._since = 0.0  # when the current wait began (loop time)
         self._timer: asyncio.TimerHandle | None = None
+        self._spinner = spinning.spinner_for(self.loop)  # None: busy polling is off
 
     # --- asyncio.Protocol --------------------------------------------------------------------
 
@@ -167,6 +169,11 @@ class _Connection(Deadlines, asyncio.Protocol):
         return True  # a client may half-close after a whole request: it still gets its answer
 
     def data_received(self, data: bytes) -> None:
+        self._receive(data)
+        if self._spinner is not None:
+            self._spinner.read()  # poll a moment for the next read before sleeping
+
+    def _receive(self, data: bytes) -> None:
         if self.error is not None:
             return  # after garbage nothing more is parsed; the 400 is on its way
         if self._wait is BODY:
