@@ -10,7 +10,9 @@ score on this machine? This script measures three things in one run, rounds rota
    needs (parse a request head and its Content-Length, hand the client's event to the runtime's
    waiting ``GET /next``, pass the response back, ``202``): no validation, timeouts, logs,
    freezing, limits or ids beyond a UUID;
-3. **emulator**: ``lambdakit serve`` (``--no-console``) with the same echo function.
+3. **emulator**: ``lambdakit serve`` (``--no-console``) with the same echo function, with busy
+   polling off (``LAMBDAKIT_BUSY_POLL_US=0``): the floor sleeps in ``epoll_wait`` between
+   requests, as the emulator did before it polled, so that the two compare like with like.
 
 Sides 2 and 3 are driven by the same client, a child process with one raw keep-alive socket (as
 bench/emulator.py's). It prints the rates, their ratios to the stub (the floor's is the best
@@ -203,7 +205,7 @@ def emulator_round(root: Path, count: int) -> tuple[float, float]:
     serve = child(
         [sys.executable, "-m", "lambdakit", "serve", str(root / "project"), "--port", "0",
          "--no-console"],
-        dict(os.environ), stdout=log, stderr=subprocess.STDOUT,
+        dict(os.environ, LAMBDAKIT_BUSY_POLL_US="0"), stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
     try:
         deadline = time.monotonic() + 60
