@@ -14,8 +14,9 @@ Targets (medians of one run; results in docs/benchmarks.md):
    ≥ 0.9 times the rate of a ``serve --no-console``, three servers in the same run, ABBA.
 
 Environments are frozen between invocations (emulator/freezing.py), so target 1 is measured
-with freezing on, the default (as is busy polling, emulator/_http/spinning.py); for comparison, the sequential rate with freezing on and with it
-off (``LAMBDAKIT_FREEZE=0``), two servers in the same run, rounds alternating ABBA.
+with freezing on, the default (as is busy polling, emulator/_http/spinning.py); for
+comparison, the sequential rate with freezing on and with it off (``LAMBDAKIT_FREEZE=0``), two
+servers in the same run, rounds alternating ABBA.
 
 And, for information, what a burst costs: 50 parallel invocations of a cold function (it sleeps
 ``BURST_SLEEP`` so that they overlap) against a ``serve`` with the default account limit: the
