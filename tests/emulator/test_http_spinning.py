@@ -135,6 +135,21 @@ def test_where_polling_does_not_pay_it_stops_but_probes() -> None:
     asyncio.run(main())
 
 
+def test_a_loop_with_a_spinner_can_be_freed() -> None:
+    import gc
+    import weakref
+
+    loop = asyncio.new_event_loop()
+    spinner = spinning.spinner_for(loop)
+    assert spinner is not None and spinning.spinner_for(loop) is spinner  # one per loop
+    freed = weakref.ref(loop)
+    loop.close()
+    del loop
+    gc.collect()
+    assert freed() is None  # the registry's spinner did not keep its loop
+    spinner.read()  # a spinner that outlived its loop does nothing
+
+
 @pytest.mark.parametrize(
     ("value", "window", "problem"),
     [

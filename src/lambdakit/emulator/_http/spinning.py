@@ -77,7 +77,8 @@ class Spinner:
     __slots__ = ("_loop", "_polling", "_reads", "_until", "hits", "misses", "rate", "window")
 
     def __init__(self, loop: asyncio.AbstractEventLoop, window: float) -> None:
-        self._loop = loop
+        # Weakly: the registry's value must not keep its key, the loop, alive.
+        self._loop = weakref.ref(loop)
         self.window = window
         self._until = 0.0  # perf_counter time at which the current poll ends
         self._polling = False
@@ -97,15 +98,20 @@ class Spinner:
             self._reads += 1
             if self._reads % PROBE:
                 return
+        loop = self._loop()
+        if loop is None:
+            return
         self._polling = True
         self._until = time.perf_counter() + self.window
-        self._loop.call_soon(self._poll)
+        loop.call_soon(self._poll)
 
     def _poll(self) -> None:
         # A callback that is due keeps the loop's next epoll_wait from sleeping.
         if time.perf_counter() < self._until:
-            self._loop.call_soon(self._poll)
-            return
+            loop = self._loop()
+            if loop is not None:
+                loop.call_soon(self._poll)
+                return
         self._polling = False
         self.misses += 1
         self.rate -= self.rate * _WEIGHT
