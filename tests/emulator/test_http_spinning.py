@@ -5,6 +5,7 @@ after each read, counts whether polls end with a read, stops polling where that 
 from __future__ import annotations
 
 import asyncio
+import json
 import selectors
 import socket
 from collections.abc import Iterator
@@ -215,3 +216,22 @@ def test_serve_names_a_window_it_cannot_use(tmp_path: object) -> None:
     text = "".join(lines) + rest.decode()
     assert "Invoke API at" in text, text
     assert "lambdakit: LAMBDAKIT_BUSY_POLL_US='fast' is not a whole number" in text, text
+
+
+def test_invoke_names_a_window_it_cannot_use_and_runs(tmp_path: object) -> None:
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    project = Path(str(tmp_path))
+    (project / "main.py").write_text("def go(event, context):\n    return {'went': event}\n")
+    env = {**os.environ, "LAMBDAKIT_BUSY_POLL_US": "-1", "LAMBDAKIT_SANDBOX": "0"}
+    done = subprocess.run(
+        [sys.executable, "-m", "lambdakit", "invoke", str(project), "--handler", "main.go",
+         "--event", "[1]"],
+        capture_output=True, env=env, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr.decode()
+    assert json.loads(done.stdout) == {"went": [1]}
+    assert b"lambdakit: LAMBDAKIT_BUSY_POLL_US='-1' is not a whole number" in done.stderr

@@ -54,13 +54,9 @@ async def serve(
     APIS, the template's APIs, are served on API_PORT (``EmulatorConfig.api_port``);
     Function URLs from URL_PORT on (``EmulatorConfig.url_port``); the browser console, with
     the test events CONSOLE_SOURCES names, unless it is None (``EmulatorConfig.console``)."""
-    from lambdakit.emulator import console as out
     from lambdakit.emulator import reports
-    from lambdakit.emulator._http import spinning
 
-    problem = spinning.configure(os.environ.get(spinning.VARIABLE))  # busy polling
-    if problem is not None:
-        out.warn(problem)
+    _busy_polling()
     settings = Settings.from_env(region=region, account_id=account_id)
     functions, settings = debugging.apply(debug, functions, settings)  # --debug-port
     config = EmulatorConfig(
@@ -135,6 +131,17 @@ def _max_starting() -> int | None:
     return int(text)
 
 
+def _busy_polling() -> None:
+    """Busy polling's window from LAMBDAKIT_BUSY_POLL_US (_http/spinning.py); a value it cannot
+    use is named on stderr, and the default stays."""
+    from lambdakit.emulator import console as out
+    from lambdakit.emulator._http import spinning
+
+    problem = spinning.configure(os.environ.get(spinning.VARIABLE))
+    if problem is not None:
+        out.warn(problem)
+
+
 def _tune_gc() -> None:
     """Collect garbage at a pace that suits a server. Every invocation makes a few hundred
     short-lived objects, so CPython's default (a young collection per 700 allocations) ran one
@@ -162,6 +169,7 @@ async def invoke_once(
     as ``asyncio.run`` ends its task (``_ctrl_c_cancels``)."""
     from lambdakit.emulator import reports
 
+    _busy_polling()
     [spec], settings = debugging.apply(debug, [spec], Settings.from_env())  # debugging.py
     config = EmulatorConfig(port=0, state_dir=Path(spec.code_dir) / ".lambdakit", settings=settings)
     emulator = Emulator([spec], config, printer=reports.LogPrinter(stream=sys.stderr))

@@ -9,7 +9,7 @@ answer written to the client's ``recv`` returning, and the sender of every messa
 sleeping loop pays for the wake-up in its ``send``. So after each read the loop keeps polling
 (``epoll_wait`` with no timeout, from a callback that re-schedules itself) for up to
 ``WINDOW`` before it sleeps, as Go's scheduler spins before it parks a thread: measured on
-sequential invocations, 34 % more invocations per second at the same CPU per invocation
+sequential invocations, about 40 % more invocations per second at the same CPU per invocation
 (docs/benchmarks.md).
 
 A poll that ends without a read wasted its window; under a load where reads are far apart (a
