@@ -27,7 +27,7 @@ from lambdakit.project.deploy.aws import botocore_exceptions, error_code
 from lambdakit.project.errors import DeployError
 from lambdakit.project.stack.events import Watcher, first_failure, latest_event_id
 from lambdakit.project.stack.failures import stack_errors
-from lambdakit.project.stack.images import MANAGED_TAG, MAX_NAME, STACK_TAG
+from lambdakit.project.stack.images import MANAGED_TAG, STACK_TAG, repository_prefix
 
 __all__ = ["DeleteOutcome", "delete_artifacts", "delete_repositories", "delete_stack"]
 
@@ -78,7 +78,7 @@ def delete_repositories(ecr: Any, stack_name: str) -> tuple[str, ...]:
     """Remove the ECR repositories lambdakit created for STACK_NAME, images and all (module
     docstring); return their names. Only those that carry both of its tags: a name alone
     could be another stack's (``app-`` begins ``app-two``'s too) or the user's."""
-    prefix = f"{stack_name}-"[: MAX_NAME - 9].lower()  # images.repository_name's
+    prefix = repository_prefix(stack_name)
     mine = [MANAGED_TAG, {"Key": STACK_TAG, "Value": stack_name}]
     errors = botocore_exceptions()
     removed: list[str] = []

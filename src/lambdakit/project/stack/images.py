@@ -47,6 +47,7 @@ __all__ = [
     "parse_image_repositories",
     "publish_images",
     "repository_name",
+    "repository_prefix",
     "set_image_uri",
 ]
 
@@ -107,10 +108,18 @@ def parse_image_repositories(values: Sequence[str]) -> dict[str, str]:
     return result
 
 
+_STEM = MAX_NAME - 9  # a repository name's room before "-" and its 8-hex digest
+
+
 def repository_name(stack: str, logical_id: str) -> str:
     """The repository lambdakit creates for function LOGICAL_ID of STACK."""
     digest = hashlib.sha256(f"{stack}/{logical_id}".encode()).hexdigest()[:8]
-    return f"{stack}-{logical_id}"[: MAX_NAME - 9].lower() + f"-{digest}"
+    return f"{stack}-{logical_id}"[:_STEM].lower() + f"-{digest}"
+
+
+def repository_prefix(stack: str) -> str:
+    """What the name of every repository lambdakit creates for STACK begins with."""
+    return f"{stack}-"[:_STEM].lower()
 
 
 def set_image_uri(resource: dict[str, Any], uri: str) -> None:
