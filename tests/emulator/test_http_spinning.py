@@ -160,6 +160,7 @@ def test_a_loop_with_a_spinner_can_be_freed() -> None:
         ("0", 0.0, None),
         ("abc", 200e-6, "'abc' is not a whole number of microseconds from 0 to 10000"),
         ("-5", 200e-6, "'-5' is not a whole number"),
+        ("²", 200e-6, "'²' is not a whole number"),  # a digit to str.isdigit, not to int()
         ("20000", 200e-6, "'20000' is not a whole number"),
     ],
 )

@@ -7,16 +7,16 @@ next Invoke after its answer, the runtime's response after its event). A loop th
 machine whose idle CPUs halt, waking one costs tens of microseconds more: here, 70 µs from an
 answer written to the client's ``recv`` returning, and the sender of every message to a
 sleeping loop pays for the wake-up in its ``send``. So after each read the loop keeps polling
-(``epoll_wait`` with no timeout, from a callback that re-schedules itself) for up to
-``WINDOW`` before it sleeps, as Go's scheduler spins before it parks a thread: measured on
-sequential invocations, about 40 % more invocations per second at the same CPU per invocation
-(docs/benchmarks.md).
+(``epoll_wait`` with no timeout, from a callback that re-schedules itself) for up to a window
+(``DEFAULT_WINDOW``, 200 µs) before it sleeps, as Go's scheduler spins before it parks a
+thread: measured on sequential invocations, about 40 % more invocations per second at the same
+CPU per invocation (docs/benchmarks.md).
 
 A poll that ends without a read wasted its window; under a load where reads are far apart (a
 function that computes for milliseconds while the CPUs are busy), that CPU would be taken from
 the functions. So each loop keeps a moving rate of the polls that ended with a read: below one
 in two it polls only after every ``PROBE``-th read, until polling pays again. At a developer's
-pace a read costs at most ``WINDOW`` of polling: nothing an idle machine notices.
+pace a read costs at most one window of polling: nothing an idle machine notices.
 
 ``LAMBDAKIT_BUSY_POLL_US`` sets the window in microseconds (``0`` turns polling off);
 ``configure`` applies it, and says what was wrong with a value it cannot use.
@@ -51,7 +51,7 @@ def configure(value: str | None) -> str | None:
     if not text:
         _window = DEFAULT_WINDOW
         return None
-    if not text.isdigit() or int(text) > MAX_WINDOW_US:
+    if not (text.isascii() and text.isdigit()) or int(text) > MAX_WINDOW_US:  # not "²"
         _window = DEFAULT_WINDOW
         return (
             f"{VARIABLE}={text!r} is not a whole number of microseconds from 0 to "
