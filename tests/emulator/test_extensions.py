@@ -14,6 +14,9 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from lambdakit.emulator import Emulator, EmulatorConfig
 from lambdakit.emulator.invocations import Outcome
@@ -257,3 +260,49 @@ def test_every_waiter_of_a_phase_wakes_even_when_one_gave_up() -> None:
         return woken
 
     assert sorted(asyncio.run(scenario())) == ["end", "poll"]
+
+
+def test_a_process_killed_at_the_deadline_is_reaped_before_close_returns(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An extension that outlives the Shutdown phase is SIGKILLed with its launcher at the
+    deadline; the emulator's close returns only once the loop has seen that process end and
+    closed its transport. Otherwise a loop that closes at once (the end of ``invoke``, of a
+    test) drops the transport unclosed: a ResourceWarning, which this suite makes an error."""
+    from lambdakit.emulator import runtime_process
+
+    spawned: list[asyncio.subprocess.Process] = []
+    spawn = runtime_process.spawn
+
+    async def recording(*args: object, **kwargs: object) -> object:
+        process, pipes = await spawn(*args, **kwargs)  # type: ignore[arg-type]
+        spawned.append(process)
+        return process, pipes
+
+    monkeypatch.setattr(runtime_process, "spawn", recording)
+    # A watcher slow to report the end (a loaded machine): the race, made to happen each time.
+    loop_class = asyncio.unix_events._UnixSelectorEventLoop  # type: ignore[attr-defined]
+
+    def reported_late(loop: asyncio.AbstractEventLoop, pid: int, code: int, transp: Any) -> None:
+        loop.call_soon_threadsafe(loop.call_later, 0.3, transp._process_exited, code)
+
+    monkeypatch.setattr(loop_class, "_child_watcher_callback", reported_late)
+    stubborn = extension(events=["SHUTDOWN"]).replace(
+        'print("EXT SHUTDOWN"', 'time.sleep(60); print("EXT SHUTDOWN"'
+    )
+    spec = function(tmp_path, extension=stubborn)
+    log = io.StringIO()
+    config = EmulatorConfig(port=0, state_dir=tmp_path / "state")
+    emulator = Emulator([spec], config, printer=LogPrinter(log, color=False))
+
+    async def scenario() -> list[bool]:
+        try:
+            result, _ = await asyncio.wait_for(emulator.invoke(spec.name, b"{}"), 30)
+            assert result.outcome is Outcome.SUCCESS, log.getvalue()
+        finally:
+            await asyncio.wait_for(emulator.close(), 30)
+        return [process.returncode is not None for process in spawned]
+
+    assert asyncio.run(scenario()) == [True], log.getvalue()
+    (process,) = spawned
+    assert process._transport.is_closing(), process  # type: ignore[attr-defined]

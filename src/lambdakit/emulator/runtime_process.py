@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 __all__ = ["OUTPUT_DRAIN", "RuntimeProcess"]
 
 OUTPUT_DRAIN = 0.25  # seconds the output pumps get, once the processes are gone, to read the rest
+REAP_WAIT = 1.0  # seconds to wait, after its SIGKILL, for the loop to see the process end
 
 
 class RuntimeProcess:
@@ -243,11 +244,24 @@ class RuntimeProcess:
     async def end_leftovers(self) -> None:
         """SIGKILL whatever the runtime leaves running (a setsid child, a daemon): on Lambda
         nothing outlives its environment. A cgroup holds it all; otherwise it is searched for
-        in /proc, off the event loop (reaping.py)."""
+        in /proc, off the event loop (reaping.py). Then the process itself (``_reaped``)."""
         self.guard.kill()
         if self._footprint is not None:
             loop = asyncio.get_running_loop()
             await loop.run_in_executor(None, reaping.kill_all, [self._footprint])
+        await self._reaped()
+
+    async def _reaped(self) -> None:
+        """The spawned process (the runtime, the launcher or bwrap) killed if it still runs,
+        and its end seen by the loop, which then closes its transport. A launcher killed at the
+        Shutdown phase's deadline is not otherwise waited for: a loop that closed before the
+        report came (the end of ``invoke``) would drop the transport unclosed."""
+        if self.process is None:
+            return
+        self.signal(signal.SIGKILL)  # nothing, if it ended
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self.process.wait(), REAP_WAIT)
+        await asyncio.sleep(0)  # the report of the end schedules the close: it runs first
 
     async def drain(self) -> None:
         """Give the pumps OUTPUT_DRAIN seconds to read what the ended processes wrote, then
