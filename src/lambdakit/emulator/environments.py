@@ -21,7 +21,9 @@ from typing import TYPE_CHECKING
 
 from lambdakit.emulator import debugging, freezing, reports, telemetry_hub
 from lambdakit.emulator._http import bound_port, start_server
+from lambdakit.emulator.env_ending import PendingEnd
 from lambdakit.emulator.env_extensions import ExtensionPhases
+from lambdakit.emulator.env_freezing import IdleFreezer
 from lambdakit.emulator.env_launch import launch_environment, owns_client
 from lambdakit.emulator.env_records import EnvRecords, Phase
 from lambdakit.emulator.errors import EntrypointError
@@ -63,15 +65,6 @@ class EnvState(Enum):
     DEAD = "dead"
     """The process is gone (exited, killed after a timeout, or shut down)."""
 
-
-# How long after a buffered answer END and REPORT wait for the next invocation to go out first
-# (answer): under a person's notice, and longer than a client takes to send its next request
-# (the event loop's timers count whole milliseconds: 1 ms can come at once).
-END_DELAY = 0.005  # seconds
-# How long an environment must stay idle before it is frozen (_freeze_if_idle): back to back,
-# the next event usually comes sooner, and a freeze and thaw per invocation (two signals, and
-# three wake-ups of the runtime) cost more than the emulator's own work for it.
-FREEZE_DELAY = 0.002  # seconds
 
 _ALLOWED = {
     EnvState.STARTING: {EnvState.IDLE, EnvState.BUSY, EnvState.DEAD},
@@ -131,16 +124,10 @@ class ExecutionEnvironment:
         )  # fmt: skip
         self.state = EnvState.STARTING
         # Frozen while idle, as on Lambda (freezing.py); an image's process is the engine's.
-        self.freezing = freezing.choose(limiter) if spec.image is None else freezing.OFF
+        mechanism = freezing.choose(limiter) if spec.image is None else freezing.OFF
         if debugging.attached(settings.debug, spec):  # the IDE talks to it while it is idle
-            self.freezing = freezing.OFF
-        self._frozen = False
-        # FREEZE_DELAY's timer, and when the environment last became idle (a poll came). Like
-        # END_DELAY's, the timer is not cancelled when work comes: back to back, one fires
-        # every few invocations, checks, and the next poll arms another.
-        self._freeze_timer: asyncio.TimerHandle | None = None
+            mechanism = freezing.OFF
         self._running_loop: asyncio.AbstractEventLoop | None = None  # _loop()'s
-        self._idle_since = 0.0
         if spec.image is not None:  # the engine limits the container itself (run -m)
             from lambdakit.emulator.limits import NoLimiter
 
@@ -151,6 +138,9 @@ class ExecutionEnvironment:
             self.output, in_init=lambda: self.state is EnvState.STARTING
         )
         self.runtime = RuntimeProcess(self.output, self.guard, extension_output)
+        self.freezer = IdleFreezer(
+            mechanism, self.guard, self.runtime, idle=self._idle, on_frozen=self._announce_frozen
+        )
         # The Extensions API's phases and the Shutdown phase (env_extensions.py).
         self.phases = ExtensionPhases(self.runtime, settings, self._extension_metadata)
         self.extensions = self.phases.extensions
@@ -176,10 +166,8 @@ class ExecutionEnvironment:
         self._timer: asyncio.TimerHandle | None = None
         self._server: asyncio.Server | None = None
         self._tasks: list[asyncio.Task[None]] = []
-        self._pending_end: Callable[[], None] | None = None  # END and REPORT, due this turn
-        self._end_timer: asyncio.TimerHandle | None = None  # END_DELAY's (answer)
-        self._end_deferred = False  # the pending END waits for END_DELAY or the next event
-        self._end_due = 0.0  # when, at the latest (loop time)
+        # The last answered invocation's END and REPORT, until written (env_ending.py).
+        self.ending = PendingEnd(self.output, self.runtime, self._loop)
         self._death_reason: str | None = None
         self._died_starting = False
         self._init_begun = False  # INIT_START written, the Init phase's limit counting
@@ -299,20 +287,21 @@ class ExecutionEnvironment:
         if self.state is EnvState.DEAD or self.runtime.process is None:
             await self._close()
             return
-        if self._pending_end is not None:  # an invocation's extensions finish it first
+        if self.ending.end is not None:  # an invocation's extensions finish it first
             with contextlib.suppress(ConnectionError, asyncio.TimeoutError):
                 left = max(0.0, self._deadline - time.monotonic())
                 await asyncio.wait_for(self.phases.settled(), left)
                 await self.runtime.settle()
-                self._finish_end()
+                self.ending.finish()
         self._death_reason = "shutdown"
         if self.observer is not None:
             self.observer.environment_changed(self, "shutting-down")
         if not self.phases.any():  # no extension: no Shutdown phase, SIGKILL at once
-            self._thaw()
+            self.freezer.thaw()
             self.runtime.signal(signal.SIGKILL)
         else:
-            self._thaw(for_signal=True)  # a stopped process would not run its SIGTERM handler
+            # A stopped process would not run its SIGTERM handler.
+            self.freezer.thaw(for_signal=True)
             await self.phases.spindown()
         await self._finished()
 
@@ -320,7 +309,7 @@ class ExecutionEnvironment:
         self._death_reason = reason
         if self.observer is not None and self.state is not EnvState.DEAD:
             self.observer.environment_changed(self, "shutting-down")
-        self._thaw()
+        self.freezer.thaw()
         # With external extensions only the runtime: they get their SHUTDOWN (``_watch_exit``).
         self.runtime.kill_runtime()
         if self.runtime.process is None:  # the spawn failed: close what start() opened before it
@@ -330,7 +319,7 @@ class ExecutionEnvironment:
     def stop_at_once(self) -> None:
         """End now, without the rest of a grace period (a second Ctrl-C): SIGKILL the runtime
         and what the guard holds; the ending then runs as after any kill."""
-        self._thaw()
+        self.freezer.thaw()
         self.runtime.signal(signal.SIGKILL)
         self.guard.kill()
 
@@ -343,9 +332,7 @@ class ExecutionEnvironment:
     async def _close(self) -> None:
         if self._timer is not None:
             self._timer.cancel()
-        if self._freeze_timer is not None:
-            self._freeze_timer.cancel()
-            self._freeze_timer = None
+        self.freezer.cancel()
         if self._server is not None:
             self._server.close()
             self._server = None
@@ -380,12 +367,12 @@ class ExecutionEnvironment:
         if self.state is EnvState.BUSY:
             await self.phases.settled()  # the invocation lasts until they called next
             self._enter(EnvState.IDLE)
-        if self._end_deferred and self.runtime.unread():
+        if self.ending.waits_for_output():
             # The runtime wrote all it will for the last invocation before it asked for the
             # next one: let the pumps take it, so that its END, which the next event would
             # otherwise bring, comes after it.
             await self.runtime.settle()
-            self._finish_end()
+            self.ending.finish()
         work = self._ready_for_work()
         invocation = await work
         self.work_taken(work)
@@ -397,7 +384,7 @@ class ExecutionEnvironment:
         while the init or an extension is not done, or a poll is already waiting."""
         if self.state is EnvState.STARTING or (self._work is not None and not self._work.done()):
             return None
-        if self._end_deferred and self.runtime.unread():
+        if self.ending.waits_for_output():
             return None  # next_invocation lets the pumps take the last output first
         if self.state is EnvState.BUSY:
             if self.extensions.any():  # next_invocation waits for them to call next
@@ -420,12 +407,12 @@ class ExecutionEnvironment:
         self._work_hook = None
         loop = self._loop()
         self._work = work = loop.create_future()
-        self._idle_since = loop.time()
+        self.freezer.idle_since = loop.time()
         if self.retire:
             asyncio.get_running_loop().create_task(self.shutdown())
         else:
             self.events.ready(self)
-        self._freeze_if_idle()  # unless ready() delivered work at once
+        self.freezer.freeze_if_idle()  # unless ready() delivered work at once
         return work
 
     def work_taken(self, work: asyncio.Future[PendingInvocation]) -> None:
@@ -436,7 +423,7 @@ class ExecutionEnvironment:
     def deliver(self, invocation: PendingInvocation) -> None:
         """Give an idle environment an invocation (called by the pool)."""
         assert self._work is not None and not self._work.done(), "environment not waiting"
-        self._thaw()  # complete before the event goes out: the runtime's first steps run thawed
+        self.freezer.thaw()  # done before the event goes out: the runtime runs thawed at once
         self._current = invocation  # before _enter: its observer asks which invocation
         self._enter(EnvState.BUSY)
         self._invoke_started = time.monotonic()
@@ -461,28 +448,10 @@ class ExecutionEnvironment:
     def _begin_output(self, invocation: PendingInvocation) -> None:
         """The previous invocation's END and REPORT if they are still due, then this one's
         START; the output read from now on is this invocation's."""
-        self._finish_end()
+        self.ending.finish()
         self.output.close_partial_line()  # what was written since belongs to no invocation
         self.output.target = invocation  # it outlives _current until END
         self.output.platform(invocation, self.platform_log.start(invocation.request_id))
-
-    def _freeze_if_idle(self) -> None:
-        """Freeze (freezing.py) once idle as Lambda means it, and still idle FREEZE_DELAY later."""
-        if self._freeze_timer is not None or not self._idle():
-            return
-        if self.freezing.name == "off":
-            self._freeze()
-            return
-        loop = self._loop()
-        left = self._idle_since + FREEZE_DELAY - loop.time()
-        if left <= 0.0005:  # idle long enough (timers run up to a millisecond early)
-            self._freeze()
-        else:
-            self._freeze_timer = loop.call_later(left, self._freeze_on_time)
-
-    def _freeze_on_time(self) -> None:
-        self._freeze_timer = None
-        self._freeze_if_idle()  # frozen now, or armed again for the time left
 
     def _idle(self) -> bool:
         """Idle as Lambda means it: the runtime and every extension wait in their next, and the
@@ -491,30 +460,16 @@ class ExecutionEnvironment:
         output can be read from the pipes of a frozen process)."""
         process = self.runtime.process
         return not (
-            self._frozen or self.retire or self._death_reason is not None  # ending: SIGTERM sent
+            self.retire or self._death_reason is not None  # ending: SIGTERM sent
             or self.state is not EnvState.IDLE or not self.polling()
-            or (self.output.target is not None and not self._end_deferred)
+            or (self.output.target is not None and not self.ending.deferred)
             or process is None or process.returncode is not None
             or not self.extensions.settled()  # an extension is still at work on its event
         )  # fmt: skip
 
-    def _freeze(self) -> None:
-        self._frozen = True
-        # The runtime's group: in the sandbox, not bwrap's own (sandbox.py, --new-session).
-        self.freezing.freeze(self.guard, self.runtime.group)
-        if self.observer is not None and self.freezing.name != "off":
+    def _announce_frozen(self) -> None:
+        if self.observer is not None:
             self.observer.environment_changed(self, "frozen")
-
-    def _thaw(self, *, for_signal: bool = False) -> None:
-        process = self.runtime.process
-        if self._frozen and process is not None:
-            self._frozen = False
-            group = self.runtime.group
-            if for_signal:  # the SIGTERM that follows must reach the runtime's main thread
-                main = self.runtime.main
-                freezing.thaw_for_signal(self.freezing, self.guard, group, main=main)
-            else:
-                self.freezing.thaw(self.guard, group)
 
     def current(self) -> PendingInvocation | None:
         return self._current
@@ -555,29 +510,21 @@ class ExecutionEnvironment:
         # A function error (the runtime reported it) leaves REPORT without a status, as on
         # Lambda; timeouts and runtime exits have theirs.
         held = not self.extensions.settled()  # END and REPORT once the extensions are done,
-        self._pending_end = functools.partial(  # their time counted in the Duration (AWS)
+        self.ending.end = functools.partial(  # their time counted in the Duration (AWS)
             self._end, invocation, status=None, error_type=None,
             duration_ms=None if held else duration_ms,
         )  # fmt: skip
-        loop = self._loop()
         if held:
             # The function's timeout bounds the whole Invoke phase, the extensions' part
             # included (lambda-runtime-environment.html, "Invoke phase").
+            loop = self._loop()
             left = max(0.0, self._deadline - time.monotonic())
             self._timer = loop.call_later(left, self._extensions_timed_out, invocation)
-            asyncio.get_running_loop().create_task(self._end_after_extensions())
+            loop.create_task(self._end_after_extensions())
         elif invocation.tail is not None:  # its caller waits for the tail, END included
-            # A turn later: the caller's answer and the runtime's 202 go out first.
-            loop.call_soon(loop.call_soon, self._end_once_logs_are_read)
-        else:
-            # END_DELAY later, or once the next invocation's event has gone out, whichever
-            # comes first: back to back, this work is done while the runtime works on the next
-            # invocation, not while the caller's next request waits (deliver, _begin_output).
-            # The environment may freeze meanwhile (_freeze_if_idle).
-            self._end_deferred = True
-            self._end_due = loop.time() + END_DELAY
-            if self._end_timer is None:
-                self._end_timer = loop.call_later(END_DELAY, self._end_on_time)
+            self.ending.after_this_turn()
+        else:  # the next event takes it (_begin_output); the environment may freeze meanwhile
+            self.ending.after_delay()
 
     def _extensions_timed_out(self, invocation: PendingInvocation) -> None:
         """An extension still held the invocation at its deadline, after the runtime answered
@@ -586,7 +533,7 @@ class ExecutionEnvironment:
             return  # they finished in time (this is a stale timer), or it is ending anyway
         if debugging.suspends_timeout(self.settings.debug, self.spec):
             return
-        self._pending_end = None
+        self.ending.end = None
         self.records.timed_out(invocation)  # the platform's line; the result is not sent
         self._end(invocation, status="timeout", error_type=None)
         asyncio.get_running_loop().create_task(self.kill("timeout"))
@@ -594,37 +541,7 @@ class ExecutionEnvironment:
     async def _end_after_extensions(self) -> None:
         with contextlib.suppress(ConnectionError, asyncio.CancelledError):
             await self.phases.settled()
-        self._end_once_logs_are_read()
-
-    def _end_on_time(self) -> None:
-        self._end_timer = None
-        if not self._end_deferred:
-            return  # the next event took it
-        loop = self._loop()
-        left = self._end_due - loop.time()
-        if left > 0.001:  # a later answer's: its time is not up yet
-            self._end_timer = loop.call_later(left, self._end_on_time)
-        else:
-            self._end_once_logs_are_read()
-
-    def _end_once_logs_are_read(self) -> None:
-        if self.runtime.unread():
-            asyncio.get_running_loop().create_task(self._finish())
-        else:
-            self._finish_end()
-
-    async def _finish(self) -> None:
-        await self.runtime.settle()
-        self._finish_end()
-
-    def _finish_end(self) -> None:
-        if self.output.due():  # the next START is due: END and REPORT come with it, first
-            self.output.run_due()
-            return
-        self._end_deferred = False
-        end, self._pending_end = self._pending_end, None
-        if end is not None:
-            end()
+        self.ending.once_read()
 
     def begin_stream(self, invocation: PendingInvocation, stream: ResponseStream) -> None:
         """A streamed response started: its readers get it now; the invocation (and its
@@ -715,7 +632,7 @@ class ExecutionEnvironment:
             self._death_reason is None or self.extension_error is not None
         ):
             self.records.init_failed(returncode, self._init_phase())
-        self._finish_end()  # an END held for the extensions (one crashed meanwhile)
+        self.ending.finish()  # an END held for the extensions (one crashed meanwhile)
         await self._close()
         self.events.dead(self, invocation)
 
@@ -776,4 +693,4 @@ class ExecutionEnvironment:
             self.observer.invocation_ended(self, invocation, status, duration_ms, init_ms)
         # Checked in the next turn: an END written as the next invocation begins
         # (_begin_output) finds the environment busy again, and freezes nothing.
-        self._loop().call_soon(self._freeze_if_idle)
+        self._loop().call_soon(self.freezer.freeze_if_idle)
