@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -285,6 +286,28 @@ def test_cgroup_close_kills_what_is_left_and_removes_the_cgroup(cgroups: CgroupL
     assert not guard.path.exists()
     assert (guard.peak_bytes() or 0) >= 10 * MIB  # the last measurement
     guard.close()  # idempotent
+
+
+def test_each_environment_has_a_cgroup_with_a_freezer(cgroups: CgroupLimiter) -> None:
+    """cgroup v2: the memory cgroup itself; cgroup v1 on a hybrid host: a second cgroup in the
+    unified hierarchy, which the process joins from the start (preexec) and which close
+    removes. Its processes are frozen there, and SIGKILL still reaches them."""
+    if cgroups.freezer_base is None:
+        pytest.skip(f"environments have no cgroup v2 freezer here: {cgroups.freezer_missing}")
+    guard = cgroups.prepare("test-freezer", 128)
+    assert guard.freeze_path is not None
+    assert guard.freeze_path.parent == cgroups.freezer_base
+    with Child(guard) as child:
+        (unified,) = [line for line in cgroup_of(child.pid).splitlines() if line[:3] == "0::"]
+        assert unified.endswith(f"/{cgroups.freezer_base.name}/{guard.freeze_path.name}")
+        guard.set_frozen(True)
+        deadline = time.monotonic() + 5
+        while not guard.frozen():
+            assert time.monotonic() < deadline, "the kernel did not freeze the cgroup"
+            time.sleep(0.01)
+        guard.close()  # kills what is left, frozen or not
+        assert child.process.wait(5) == -signal.SIGKILL
+    assert not guard.path.exists() and not guard.freeze_path.exists()
 
 
 def test_cgroup_names_do_not_collide(cgroups: CgroupLimiter) -> None:

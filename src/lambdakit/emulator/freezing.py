@@ -10,8 +10,10 @@ runtime's ``GET /next`` simply waits for its answer.
 
 ``choose`` takes, once per emulator (per memory limiter), the first mechanism that works:
 
-``cgroup v2 freezer``  ``cgroup.freeze`` of the environment's own cgroup (the memory limit's,
-                       when that is cgroup v2; Linux 5.2+): every process the environment
+``cgroup v2 freezer``  ``cgroup.freeze`` of the environment's own cgroup (Linux 5.2+): the
+                       memory limit's, when that is cgroup v2; with cgroup v1 memory limits on
+                       a hybrid host, the environment's cgroup in the unified hierarchy
+                       (limits/cgroups.py, ``freeze_path``). Every process the environment
                        started, also those that left its process group, stops at once.
 ``SIGSTOP``            SIGSTOP / SIGCONT to the runtime's process group (``os.killpg``): a
                        process that made a session of its own (``setsid``) keeps running, and
@@ -19,7 +21,7 @@ runtime's ``GET /next`` simply waits for its answer.
 ``off``                ``LAMBDAKIT_FREEZE=0`` (or the platform has no process groups).
 
 ``LAMBDAKIT_FREEZE``: ``0`` turns freezing off; ``signal`` insists on SIGSTOP; ``cgroup``
-(or unset) takes the cgroup freezer where the memory limit has a cgroup v2, SIGSTOP otherwise.
+(or unset) takes the cgroup freezer where each environment has a cgroup v2, SIGSTOP otherwise.
 
 Functions that run from a container image are not frozen: their process is the container
 engine's client, not the function; ``podman pause`` / ``unpause`` would, but each is a process
@@ -105,7 +107,7 @@ class CgroupFreezing:
             return self._fds[guard]
         except (KeyError, TypeError):  # TypeError: a guard that cannot be weakly referenced
             pass
-        path = getattr(guard, "path", None)
+        path = getattr(guard, "freeze_path", None)
         if path is None:
             return None
         try:
@@ -191,12 +193,18 @@ def _decide(limiter: MemoryLimiter, asked: str) -> Freezing:
         return SignalFreezing(f"{VARIABLE}={asked!r} is not 0, signal or cgroup")
     if asked == "signal":
         return SignalFreezing(f"{VARIABLE}=signal")
-    if limiter.name != "cgroup v2":
+    if not limiter.name.startswith("cgroup"):
         return SignalFreezing(f"no cgroup v2 per environment (memory limits: {limiter.name})")
-    base = getattr(limiter, "base", None)
-    if base is None or not (base / "cgroup.freeze").exists():
+    base = getattr(limiter, "freezer_base", None)
+    if base is None:
+        missing = getattr(limiter, "freezer_missing", "") or f"memory limits: {limiter.name}"
+        return SignalFreezing(missing)
+    if not (base / "cgroup.freeze").exists():
         return SignalFreezing("the kernel has no cgroup v2 freezer (Linux 5.2+)")
-    return CgroupFreezing(f"cgroup.freeze of each environment's cgroup under {base}")
+    where = f"cgroup.freeze of each environment's cgroup under {base}"
+    if limiter.name == "cgroup v1":
+        where += ", in the unified hierarchy beside cgroup v1's memory limits"
+    return CgroupFreezing(where)
 
 
 def describe(freezing: Freezing, *, images: bool = False) -> str:

@@ -1,9 +1,9 @@
 """A function with something running in the background from its init: a thread (FREEZE_KIND
-"thread") or a chain of ``threading.Timer``s ("timer") sends ``tick <time>`` every 20 ms as a
-UDP datagram to 127.0.0.1:FREEZE_PORT (the test's socket: the network is the machine's, where
-the sandbox gives the function a /tmp of its own and the rest read-only). The handler sends
-``start <time>`` and ``end <time>`` around its work; a SIGTERM sends ``sigterm <time>`` and
-exits. On Lambda no tick falls between one
+"thread"), a chain of ``threading.Timer``s ("timer") or a process in a session of its own
+("setsid") sends ``tick <time>`` every 20 ms as a UDP datagram to 127.0.0.1:FREEZE_PORT (the
+test's socket: the network is the machine's, where the sandbox gives the function a /tmp of
+its own and the rest read-only). The handler sends ``start <time>`` and ``end <time>`` around
+its work; a SIGTERM sends ``sigterm <time>`` and exits. On Lambda no tick falls between one
 invocation's end and the next one's start: the environment is frozen in between."""
 
 import os
@@ -55,6 +55,18 @@ if os.environ.get("FREEZE_EXTENSION"):  # an internal extension: Lambda then sen
     threading.Thread(target=urllib.request.urlopen, args=(waiting,), daemon=True).start()
 if os.environ.get("FREEZE_KIND") == "timer":
     tick_by_timer()
+elif os.environ.get("FREEZE_KIND") == "setsid":  # a process that left the runtime's group
+    import subprocess
+    import sys
+
+    TICKER = (
+        "import socket, time\n"
+        "out = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+        "while True:\n"
+        f"    out.sendto(b'tick %.6f' % time.time(), {RECORD!r})\n"
+        f"    time.sleep({INTERVAL})\n"
+    )
+    subprocess.Popen([sys.executable, "-c", TICKER], start_new_session=True)
 else:
     threading.Thread(target=tick_forever, daemon=True).start()
 

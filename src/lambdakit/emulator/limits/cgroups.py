@@ -12,6 +12,11 @@ it); OOM kills from ``memory.oom_control`` (cgroup-v1/memory.rst).
 
 A cgroup knows every process of its environment, also those that left the process tree
 (``CgroupGuard.kill``). Where the cgroups go is hierarchy.py's business.
+
+Freezing (freezing.py) uses cgroup v2's ``cgroup.freeze``: a v2 guard's own cgroup; with cgroup
+v1, a second cgroup per environment in the unified hierarchy of a hybrid host, which has no
+controller but has the core files, ``cgroup.freeze`` and ``cgroup.kill`` (``freeze_path``). v1's
+own freezer is not used: the processes it freezes cannot be killed until they are thawed.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lambdakit.emulator.limits import files
-from lambdakit.emulator.limits.hierarchy import our_base
+from lambdakit.emulator.limits.hierarchy import our_base, unified_base
 from lambdakit.emulator.limits.meter import TreeMeter
 from lambdakit.emulator.limits.protocols import MIB, Unavailable, why
 
@@ -40,6 +45,7 @@ class _Files:
     peak: str
     peak_resets: tuple[str, ...]  # v1: write "0" to reset; v2 uses a per-fd reset instead
     events: str  # holds an "oom_kill N" line
+    freezes: bool  # the cgroup has cgroup.freeze (v2)
 
 
 _V2 = _Files(
@@ -48,6 +54,7 @@ _V2 = _Files(
     peak="memory.peak",
     peak_resets=(),
     events="memory.events",
+    freezes=True,
 )
 _V1 = _Files(
     limit="memory.limit_in_bytes",
@@ -55,6 +62,7 @@ _V1 = _Files(
     peak="memory.max_usage_in_bytes",
     peak_resets=("memory.max_usage_in_bytes", "memory.memsw.max_usage_in_bytes"),
     events="memory.oom_control",
+    freezes=False,
 )
 
 
@@ -68,6 +76,8 @@ def cgroup_limiter(version: int, skipped: list[str]) -> CgroupLimiter:
         limiter.probe()
     except OSError as exc:
         raise Unavailable(_explain(exc)) from exc
+    if version == 1:
+        limiter.add_unified_freezer()
     return limiter
 
 
@@ -78,7 +88,10 @@ def _explain(exc: OSError) -> str:
 
 
 class CgroupLimiter:
-    """One cgroup per environment under ``base``."""
+    """One cgroup per environment under ``base``; with cgroup v1, another one under
+    ``freezer_base`` in the unified hierarchy, where the host has one (``add_unified_freezer``).
+    ``freezer_base`` is None where environments have no ``cgroup.freeze``, and
+    ``freezer_missing`` then says why."""
 
     def __init__(self, version: int, base: Path, skipped: list[str] | None = None) -> None:
         self.name = f"cgroup v{version}"
@@ -86,12 +99,35 @@ class CgroupLimiter:
         self.version = version
         self.base = base
         self._files = _V2 if version == 2 else _V1
+        self.freezer_base: Path | None = base if self._files.freezes else None
+        self.freezer_missing = "" if self._files.freezes else "not looked for"
         self._names: set[str] = set()
 
+    def add_unified_freezer(self) -> None:
+        """Give each environment a cgroup in the unified hierarchy too, for its freezer, if
+        this host has one and lets us write there (probed); otherwise say why not."""
+        try:
+            base = unified_base()
+            _probe_freezer(base)
+        except (OSError, Unavailable) as exc:
+            reason = _explain(exc) if isinstance(exc, OSError) else str(exc)
+            self.freezer_missing = f"no cgroup v2 freezer beside cgroup v1 ({reason})"
+            return
+        self.freezer_base = base
+
     def prepare(self, env_id: str, memory_mb: int) -> CgroupGuard:
-        path = self.base / self._unique(f"env-{re.sub(r'[^A-Za-z0-9_.-]', '_', env_id)}")
+        name = self._unique(f"env-{re.sub(r'[^A-Za-z0-9_.-]', '_', env_id)}")
+        path = self.base / name
         path.mkdir()
-        guard = CgroupGuard(path, self._files)
+        freeze_path = None
+        if self.freezer_base is not None and self.freezer_base != self.base:
+            freeze_path = self.freezer_base / name
+            try:
+                freeze_path.mkdir()
+            except OSError:
+                _rmdir_when_empty(path)
+                raise
+        guard = CgroupGuard(path, self._files, freeze_path=freeze_path)
         limit = str(memory_mb * MIB)
         try:
             files.write(path / self._files.limit, limit)
@@ -114,7 +150,9 @@ class CgroupLimiter:
     def _unique(self, name: str) -> str:
         # Several limiters of one process share ``base``; environment ids may repeat.
         candidate, n = name, 1
-        while candidate in self._names or (self.base / candidate).exists():
+        while candidate in self._names or any(
+            (base / candidate).exists() for base in {self.base, self.freezer_base} if base
+        ):
             n += 1
             candidate = f"{name}-{n}"
         self._names.add(candidate)
@@ -122,14 +160,19 @@ class CgroupLimiter:
 
 
 class CgroupGuard:
-    """One environment's cgroup."""
+    """One environment's cgroup, and FREEZE_PATH, its cgroup in the unified hierarchy beside a
+    cgroup v1 one (``freeze_path`` is then that; for cgroup v2 it is ``path``)."""
 
     confines = True  # nothing leaves a cgroup unless moved by what may write to the hierarchy
 
-    def __init__(self, path: Path, files: _Files) -> None:
+    def __init__(self, path: Path, files: _Files, *, freeze_path: Path | None = None) -> None:
         self.path = path
         self._files = files
-        self._procs_file = os.fsencode(path / "cgroup.procs")  # ready for preexec
+        self.freeze_path = path if files.freezes else freeze_path
+        # Every cgroup the environment's processes join (ready for preexec, which is in the
+        # child between fork and exec).
+        self._cgroups = [path, *([freeze_path] if freeze_path not in (None, path) else [])]
+        self._procs_files = [os.fsencode(cgroup / "cgroup.procs") for cgroup in self._cgroups]
         self._peak_fd: int | None = None  # v2: the fd whose peak was reset
         self._read_fd: int | None = None  # the peak file, kept open: a REPORT per invocation
         self._meter = TreeMeter()  # v2 before Linux 5.19 has no memory.peak
@@ -138,18 +181,20 @@ class CgroupGuard:
         self._closed = False
 
     def preexec(self) -> None:
-        try:
-            fd = os.open(self._procs_file, os.O_WRONLY)
+        for procs_file in self._procs_files:
             try:
-                os.write(fd, b"%d" % os.getpid())
-            finally:
-                os.close(fd)
-        except OSError:
-            pass  # attach() moves the process from the parent instead
+                fd = os.open(procs_file, os.O_WRONLY)
+                try:
+                    os.write(fd, b"%d" % os.getpid())
+                finally:
+                    os.close(fd)
+            except OSError:
+                pass  # attach() moves the process from the parent instead
 
     def attach(self, pid: int) -> None:
-        if pid not in files.procs(self.path):
-            files.write_quietly(self.path / "cgroup.procs", str(pid))
+        for cgroup in self._cgroups:
+            if pid not in files.procs(cgroup):
+                files.write_quietly(cgroup / "cgroup.procs", str(pid))
         # The peak file is read at every REPORT: open it now, so that an environment holds the
         # same descriptors from its start to its end (a leak shows as a count that grows).
         if self._read_fd is None:
@@ -199,19 +244,25 @@ class CgroupGuard:
 
     def kill(self) -> None:
         if not self._closed:
-            _kill_all(self.path)
+            self._kill_all()
+
+    def _kill_all(self) -> None:
+        for cgroup in reversed(self._cgroups):  # the unified one first: it has cgroup.kill
+            _kill_all(cgroup)
 
     def set_frozen(self, frozen: bool) -> None:
         """cgroup v2's freezer (freezing.py; Linux 5.2+): ``cgroup.freeze`` = 1 stops every
         process of the environment (the kernel finishes it shortly after: ``frozen``); = 0
         makes them runnable again before the write returns. SIGKILL works on frozen ones."""
-        if not self._closed:
-            files.write_quietly(self.path / "cgroup.freeze", "1" if frozen else "0")
+        if not self._closed and self.freeze_path is not None:
+            files.write_quietly(self.freeze_path / "cgroup.freeze", "1" if frozen else "0")
 
     def frozen(self) -> bool:
         """Whether the kernel has frozen every process (``frozen 1`` in cgroup.events)."""
+        if self.freeze_path is None:
+            return False
         try:
-            return "frozen 1" in files.read(self.path / "cgroup.events").splitlines()
+            return "frozen 1" in files.read(self.freeze_path / "cgroup.events").splitlines()
         except OSError:
             return False
 
@@ -222,9 +273,10 @@ class CgroupGuard:
         self._last_peak = self.peak_bytes()
         self._closed = True
         self._close_peak_fd()
-        _kill_all(self.path)
-        if not _rmdir_when_empty(self.path):
-            files.created.add(self.path)  # retried at exit
+        self._kill_all()
+        for cgroup in self._cgroups:
+            if not _rmdir_when_empty(cgroup):
+                files.created.add(cgroup)  # retried at exit
 
     def _close_peak_fd(self) -> None:
         if self._peak_fd is not None:
@@ -233,6 +285,17 @@ class CgroupGuard:
         if self._read_fd is not None:
             os.close(self._read_fd)
             self._read_fd = None
+
+
+def _probe_freezer(base: Path) -> None:
+    """Make a cgroup under BASE, freeze and thaw it; OSError if the kernel refuses."""
+    probe = base / "probe"
+    probe.mkdir(exist_ok=True)
+    try:
+        files.write(probe / "cgroup.freeze", "1")
+        files.write(probe / "cgroup.freeze", "0")
+    finally:
+        probe.rmdir()
 
 
 def _oom_kills(events: Path) -> int:

@@ -8,6 +8,10 @@ cgroup holds other processes, the v2 limiter works at the hierarchy's root (as r
 all. When the emulator is alone in its cgroup, for example under ``systemd-run --user --scope -p
 Delegate=yes``, it moves itself into a leaf ``lambdakit-<pid>/emulator`` first.
 
+On a hybrid host, whose memory controller is on cgroup v1 while a cgroup v2 hierarchy with no
+controllers is mounted beside it (``/sys/fs/cgroup/unified``), each environment also has a
+cgroup there, for its freezer (``unified_base``).
+
 Finding our cgroup is sans-IO (``locate_cgroup`` takes the texts of /proc/self/cgroup and
 /proc/self/mountinfo); making the base raises ``Unavailable`` with the reason, or OSError.
 """
@@ -33,6 +37,23 @@ def our_base(version: int) -> Path:
         version, files.read(PROC / "self" / "cgroup"), files.read(PROC / "self" / "mountinfo")
     )
     return _v2_base(where) if version == 2 else _make_base(where.path)
+
+
+def unified_base() -> Path:
+    """On a hybrid host, whose memory controller is on cgroup v1: the directory under which this
+    emulator makes cgroups with no controller in the unified (v2) hierarchy, for the core files
+    every v2 cgroup has (``cgroup.freeze``, ``cgroup.kill``: freezing.py). Raises
+    ``Unavailable``, or OSError where we may not make it."""
+    try:
+        where = locate_cgroup(
+            2, files.read(PROC / "self" / "cgroup"), files.read(PROC / "self" / "mountinfo")
+        )
+    except Unavailable as exc:
+        raise Unavailable(f"the unified hierarchy beside cgroup v1: {exc}") from exc
+    base = _make_base(where.path)
+    if not (base / "cgroup.freeze").exists():
+        raise Unavailable(f"the kernel has no cgroup v2 freezer (Linux 5.2+) in {where.mount}")
+    return base
 
 
 # --- finding our cgroup (sans-IO) ------------------------------------------------------------
@@ -61,6 +82,8 @@ def locate_cgroup(version: int, proc_cgroup: str, mountinfo: str) -> CgroupLocat
             raise Unavailable(f"our cgroup {own} is outside the mounted subtree {root}")
         relative = own[len(root) :] if root != "/" else own
         return CgroupLocation(version, Path(point), Path(point) / relative.lstrip("/"))
+    if version == 2:
+        raise Unavailable("no such hierarchy (cgroup2) is mounted")
     raise Unavailable("no such hierarchy with the memory controller is mounted")
 
 
@@ -147,4 +170,4 @@ def _sweep_stale(parent: Path) -> None:
             files.remove_tree(child)
 
 
-__all__ = ["CgroupLocation", "locate_cgroup", "our_base"]
+__all__ = ["CgroupLocation", "locate_cgroup", "our_base", "unified_base"]
