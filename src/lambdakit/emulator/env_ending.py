@@ -78,7 +78,7 @@ class PendingEnd:
     def once_read(self) -> None:
         """END and REPORT once the pumps have taken what is left in the pipes: now, if nothing."""
         if self._runtime.unread():
-            asyncio.get_running_loop().create_task(self._settled())
+            self._loop().create_task(self._settled())
         else:
             self.finish()
 

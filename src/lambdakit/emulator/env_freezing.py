@@ -29,7 +29,8 @@ FREEZE_DELAY = 0.002  # seconds
 class IdleFreezer:
     """One environment's freezing by MECHANISM (``freezing.choose``'s), of RUNTIME's process
     group (GUARD's cgroup, where it has one). IDLE says whether the environment is idle as
-    Lambda means it; ON_FROZEN is called once it is frozen (the browser console shows it)."""
+    Lambda means it; ON_FROZEN is called once it is frozen (the browser console shows it); LOOP
+    gives the event loop it runs in."""
 
     def __init__(
         self,
@@ -39,6 +40,7 @@ class IdleFreezer:
         *,
         idle: Callable[[], bool],
         on_frozen: Callable[[], None],
+        loop: Callable[[], asyncio.AbstractEventLoop],
     ) -> None:
         self.mechanism = mechanism
         self.frozen = False
@@ -47,11 +49,11 @@ class IdleFreezer:
         self._runtime = runtime
         self._idle = idle
         self._on_frozen = on_frozen
+        self._loop = loop
         # FREEZE_DELAY's timer. Like END_DELAY's (env_ending.py), it is not cancelled when work
         # comes: back to back, one fires every few invocations, checks, and the next poll arms
         # another.
         self._timer: asyncio.TimerHandle | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None  # kept: see ExecutionEnvironment._loop
 
     def freeze_if_idle(self) -> None:
         """Freeze once idle, and still idle FREEZE_DELAY after the runtime asked for work."""
@@ -60,9 +62,7 @@ class IdleFreezer:
         if self.mechanism.name == "off":
             self._freeze()
             return
-        loop = self._loop
-        if loop is None:
-            loop = self._loop = asyncio.get_running_loop()
+        loop = self._loop()
         left = self.idle_since + FREEZE_DELAY - loop.time()
         if left <= 0.0005:  # idle long enough (timers run up to a millisecond early)
             self._freeze()

@@ -139,8 +139,9 @@ class ExecutionEnvironment:
         )
         self.runtime = RuntimeProcess(self.output, self.guard, extension_output)
         self.freezer = IdleFreezer(
-            mechanism, self.guard, self.runtime, idle=self._idle, on_frozen=self._announce_frozen
-        )
+            mechanism, self.guard, self.runtime,
+            idle=self._idle, on_frozen=self._announce_frozen, loop=self._loop,
+        )  # fmt: skip
         # The Extensions API's phases and the Shutdown phase (env_extensions.py).
         self.phases = ExtensionPhases(self.runtime, settings, self._extension_metadata)
         self.extensions = self.phases.extensions
